@@ -1,0 +1,3 @@
+"""syncd: keep in touch on purpose, through your own CardDAV and CalDAV server."""
+
+__version__ = "0.1.0"

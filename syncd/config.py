@@ -1,0 +1,348 @@
+"""The configuration: one pydantic model is the schema for the TOML file and the environment.
+
+Lookup order: `--config PATH`, `$SYNCD_CONFIG`, `$XDG_CONFIG_HOME/syncd/config.toml`, `/etc/syncd/config.toml`.
+Every key can be overridden as `SYNCD_<SECTION>__<KEY>`. Any problem becomes a `ConfigError` that names the key
+as a dotted path and the file.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import stat
+import tomllib
+from collections.abc import Mapping
+from datetime import time
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from syncd.durations import Duration
+from syncd.errors import ConfigError
+
+ENV_PREFIX = "SYNCD_"
+# Environment variables that are not config keys.
+_NOT_KEYS = {"SYNCD_CONFIG"}
+
+
+def _duration(value: object) -> str:
+    if not isinstance(value, str):
+        raise ValueError("must be an ISO 8601 duration string such as P14D or PT15M")
+    Duration(value)  # raises ValueError with a readable message
+    return value.strip().upper()
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_default=True)
+
+
+class ServerConfig(_Section):
+    url: str = ""
+    username: str = ""
+    password: SecretStr | None = None
+    password_file: Path | None = None
+    carddav_url: str = ""
+    caldav_url: str = ""
+    verify_tls: bool | str = True
+    timeout: float = Field(default=10.0, gt=0, le=120)
+
+    @field_validator("url", "carddav_url", "caldav_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if value and not re.match(r"^https?://[^/\s]+", value):
+            raise ValueError("must be an http:// or https:// URL")
+        return value
+
+    def resolve_password(self) -> str | None:
+        """The password from (in order) `password`, `password_file`, or systemd's credential `password`."""
+        if self.password is not None:
+            return self.password.get_secret_value()
+        candidates: list[Path] = []
+        if self.password_file is not None:
+            candidates.append(self.password_file.expanduser())
+        elif os.environ.get("CREDENTIALS_DIRECTORY"):
+            candidates.append(Path(os.environ["CREDENTIALS_DIRECTORY"]) / "password")
+        for path in candidates:
+            try:
+                return path.read_text(encoding="utf-8").rstrip("\r\n")
+            except OSError as err:
+                raise ConfigError(f"server.password_file: cannot read {path}: {err.strerror}") from err
+        return None
+
+
+class ContactsConfig(_Section):
+    addressbooks: list[str] = Field(default_factory=list)
+    default_circle: str = ""
+
+
+class RemindersConfig(_Section):
+    task_list: str = "Keep in touch"
+    calendar: str = ""
+    daily_limit: int = Field(default=5, ge=1, le=200)
+    due_time: str = ""
+
+    @field_validator("task_list")
+    @classmethod
+    def _non_empty(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must name a task list")
+        return value
+
+    @field_validator("due_time")
+    @classmethod
+    def _hh_mm(cls, value: str) -> str:
+        if value and not re.match(r"^([01]\d|2[0-3]):[0-5]\d$", value):
+            raise ValueError('must be "" (all-day) or a time such as "09:00"')
+        return value
+
+    @property
+    def due_clock(self) -> time | None:
+        if not self.due_time:
+            return None
+        hours, minutes = self.due_time.split(":")
+        return time(int(hours), int(minutes))
+
+
+class CircleConfig(_Section):
+    interval: str
+    name: str = ""
+
+    @field_validator("interval", mode="before")
+    @classmethod
+    def _interval(cls, value: object) -> str:
+        return _duration(value)
+
+    @property
+    def duration(self) -> Duration:
+        return Duration(self.interval)
+
+
+class ScheduleConfig(_Section):
+    timezone: str = "UTC"
+    sync_every: str = "PT15M"
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as err:
+            raise ValueError(f"{value!r} is not an IANA time zone such as Europe/Berlin") from err
+        return value
+
+    @field_validator("sync_every")
+    @classmethod
+    def _every(cls, value: str) -> str:
+        value = _duration(value)
+        if Duration(value).seconds < 1:
+            raise ValueError("must be at least PT1S")
+        return value
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+class RuleConfig(_Section):
+    category: str = ""
+    group: str = ""
+    circle: str
+
+    @model_validator(mode="after")
+    def _one_condition(self) -> RuleConfig:
+        if bool(self.category) == bool(self.group):
+            raise ValueError("a rule needs exactly one of `category` or `group`")
+        return self
+
+
+class InteractionsConfig(_Section):
+    calendars: list[str] = Field(default_factory=list)
+
+
+def _default_circles() -> dict[str, CircleConfig]:
+    return {
+        "1": CircleConfig(interval="P14D"),
+        "2": CircleConfig(interval="P30D"),
+        "3": CircleConfig(interval="P90D"),
+    }
+
+
+def default_state_dir() -> Path:
+    if os.environ.get("STATE_DIRECTORY"):
+        return Path(os.environ["STATE_DIRECTORY"].split(":")[0])
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "syncd"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter="__",
+        extra="forbid",
+        validate_default=True,
+        case_sensitive=False,
+    )
+
+    state_dir: Path = Field(default_factory=default_state_dir)
+    server: ServerConfig = Field(default_factory=ServerConfig)
+    contacts: ContactsConfig = Field(default_factory=ContactsConfig)
+    reminders: RemindersConfig = Field(default_factory=RemindersConfig)
+    circles: dict[str, CircleConfig] = Field(default_factory=_default_circles)
+    schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)
+    rules: list[RuleConfig] = Field(default_factory=list)
+    interactions: InteractionsConfig = Field(default_factory=InteractionsConfig)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # The environment overrides the file; the file's content arrives as init kwargs.
+        return (env_settings, init_settings)
+
+    @field_validator("state_dir")
+    @classmethod
+    def _expand(cls, value: Path) -> Path:
+        return Path(os.path.expandvars(str(value))).expanduser()
+
+    @field_validator("circles")
+    @classmethod
+    def _circle_keys(cls, value: dict[str, CircleConfig]) -> dict[str, CircleConfig]:
+        if not value:
+            raise ValueError("at least one circle is needed")
+        for key in value:
+            if not re.match(r"^[A-Za-z0-9_-]+$", key) or key.lower() == "none":
+                raise ValueError(f"circle key {key!r} must be letters, digits, - or _ (and not 'none')")
+        return value
+
+    @model_validator(mode="after")
+    def _references(self) -> Settings:
+        if self.contacts.default_circle and self.contacts.default_circle not in self.circles:
+            raise ValueError(f"contacts.default_circle: {self.contacts.default_circle!r} is not a circle")
+        for i, rule in enumerate(self.rules):
+            if rule.circle not in self.circles and rule.circle.lower() != "none":
+                raise ValueError(f"rules[{i}].circle: {rule.circle!r} is not a circle")
+        return self
+
+    # Derived views -------------------------------------------------------------------------------
+
+    def circle_rank(self, key: str) -> int:
+        return list(self.circles).index(key)
+
+    def priority(self, key: str) -> int:
+        """Task PRIORITY by circle rank: the first circle 1, the last 9, any between 5."""
+        keys = list(self.circles)
+        rank = keys.index(key)
+        if rank == 0:
+            return 1
+        return 9 if rank == len(keys) - 1 else 5
+
+
+class LoadedConfig:
+    """The validated settings and the file they came from."""
+
+    def __init__(self, settings: Settings, path: Path | None) -> None:
+        self.settings = settings
+        self.path = path
+
+    @property
+    def source(self) -> str:
+        return str(self.path) if self.path else "(no config file)"
+
+
+def find_config(explicit: str | None, environ: Mapping[str, str] | None = None) -> Path | None:
+    env = os.environ if environ is None else environ
+    if explicit:
+        return Path(explicit).expanduser()
+    if env.get("SYNCD_CONFIG"):
+        return Path(env["SYNCD_CONFIG"]).expanduser()
+    xdg = env.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    for candidate in (Path(xdg) / "syncd" / "config.toml", Path("/etc/syncd/config.toml")):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _dotted(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + str(part)
+    return out
+
+
+def _env_keys(environ: Mapping[str, str]) -> dict[str, str]:
+    """`SYNCD_REMINDERS__DAILY_LIMIT` -> `reminders.daily_limit` for every syncd variable set."""
+    out = {}
+    for name in environ:
+        upper = name.upper()
+        if upper.startswith(ENV_PREFIX) and upper not in _NOT_KEYS:
+            out[upper[len(ENV_PREFIX) :].lower().replace("__", ".")] = name
+    return out
+
+
+def load_config(explicit: str | None = None, *, require_file: bool = False) -> LoadedConfig:
+    path = find_config(explicit)
+    data: dict[str, Any] = {}
+    where = str(path) if path else "the environment (no config file found)"
+    if path is not None:
+        try:
+            raw = path.read_bytes()
+        except FileNotFoundError as err:
+            raise ConfigError(f"{path}: no such config file") from err
+        except OSError as err:
+            raise ConfigError(f"{path}: cannot read the config file: {err.strerror}") from err
+        try:
+            data = tomllib.loads(raw.decode("utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
+            raise ConfigError(f"{path}: not valid TOML: {err}") from err
+    elif require_file:
+        raise ConfigError(
+            "no config file: pass --config PATH, set SYNCD_CONFIG, or create ~/.config/syncd/config.toml "
+            "or /etc/syncd/config.toml (see config.example.toml)"
+        )
+    env_keys = _env_keys(os.environ)
+    try:
+        settings = Settings(**data)
+    except ValidationError as err:
+        first = err.errors()[0]
+        key = _dotted(first["loc"])
+        msg = first["msg"].removeprefix("Value error, ")
+        if first["type"] == "extra_forbidden":
+            msg = "unknown key"
+        if first["type"] == "missing":
+            msg = "required key is missing"
+        origin = f" (set by ${env_keys[key]})" if key in env_keys else ""
+        if not key and ":" in msg:  # model-level check that names its key itself
+            key, _, msg = msg.partition(": ")
+        raise ConfigError(f"{key}: {msg} in {where}{origin}") from err
+    if path is not None:
+        _warn_readable_password(path, data)
+    return LoadedConfig(settings, path)
+
+
+def _warn_readable_password(path: Path, data: Mapping[str, Any]) -> None:
+    server = data.get("server")
+    if not isinstance(server, Mapping) or "password" not in server:
+        return
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return
+    if mode & (stat.S_IRGRP | stat.S_IROTH):
+        import logging
+
+        logging.getLogger("syncd.config").warning(
+            "%s holds server.password and is readable by other users: chmod 600 it, or use "
+            "server.password_file or a systemd credential",
+            path,
+        )

@@ -1,0 +1,335 @@
+"""A thin WebDAV client: PROPFIND, REPORT, GET, conditional PUT, DELETE, MKCALENDAR — and nothing else.
+
+HTTP goes through `requests`; XML is parsed by lxml with entity expansion and network access off. Each
+request has a timeout; idempotent requests and conditional writes are retried with backoff on connection
+errors and 502/503/504 until a deadline (a one-shot command gives up within 30 seconds). Statuses become
+syncd errors here: 401 -> AuthError, unreachable/5xx -> ServerError, 412 -> PreconditionFailed.
+Neither the password nor the Authorization header is ever logged.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from urllib.parse import unquote, urljoin, urlsplit
+
+import requests
+from lxml import etree
+
+from syncd.errors import AuthError, PreconditionFailed, ServerError
+
+log = logging.getLogger("syncd.dav")
+
+NS = {
+    "d": "DAV:",
+    "card": "urn:ietf:params:xml:ns:carddav",
+    "cal": "urn:ietf:params:xml:ns:caldav",
+    "cs": "http://calendarserver.org/ns/",
+    "ical": "http://apple.com/ns/ical/",
+}
+WRITE_METHODS = {"PUT", "DELETE", "MKCOL", "MKCALENDAR", "PROPPATCH", "MOVE", "COPY", "POST", "PATCH"}
+_RETRY_STATUS = {502, 503, 504}
+MAX_RESPONSE_BYTES = 256 * 1024 * 1024
+
+_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False, remove_blank_text=True)
+
+
+def qname(prefixed: str) -> str:
+    """`d:getetag` -> `{DAV:}getetag`."""
+    prefix, _, local = prefixed.partition(":")
+    return f"{{{NS[prefix]}}}{local}"
+
+
+class NotFound(ServerError):
+    def __init__(self, url: str) -> None:
+        super().__init__(f"{url}: not found on the server")
+        self.url = url
+
+
+class HTTPStatusError(ServerError):
+    def __init__(self, method: str, url: str, status: int, body: bytes = b"") -> None:
+        super().__init__(f"{method} {url} failed: HTTP {status}")
+        self.status = status
+        self.body = body
+
+
+@dataclass(slots=True)
+class Response:
+    status: int
+    headers: Mapping[str, str]
+    body: bytes
+    url: str
+
+    @property
+    def etag(self) -> str:
+        return self.headers.get("ETag", "") or ""
+
+    def text(self) -> str:
+        """The body as text; bytes that are not UTF-8 survive a round trip (surrogateescape)."""
+        return self.body.decode("utf-8", "surrogateescape")
+
+
+@dataclass(slots=True)
+class Resource:
+    """One `<d:response>` of a multistatus."""
+
+    href: str  # absolute URL
+    status: int
+    props: dict[str, etree._Element] = field(default_factory=dict)
+
+    def text(self, prefixed: str) -> str | None:
+        element = self.props.get(qname(prefixed))
+        if element is None:
+            return None
+        return "".join(element.itertext())
+
+    def hrefs(self, prefixed: str) -> list[str]:
+        element = self.props.get(qname(prefixed))
+        if element is None:
+            return []
+        return [(h.text or "").strip() for h in element.iter(qname("d:href"))]
+
+    def has(self, prefixed: str, child: str) -> bool:
+        element = self.props.get(qname(prefixed))
+        return element is not None and element.find(qname(child)) is not None
+
+
+@dataclass(slots=True)
+class Multistatus:
+    resources: list[Resource]
+    sync_token: str | None = None
+
+
+def parse_xml(body: bytes, url: str) -> etree._Element:
+    try:
+        return etree.fromstring(body, _PARSER)
+    except etree.XMLSyntaxError as err:
+        raise ServerError(f"{url}: the server sent XML syncd cannot read ({err})") from err
+
+
+def parse_multistatus(body: bytes, base_url: str) -> Multistatus:
+    root = parse_xml(body, base_url)
+    resources: list[Resource] = []
+    for response in root.iterfind(qname("d:response")):
+        href_el = response.find(qname("d:href"))
+        if href_el is None or not (href_el.text or "").strip():
+            continue
+        href = urljoin(base_url, href_el.text.strip())
+        status_el = response.find(qname("d:status"))
+        status = _status_code(status_el.text if status_el is not None else None, 200)
+        props: dict[str, etree._Element] = {}
+        for propstat in response.iterfind(qname("d:propstat")):
+            ps_status = propstat.find(qname("d:status"))
+            if _status_code(ps_status.text if ps_status is not None else None, 200) != 200:
+                continue
+            prop = propstat.find(qname("d:prop"))
+            if prop is None:
+                continue
+            for child in prop:
+                if isinstance(child.tag, str):
+                    props[child.tag] = child
+        resources.append(Resource(href=href, status=status, props=props))
+    token_el = root.find(qname("d:sync-token"))
+    token = token_el.text.strip() if token_el is not None and token_el.text else None
+    return Multistatus(resources, token)
+
+
+def _status_code(text: str | None, default: int) -> int:
+    if not text:
+        return default
+    parts = text.split()
+    try:
+        return int(parts[1])
+    except (IndexError, ValueError):
+        return default
+
+
+def propfind_body(props: Iterable[str]) -> bytes:
+    used = sorted({p.split(":", 1)[0] for p in props} | {"d"})
+    xmlns = " ".join(f'xmlns:{p}="{NS[p]}"' for p in used)
+    inner = "".join(f"<{p}/>" for p in props)
+    return f'<?xml version="1.0" encoding="utf-8"?><d:propfind {xmlns}><d:prop>{inner}</d:prop></d:propfind>'.encode()
+
+
+def same_resource(a: str, b: str) -> bool:
+    return unquote(urlsplit(a).path).rstrip("/") == unquote(urlsplit(b).path).rstrip("/")
+
+
+class DavClient:
+    def __init__(
+        self,
+        *,
+        username: str = "",
+        password: str | None = None,
+        verify: bool | str = True,
+        timeout: float = 10.0,
+        deadline: float = 25.0,
+    ) -> None:
+        self.session = requests.Session()
+        self.session.headers["User-Agent"] = "syncd"
+        if username:
+            self.session.auth = (username, password or "")
+        self.session.verify = verify
+        self.username = username
+        self.timeout = timeout
+        self.deadline = deadline
+        self.counts: Counter[str] = Counter()
+
+    def close(self) -> None:
+        self.session.close()
+
+    def __enter__(self) -> DavClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def writes(self) -> int:
+        return sum(n for method, n in self.counts.items() if method in WRITE_METHODS)
+
+    # The one place a request is sent -------------------------------------------------------------
+
+    def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        body: bytes | None = None,
+        headers: Mapping[str, str] | None = None,
+        ok: Iterable[int] = (200, 201, 204, 207),
+    ) -> Response:
+        ok = set(ok)
+        started = time.monotonic()
+        attempt = 0
+        hops = 0
+        while True:
+            attempt += 1
+            try:
+                response = self._send(method, url, body, headers)
+            except (requests.ConnectionError, requests.Timeout) as err:
+                if self._retry(started, attempt):
+                    continue
+                raise ServerError(f"cannot reach {_origin(url)}: {_reason(err)}") from err
+            status = response.status_code
+            if status in (301, 302, 307, 308) and "Location" in response.headers and hops < 5:
+                hops += 1
+                url = urljoin(url, response.headers["Location"])
+                continue
+            if status in ok:
+                return Response(status, response.headers, response.content, url)
+            if status == 401:
+                who = f"user {self.username!r}" if self.username else "anonymous access"
+                raise AuthError(f"{_origin(url)} refused {who} (HTTP 401): check server.username and the password")
+            if status == 412:
+                raise PreconditionFailed(url)
+            if status == 404:
+                raise NotFound(url)
+            if status in _RETRY_STATUS and self._retry(started, attempt):
+                continue
+            raise HTTPStatusError(method, url, status, response.content[:4096])
+
+    def _send(
+        self, method: str, url: str, body: bytes | None, headers: Mapping[str, str] | None
+    ) -> requests.Response:
+        self.counts[method] += 1
+        t0 = time.monotonic()
+        response = self.session.request(
+            method,
+            url,
+            data=body,
+            headers=dict(headers or {}),
+            timeout=self.timeout,
+            allow_redirects=False,
+            stream=True,
+        )
+        try:
+            length = int(response.headers.get("Content-Length", "0") or 0)
+            if length > MAX_RESPONSE_BYTES:
+                raise ServerError(f"{method} {url}: the server's answer is too large ({length} bytes)")
+            chunks: list[bytes] = []
+            size = 0
+            for chunk in response.iter_content(65536):
+                size += len(chunk)
+                if size > MAX_RESPONSE_BYTES:
+                    raise ServerError(f"{method} {url}: the server's answer is larger than {MAX_RESPONSE_BYTES} bytes")
+                chunks.append(chunk)
+            response._content = b"".join(chunks)
+        finally:
+            response.close()
+        log.debug("%s %s -> %s (%.0f ms)", method, url, response.status_code, (time.monotonic() - t0) * 1000)
+        return response
+
+    def _retry(self, started: float, attempt: int) -> bool:
+        delay = min(0.5 * 2 ** (attempt - 1), 8.0)
+        if attempt >= 5 or time.monotonic() - started + delay > self.deadline:
+            return False
+        log.debug("retrying in %.1f s", delay)
+        time.sleep(delay)
+        return True
+
+    # WebDAV verbs --------------------------------------------------------------------------------
+
+    def propfind(self, url: str, props: Iterable[str], depth: int = 0) -> Multistatus:
+        response = self.request(
+            "PROPFIND",
+            url,
+            body=propfind_body(list(props)),
+            headers={"Depth": str(depth), "Content-Type": "application/xml; charset=utf-8"},
+        )
+        return parse_multistatus(response.body, response.url)
+
+    def report(self, url: str, body: bytes, depth: int | None = 1) -> Multistatus:
+        headers = {"Content-Type": "application/xml; charset=utf-8"}
+        if depth is not None:
+            headers["Depth"] = str(depth)
+        response = self.request("REPORT", url, body=body, headers=headers)
+        return parse_multistatus(response.body, response.url)
+
+    def get(self, url: str) -> Response:
+        return self.request("GET", url, ok=(200,))
+
+    def put(
+        self, url: str, text: str | bytes, content_type: str, *, etag: str | None = None, create: bool = False
+    ) -> str:
+        """Conditional PUT: `etag` -> If-Match, `create` -> If-None-Match: *. Returns the new ETag or ''."""
+        if not etag and not create:
+            raise ValueError("syncd never writes unconditionally")
+        headers = {"Content-Type": f"{content_type}; charset=utf-8"}
+        if etag:
+            headers["If-Match"] = etag
+        else:
+            headers["If-None-Match"] = "*"
+        body = text if isinstance(text, bytes) else text.encode("utf-8", "surrogateescape")
+        response = self.request("PUT", url, body=body, headers=headers, ok=(200, 201, 204))
+        return response.etag
+
+    def delete(self, url: str, etag: str) -> None:
+        self.request("DELETE", url, headers={"If-Match": etag}, ok=(200, 204))
+
+    def mkcalendar(self, url: str, body: bytes) -> None:
+        self.request(
+            "MKCALENDAR", url, body=body, headers={"Content-Type": "application/xml; charset=utf-8"}, ok=(201,)
+        )
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    return f"{parts.scheme}://{host}{':' + str(parts.port) if parts.port else ''}"
+
+
+def _reason(err: Exception) -> str:
+    text = str(err)
+    if "Connection refused" in text:
+        return "connection refused"
+    if isinstance(err, requests.Timeout):
+        return "timed out"
+    if "Name or service not known" in text or "nodename nor servname" in text:
+        return "unknown host name"
+    if "CERTIFICATE_VERIFY_FAILED" in text:
+        return "TLS certificate not trusted (see server.verify_tls)"
+    return type(err).__name__

@@ -1,0 +1,26 @@
+from __future__ import annotations
+
+from syncd.config import ServerConfig
+from syncd.dav import DavClient
+from syncd.discovery import discover, select_addressbooks
+from tests.servers import DavServer
+
+
+def client_for(dav: DavServer) -> DavClient:
+    return DavClient(username=dav.username, password=dav.password)
+
+
+def test_discovery_finds_homes_and_collections(dav: DavServer) -> None:
+    ab_name, ab_url = dav.make_addressbook()
+    cal_name, cal_url = dav.make_calendar()
+    with client_for(dav) as client:
+        account = discover(client, ServerConfig(url=dav.url, username=dav.username))
+    assert account.addressbook_home == dav.addressbook_home
+    assert account.calendar_home == dav.calendar_home
+    names = {ab.name: ab for ab in account.addressbooks}
+    assert ab_name in names and names[ab_name].url == ab_url
+    assert names[ab_name].supports_sync
+    tasks = {c.name: c for c in account.calendars}
+    assert tasks[cal_name].components == {"VTODO"}
+    chosen = select_addressbooks(account, [ab_name])
+    assert [ab.url for ab in chosen] == [ab_url]
