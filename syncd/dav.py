@@ -84,7 +84,7 @@ class Resource:
         element = self.props.get(qname(prefixed))
         if element is None:
             return None
-        return "".join(element.itertext())
+        return "".join(str(t) for t in element.itertext())
 
     def hrefs(self, prefixed: str) -> list[str]:
         element = self.props.get(qname(prefixed))
@@ -115,9 +115,10 @@ def parse_multistatus(body: bytes, base_url: str) -> Multistatus:
     resources: list[Resource] = []
     for response in root.iterfind(qname("d:response")):
         href_el = response.find(qname("d:href"))
-        if href_el is None or not (href_el.text or "").strip():
+        raw_href = (href_el.text or "").strip() if href_el is not None else ""
+        if not raw_href:
             continue
-        href = urljoin(base_url, href_el.text.strip())
+        href = urljoin(base_url, raw_href)
         status_el = response.find(qname("d:status"))
         status = _status_code(status_el.text if status_el is not None else None, 200)
         props: dict[str, etree._Element] = {}
@@ -232,9 +233,7 @@ class DavClient:
                 continue
             raise HTTPStatusError(method, url, status, response.content[:4096])
 
-    def _send(
-        self, method: str, url: str, body: bytes | None, headers: Mapping[str, str] | None
-    ) -> requests.Response:
+    def _send(self, method: str, url: str, body: bytes | None, headers: Mapping[str, str] | None) -> requests.Response:
         self.counts[method] += 1
         t0 = time.monotonic()
         response = self.session.request(
@@ -312,7 +311,11 @@ class DavClient:
 
     def mkcalendar(self, url: str, body: bytes) -> None:
         self.request(
-            "MKCALENDAR", url, body=body, headers={"Content-Type": "application/xml; charset=utf-8"}, ok=(201,)
+            "MKCALENDAR",
+            url,
+            body=body,
+            headers={"Content-Type": "application/xml; charset=utf-8"},
+            ok=(201,),
         )
 
 

@@ -137,7 +137,7 @@ def select_addressbooks(account: Account, wanted: list[str]) -> list[Collection]
         match = [
             ab
             for ab in account.addressbooks
-            if ab.name == entry or same_resource(ab.url, urljoin(ab.url, entry)) and "/" in entry
+            if ab.name == entry or (same_resource(ab.url, urljoin(ab.url, entry)) and "/" in entry)
         ] or [ab for ab in account.addressbooks if ab.name.casefold() == entry.casefold()]
         if not match:
             found = ", ".join(ab.label() for ab in account.addressbooks) or "none"

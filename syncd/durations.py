@@ -44,12 +44,7 @@ class Duration:
     def approx_days(self) -> float:
         """Length in days, months counted as 30.44 days: for ranking and display only."""
         d = self.delta
-        return (
-            d.years * 365.25
-            + d.months * 30.4375
-            + d.days
-            + (d.hours * 3600 + d.minutes * 60 + d.seconds) / 86400
-        )
+        return d.years * 365.25 + d.months * 30.4375 + d.days + (d.hours * 3600 + d.minutes * 60 + d.seconds) / 86400
 
     @property
     def seconds(self) -> float:

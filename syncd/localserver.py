@@ -77,9 +77,7 @@ class LocalRadicale:
         try:
             import radicale  # noqa: F401
         except ImportError as err:
-            raise ConfigError(
-                "the demo needs Radicale: pip install 'syncd[demo]' (or pip install radicale)"
-            ) from err
+            raise ConfigError("the demo needs Radicale: pip install 'syncd[demo]' (or pip install radicale)") from err
         self.root.mkdir(parents=True, exist_ok=True)
         users = self.root / "users"
         users.write_text(f"{self.username}:{self.password}\n", encoding="utf-8")

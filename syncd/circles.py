@@ -1,0 +1,64 @@
+"""Which circle a contact is in, and its interval. Pure.
+
+Precedence: the card's own X-SYNCD-CIRCLE > `[[rules]]` (first match wins) > `contacts.default_circle`.
+`X-SYNCD-CIRCLE:none` means "not tracked". A circle derived from rules or the default is never written into
+the card.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from syncd.config import Settings
+from syncd.contacts import NO_CIRCLE, Contact
+from syncd.durations import Duration
+
+
+@dataclass(frozen=True, slots=True)
+class Membership:
+    circle: str
+    interval: Duration
+    source: str  # "card", "rule" or "default"
+
+
+def group_members(contacts: Iterable[Contact]) -> dict[str, set[str]]:
+    """Group name -> member UIDs, from Apple group cards and vCard 4 KIND:group cards."""
+    groups: dict[str, set[str]] = {}
+    for contact in contacts:
+        if contact.is_group:
+            groups.setdefault(contact.name.casefold(), set()).update(contact.members)
+    return groups
+
+
+def resolve(
+    contact: Contact, settings: Settings, groups: dict[str, set[str]], warnings: list[str] | None = None
+) -> Membership | None:
+    if contact.is_group:
+        return None
+    circle: str | None = None
+    source = ""
+    own = contact.circle
+    if own is not None:
+        if own.lower() == NO_CIRCLE:
+            return None
+        if own in settings.circles:
+            circle, source = own, "card"
+        elif warnings is not None:
+            warnings.append(f"{contact.name} ({contact.href}): X-SYNCD-CIRCLE:{own} is not a configured circle")
+    if circle is None:
+        for rule in settings.rules:
+            matched = (rule.category and rule.category.casefold() in {c.casefold() for c in contact.categories}) or (
+                rule.group and contact.uid in groups.get(rule.group.casefold(), set())
+            )
+            if matched:
+                if rule.circle.lower() == NO_CIRCLE:
+                    return None
+                circle, source = rule.circle, "rule"
+                break
+    if circle is None and settings.contacts.default_circle:
+        circle, source = settings.contacts.default_circle, "default"
+    if circle is None:
+        return None
+    interval = contact.interval or settings.circles[circle].duration
+    return Membership(circle, interval, source)

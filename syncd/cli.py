@@ -1,0 +1,358 @@
+"""The command line. `main` is the one place where errors become a message on stderr and an exit code."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from datetime import UTC, date, datetime, time
+from typing import TextIO
+from zoneinfo import ZoneInfo
+
+from syncd import __version__, logs
+from syncd.config import LoadedConfig, Settings, load_config
+from syncd.contacts import NO_CIRCLE, format_instant, parse_date
+from syncd.cycle import Engine, TodayItem
+from syncd.dav import DavClient
+from syncd.durations import parse_short
+from syncd.errors import SyncdError, UsageError
+
+log = logging.getLogger("syncd")
+
+DESCRIPTION = """\
+syncd keeps you in touch with the people who matter, on purpose.
+
+It reads your contacts from your CardDAV server, keeps each contact's circle and contact interval in the
+card itself (X-SYNCD-* properties, nothing else is touched), and writes "Reach out to ..." reminders into a
+CalDAV task list (default "Keep in touch") that your phone's Reminders app shows. Tick one off and syncd
+records the contact and schedules the next. At most reminders.daily_limit (default 5) are due at once.
+
+Start with `syncd demo` (no config needed), then write a config (see config.example.toml) and run
+`syncd check`."""
+
+EPILOG = """\
+exit codes: 0 ok, 2 usage, 65 bad input (e.g. unknown contact), 69 server unreachable or failing,
+77 authentication refused, 78 configuration invalid, 1 a bug.
+config lookup: --config, $SYNCD_CONFIG, $XDG_CONFIG_HOME/syncd/config.toml, /etc/syncd/config.toml;
+any key can be set as SYNCD_<SECTION>__<KEY>, e.g. SYNCD_SERVER__PASSWORD."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise UsageError(f"{message} (see `{self.prog} --help`)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="syncd",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--config", metavar="PATH", help="the config file (TOML)")
+    parser.add_argument(
+        "--now",
+        metavar="ISO-DATETIME",
+        help="act as if this were the current time (no offset = schedule.timezone); for planning and tests",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging, with tracebacks")
+    parser.add_argument("--version", action="version", version=f"syncd {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    sub.add_parser("sync", help="one full cycle: read, record completions, plan, write; then exit")
+    run = sub.add_parser("run", help="the daemon: sync every schedule.sync_every until stopped")
+    run.add_argument("--once", action="store_true", help=argparse.SUPPRESS)
+    today = sub.add_parser("today", help="who to reach out to today")
+    today.add_argument("--json", action="store_true", help="print a JSON array instead of a table")
+
+    set_ = sub.add_parser(
+        "set",
+        help="set a contact's circle and/or own interval",
+        description="Write X-SYNCD-CIRCLE / X-SYNCD-INTERVAL into the contact's card (only those lines change).",
+    )
+    set_.add_argument("contact", metavar="CONTACT", help="a vCard UID or the contact's full name")
+    set_.add_argument("--circle", metavar="KEY", help="a circle key from [circles], or `none` to stop tracking")
+    set_.add_argument("--interval", metavar="DURATION", help="own interval: P3W, P2M, 10d, 3w, ...; `none` to clear")
+
+    done = sub.add_parser("done", help="record that you were in touch (default: now)")
+    done.add_argument("contact", metavar="CONTACT", help="a vCard UID or the contact's full name")
+    done.add_argument("--on", metavar="DATE", help="the day it happened (ISO date or date-time)")
+
+    snooze = sub.add_parser("snooze", help="the contact is not due before then")
+    snooze.add_argument("contact", metavar="CONTACT", help="a vCard UID or the contact's full name")
+    snooze.add_argument("until", metavar="DURATION-or-DATE", help="e.g. P2W, 3w, 10d or 2027-01-15")
+
+    sub.add_parser("check", help="validate the config, reach the server, show what was found")
+
+    demo = sub.add_parser(
+        "demo",
+        help="run everything against a local demo server with sample contacts (no config needed)",
+        description="Start a local Radicale on 127.0.0.1 with ~300 generated contacts, run a sync, print "
+        "today's list and where the reminders are, then keep syncing until Ctrl-C.",
+    )
+    demo.add_argument("--once", action="store_true", help="exit after one cycle and stop the server")
+    demo.add_argument("--host", default="127.0.0.1", help="address to serve on (0.0.0.0 for your LAN)")
+    demo.add_argument("--port", type=int, default=0, help="port (default: a free one)")
+    demo.add_argument("--contacts", type=int, default=300, help=argparse.SUPPRESS)
+    return parser
+
+
+# Helpers -----------------------------------------------------------------------------------------------
+
+
+def parse_now(value: str | None, zone: ZoneInfo) -> datetime:
+    if not value:
+        return datetime.now(UTC)
+    try:
+        if len(value) == 10:
+            parsed = datetime.combine(date.fromisoformat(value), time(0, 0))
+        else:
+            parsed = datetime.fromisoformat(value)
+    except ValueError as err:
+        raise UsageError(f"--now: {value!r} is not an ISO date-time such as 2026-11-22T09:00") from err
+    return parsed.replace(tzinfo=zone) if parsed.tzinfo is None else parsed
+
+
+def make_client(settings: Settings) -> DavClient:
+    password = settings.server.resolve_password()
+    logs.add_secret(password)
+    return DavClient(
+        username=settings.server.username,
+        password=password,
+        verify=settings.server.verify_tls,
+        timeout=settings.server.timeout,
+    )
+
+
+def render_table(headers: Sequence[str], rows: Sequence[Sequence[str]], out: TextIO) -> None:
+    widths = [len(h) for h in headers]
+    for row in rows:
+        widths = [max(w, len(cell)) for w, cell in zip(widths, row, strict=True)]
+    line = "  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip()
+    out.write(line + "\n")
+    out.write("  ".join("-" * w for w in widths) + "\n")
+    for row in rows:
+        out.write("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() + "\n")
+
+
+def _since(value: datetime | None, today: date, zone: ZoneInfo) -> str:
+    if value is None:
+        return "never"
+    day = value.astimezone(zone).date()
+    days = (today - day).days
+    return f"{day.isoformat()} ({days}d ago)" if days > 0 else day.isoformat()
+
+
+def print_today(items: list[TodayItem], today: date, zone: ZoneInfo, as_json: bool, out: TextIO) -> None:
+    if as_json:
+        json.dump([item.as_json() for item in items], out, indent=2, ensure_ascii=False)
+        out.write("\n")
+        return
+    if not items:
+        out.write("Nobody is due today. Enjoy the day.\n")
+        return
+    rows = [
+        [
+            item.name,
+            item.circle,
+            item.due.isoformat() + ("" if item.reminder else " (new)"),
+            _since(item.last_contact, today, zone),
+            item.reach or "—",
+        ]
+        for item in items
+    ]
+    render_table(["NAME", "CIRCLE", "DUE", "LAST CONTACT", "REACH"], rows, out)
+    pending = sum(1 for item in items if item.reminder is None)
+    if pending:
+        out.write(f"\n{pending} marked (new) will be added to your task list by the next sync.\n")
+
+
+# Commands ----------------------------------------------------------------------------------------------
+
+
+class Context:
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self._loaded: LoadedConfig | None = None
+
+    @property
+    def loaded(self) -> LoadedConfig:
+        if self._loaded is None:
+            self._loaded = load_config(self.args.config, require_file=False)
+        return self._loaded
+
+    @property
+    def settings(self) -> Settings:
+        return self.loaded.settings
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return self.settings.schedule.zone
+
+    def now(self) -> datetime:
+        return parse_now(self.args.now, self.zone)
+
+    def engine(self) -> Engine:
+        settings = self.settings
+        if not settings.server.url and not (settings.server.carddav_url and settings.server.caldav_url):
+            from syncd.errors import ConfigError
+
+            raise ConfigError(f"server.url: required key is missing in {self.loaded.source}")
+        return Engine(settings, make_client(settings))
+
+
+def cmd_sync(ctx: Context) -> int:
+    engine = ctx.engine()
+    try:
+        summary = engine.sync(ctx.now())
+    finally:
+        engine.close()
+    return 0 if summary is not None else 1
+
+
+def cmd_today(ctx: Context) -> int:
+    engine = ctx.engine()
+    now = ctx.now()
+    try:
+        items = engine.today(now)
+    finally:
+        engine.close()
+    print_today(items, now.astimezone(ctx.zone).date(), ctx.zone, ctx.args.json, sys.stdout)
+    return 0
+
+
+def cmd_set(ctx: Context) -> int:
+    args = ctx.args
+    if args.circle is None and args.interval is None:
+        raise UsageError("set: give --circle KEY and/or --interval DURATION")
+    circle = args.circle
+    if circle is not None:
+        if circle.lower() == NO_CIRCLE:
+            circle = NO_CIRCLE
+        elif circle not in ctx.settings.circles:
+            keys = ", ".join(ctx.settings.circles)
+            raise UsageError(f"--circle: {circle!r} is not a circle (configured: {keys}, or none)")
+    interval = args.interval
+    clear = interval is not None and interval.lower() == "none"
+    if interval is not None and not clear:
+        try:
+            interval = str(parse_short(interval))
+        except ValueError as err:
+            raise UsageError(f"--interval: {err}") from err
+    engine = ctx.engine()
+    try:
+        contact, changed = engine.set_contact(args.contact, circle, None if clear else interval, clear_interval=clear)
+    finally:
+        engine.close()
+    parts = [
+        f"circle {circle}" if circle else "",
+        "interval cleared" if clear else f"interval {interval}" if interval else "",
+    ]
+    print(f"{contact.name}: {', '.join(p for p in parts if p)}" + ("" if changed else " (already so; nothing written)"))
+    return 0
+
+
+def cmd_done(ctx: Context) -> int:
+    now = ctx.now()
+    when = now
+    if ctx.args.on:
+        try:
+            when = parse_now(ctx.args.on, ctx.zone)
+        except UsageError as err:
+            raise UsageError(f"--on: {ctx.args.on!r} is not an ISO date or date-time") from err
+    engine = ctx.engine()
+    try:
+        contact, wrote, closed = engine.done(ctx.args.contact, when)
+    finally:
+        engine.close()
+    message = f"{contact.name}: last contact {format_instant(when)}"
+    if not wrote:
+        message += " (the card already had this or a later date; nothing written)"
+    if closed:
+        message += "; open reminder marked done"
+    print(message)
+    return 0
+
+
+def parse_until(value: str, today: date) -> date:
+    found = parse_date(value)
+    if found is not None:
+        return found
+    try:
+        return parse_short(value).after(today)
+    except ValueError as err:
+        raise UsageError(f"{value!r} is neither a date (2027-01-15) nor a duration (P2W, 3w, 10d)") from err
+
+
+def cmd_snooze(ctx: Context) -> int:
+    today = ctx.now().astimezone(ctx.zone).date()
+    until = parse_until(ctx.args.until, today)
+    engine = ctx.engine()
+    try:
+        contact, changed = engine.snooze(ctx.args.contact, until)
+    finally:
+        engine.close()
+    print(f"{contact.name}: not due before {until.isoformat()}" + ("" if changed else " (already so)"))
+    return 0
+
+
+def cmd_check(ctx: Context) -> int:
+    from syncd.check import run_check
+
+    return run_check(ctx.loaded, make_client(ctx.settings), sys.stdout)
+
+
+def cmd_run(ctx: Context) -> int:
+    from syncd.daemon import Daemon
+
+    return Daemon(lambda: load_config(ctx.args.config), ctx.args.now).run(once=ctx.args.once)
+
+
+def cmd_demo(ctx: Context) -> int:
+    from syncd.demo import run_demo
+
+    return run_demo(
+        once=ctx.args.once,
+        host=ctx.args.host,
+        port=ctx.args.port,
+        count=ctx.args.contacts,
+        now_arg=ctx.args.now,
+    )
+
+
+COMMANDS: dict[str, Callable[[Context], int]] = {
+    "sync": cmd_sync,
+    "run": cmd_run,
+    "today": cmd_today,
+    "set": cmd_set,
+    "done": cmd_done,
+    "snooze": cmd_snooze,
+    "check": cmd_check,
+    "demo": cmd_demo,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    verbose = "-v" in (argv or sys.argv[1:]) or "--verbose" in (argv or sys.argv[1:])
+    logs.setup(verbose=verbose)
+    try:
+        args = parser.parse_args(argv)
+        logs.setup(verbose=args.verbose, quiet=args.command in ("today", "check") and not args.verbose)
+        if not args.command:
+            parser.print_help()
+            return 2
+        return COMMANDS[args.command](Context(args))
+    except SyncdError as err:
+        log.debug("error", exc_info=True)
+        print(f"syncd: {logs.mask(str(err))}", file=sys.stderr)
+        return err.exit_code
+    except KeyboardInterrupt:
+        return 130
+    except Exception as err:  # a bug: one line, traceback with --verbose
+        log.debug("unexpected error", exc_info=True)
+        hint = "" if verbose else " (run with --verbose for details)"
+        print(f"syncd: internal error: {type(err).__name__}: {logs.mask(str(err))}{hint}", file=sys.stderr)
+        return 1

@@ -1,0 +1,476 @@
+"""One sync cycle: read -> reconcile -> plan -> write.
+
+This module is the only one that combines the adapters (carddav, tasks, state) with the pure core (circles,
+reconcile, planner, reminders). Commands in `cli` call into `Engine`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+
+from syncd import carddav, tasks
+from syncd.circles import Membership, group_members, resolve
+from syncd.config import Settings
+from syncd.contacts import (
+    CIRCLE,
+    INTERVAL,
+    LAST_CONTACT,
+    SNOOZE,
+    Card,
+    Contact,
+    contact_from_card,
+    find_contact,
+    format_instant,
+    parse_date,
+    parse_instant,
+)
+from syncd.dav import DavClient, HTTPStatusError
+from syncd.discovery import Account, Collection, discover, select_addressbooks
+from syncd.errors import PreconditionFailed
+from syncd.planner import OpenReminder, Tracked, backlog, due_date, plan
+from syncd.reconcile import Reconciliation, reconcile
+from syncd.reminders import BrokenTask, Task, build_task, complete_text, parse_task
+from syncd.state import State
+from syncd.vcard import CardSyntaxError
+
+log = logging.getLogger("syncd")
+
+
+@dataclass(slots=True)
+class World:
+    """Everything one pass read from the server."""
+
+    account: Account
+    addressbooks: list[Collection]
+    contacts: dict[str, Contact]  # people (no group cards) by UID
+    groups: dict[str, set[str]]
+    memberships: dict[str, Membership]  # tracked contacts only
+    broken: list[str]
+    task_list: Collection | None
+    tasks: list[Task]
+
+    def open_reminders(self) -> dict[str, Task]:
+        return {t.contact_uid: t for t in self.tasks if t.open}
+
+
+@dataclass(slots=True)
+class Summary:
+    contacts: int = 0
+    tracked: int = 0
+    broken: int = 0
+    due: int = 0
+    created: int = 0
+    completed: int = 0
+    snoozed: int = 0
+    closed: int = 0
+    withdrawn: int = 0
+    cards_written: int = 0
+    waiting: int = 0
+    requests: int = 0
+    writes: int = 0
+    warnings: list[str] = field(default_factory=list)
+
+    def line(self) -> str:
+        parts = [
+            f"{self.contacts} contacts read ({self.tracked} tracked"
+            + (f", {self.broken} skipped as broken" if self.broken else "")
+            + ")",
+            f"{self.due} due today",
+            f"{self.created} created",
+            f"{self.completed} completed",
+            f"{self.cards_written} cards written",
+        ]
+        if self.snoozed:
+            parts.append(f"{self.snoozed} snoozed after deletion")
+        if self.closed:
+            parts.append(f"{self.closed} reminders closed")
+        if self.withdrawn:
+            parts.append(f"{self.withdrawn} withdrawn")
+        if self.waiting:
+            parts.append(f"{self.waiting} more due, waiting for a free slot")
+        return ", ".join(parts)
+
+    def as_dict(self) -> dict[str, object]:
+        return {k: getattr(self, k) for k in self.__slots__}
+
+
+@dataclass(slots=True)
+class TodayItem:
+    uid: str
+    name: str
+    circle: str
+    due: date
+    last_contact: datetime | None
+    reach: str
+    reminder: str | None  # href of the open reminder, None = created by the next sync
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "uid": self.uid,
+            "name": self.name,
+            "circle": self.circle,
+            "due": self.due.isoformat(),
+            "last_contact": format_instant(self.last_contact) if self.last_contact else None,
+            "reach": self.reach,
+            "reminder": self.reminder,
+        }
+
+
+class Engine:
+    def __init__(self, settings: Settings, client: DavClient, state: State | None = None) -> None:
+        self.settings = settings
+        self.client = client
+        self._state = state
+        self.zone = settings.schedule.zone
+
+    @property
+    def state(self) -> State:
+        if self._state is None:
+            self._state = State.in_dir(self.settings.state_dir)
+        return self._state
+
+    def close(self) -> None:
+        if self._state is not None:
+            self._state.close()
+
+    # Reading ---------------------------------------------------------------------------------------
+
+    def read_contacts(self, account: Account) -> tuple[list[Collection], dict[str, Contact], list[str]]:
+        addressbooks = select_addressbooks(account, self.settings.contacts.addressbooks)
+        if not addressbooks:
+            log.warning("the account has no address books")
+        contacts: dict[str, Contact] = {}
+        broken: list[str] = []
+        for addressbook in addressbooks:
+            for card in carddav.read_addressbook(self.client, addressbook):
+                contact = self._read_card(card, broken)
+                if contact is None:
+                    continue
+                if contact.uid in contacts:
+                    log.warning(
+                        "%s: UID %s is also used by %s; skipped",
+                        card.href,
+                        contact.uid,
+                        contacts[contact.uid].href,
+                    )
+                    broken.append(card.href)
+                    continue
+                contacts[contact.uid] = contact
+        return addressbooks, contacts, broken
+
+    @staticmethod
+    def _read_card(card: Card, broken: list[str]) -> Contact | None:
+        try:
+            contact = contact_from_card(card)
+        except CardSyntaxError as err:
+            log.warning("skipping the card %s: %s (it is left as it is)", card.href, err)
+            broken.append(card.href)
+            return None
+        for warning in contact.warnings:
+            log.warning("%s (%s): %s", contact.name, card.href, warning)
+        return contact
+
+    def read(self, *, create_task_list: bool) -> World:
+        account = discover(self.client, self.settings.server)
+        addressbooks, everyone, broken = self.read_contacts(account)
+        groups = group_members(everyone.values())
+        people = {uid: c for uid, c in everyone.items() if not c.is_group}
+        notes: list[str] = []
+        memberships: dict[str, Membership] = {}
+        for uid, contact in people.items():
+            membership = resolve(contact, self.settings, groups, notes)
+            if membership is not None:
+                memberships[uid] = membership
+        for note in notes:
+            log.warning("%s", note)
+        name = self.settings.reminders.task_list
+        task_list = tasks.find_task_list(account, name)
+        if task_list is None and create_task_list:
+            task_list = tasks.create_task_list(self.client, account, name)
+        found: list[Task] = []
+        if task_list is not None:
+            for raw in tasks.read_tasks(self.client, task_list):
+                try:
+                    task = parse_task(raw.href, raw.etag, raw.text, self.zone)
+                except BrokenTask as err:
+                    log.warning("skipping the task %s: %s (it is left as it is)", raw.href, err)
+                    continue
+                if task is not None:
+                    found.append(task)
+        return World(account, addressbooks, people, groups, memberships, broken, task_list, found)
+
+    # Writing cards -----------------------------------------------------------------------------------
+
+    def write_card(self, contact: Contact, compute: Callable[[dict[str, str]], Mapping[str, str | None]]) -> bool:
+        """Patch the contact's X-SYNCD lines on the server; returns whether a PUT happened."""
+        try:
+            result = carddav.write_xsyncd(self.client, contact.href, compute)
+        except HTTPStatusError as err:
+            if 400 <= err.status < 500:
+                log.warning("could not write %s (%s): %s", contact.name, contact.href, err)
+                return False
+            raise
+        if result is None:
+            return False
+        contact.xsyncd = dict(result.after)
+        contact.etag = result.etag
+        changes = ", ".join(
+            f"{k}: {result.before.get(k, '—')} → {result.after.get(k, '—')}"
+            for k in sorted(set(result.before) | set(result.after))
+            if result.before.get(k) != result.after.get(k)
+        )
+        log.info("wrote %s (%s): %s", contact.name, contact.href, changes)
+        return True
+
+    # The cycle ---------------------------------------------------------------------------------------
+
+    def sync(self, now: datetime) -> Summary:
+        start_requests = sum(self.client.counts.values())
+        start_writes = self.client.writes
+        world = self.read(create_task_list=True)
+        assert world.task_list is not None
+        summary = Summary(contacts=len(world.contacts), tracked=len(world.memberships), broken=len(world.broken))
+        known = self.state.reminders()
+        recon = reconcile(world.contacts, world.memberships, world.tasks, known, now, self.zone)
+        self._apply_contact_updates(world, recon, summary)
+        self._close_and_withdraw(world, recon, now, summary)
+        created = self._create_reminders(world, now, summary)
+        self._save_state(world, recon, created)
+        today = now.astimezone(self.zone).date()
+        summary.due = sum(1 for t in world.tasks if t.open and t.due is not None and t.due <= today)
+        summary.requests = sum(self.client.counts.values()) - start_requests
+        summary.writes = self.client.writes - start_writes
+        log.info("sync: %s", summary.line())
+        return summary
+
+    def _apply_contact_updates(self, world: World, recon: Reconciliation, summary: Summary) -> None:
+        for uid in sorted(set(recon.last_contact) | set(recon.snooze)):
+            contact = world.contacts[uid]
+            when = recon.last_contact.get(uid)
+            until = recon.snooze.get(uid)
+
+            def compute(
+                current: dict[str, str], when: datetime | None = when, until: date | None = until
+            ) -> dict[str, str | None]:
+                updates: dict[str, str | None] = {}
+                if when is not None:
+                    existing = parse_instant(current.get(LAST_CONTACT, ""))
+                    if existing is None or when > existing:
+                        updates[LAST_CONTACT] = format_instant(when)
+                if until is not None:
+                    held = parse_date(current.get(SNOOZE, ""))
+                    if held is None or until > held:
+                        updates[SNOOZE] = until.isoformat()
+                return updates
+
+            if self.write_card(contact, compute):
+                summary.cards_written += 1
+                summary.completed += uid in recon.last_contact
+                summary.snoozed += uid in recon.snooze
+                if until is not None:
+                    log.info("%s: reminder deleted, so not due before %s", contact.name, until.isoformat())
+
+    def _close_and_withdraw(self, world: World, recon: Reconciliation, now: datetime, summary: Summary) -> None:
+        for task in recon.complete:
+            contact = world.contacts[task.contact_uid]
+            when = contact.last_contact or now
+            try:
+                etag = tasks.update_task(self.client, task.href, task.etag, complete_text(task.text, when, now))
+            except PreconditionFailed:
+                log.info("%s changed on the server meanwhile; will look again next cycle", task.href)
+                continue
+            task.done, task.completed, task.etag = True, when, etag
+            recon.recorded.add(task.uid)
+            summary.closed += 1
+        for task in recon.withdraw:
+            try:
+                tasks.delete_task(self.client, task.href, task.etag)
+            except PreconditionFailed:
+                log.info("%s changed on the server meanwhile; left in place", task.href)
+                continue
+            world.tasks.remove(task)
+            recon.deleted.add(task.uid)
+            summary.withdrawn += 1
+            log.info("withdrew the reminder for %s: no longer tracked", world.contacts[task.contact_uid].name)
+
+    def tracked(self, world: World) -> list[Tracked]:
+        out = []
+        for uid, membership in world.memberships.items():
+            contact = world.contacts[uid]
+            out.append(Tracked(uid, membership.circle, membership.interval, contact.last_contact, contact.snooze))
+        return out
+
+    def _open(self, world: World, now: datetime) -> list[OpenReminder]:
+        today = now.astimezone(self.zone).date()
+        return [OpenReminder(t.contact_uid, t.due or today) for t in world.tasks if t.open]
+
+    def _create_reminders(self, world: World, now: datetime, summary: Summary) -> list[Task]:
+        assert world.task_list is not None
+        tracked = self.tracked(world)
+        planned = plan(
+            tracked,
+            self._open(world, now),
+            list(self.settings.circles),
+            self.settings.reminders.daily_limit,
+            now,
+            self.zone,
+        )
+        created: list[Task] = []
+        for item in planned:
+            contact = world.contacts[item.uid]
+            membership = world.memberships[item.uid]
+            uid, text = build_task(
+                contact=contact,
+                circle=membership.circle,
+                interval=membership.interval,
+                priority=self.settings.priority(membership.circle),
+                due=item.due,
+                due_time=self.settings.reminders.due_clock,
+                zone=self.zone,
+                now=now,
+            )
+            href, new = tasks.create_task(self.client, world.task_list, uid, text)
+            task = Task(
+                href,
+                "",
+                uid,
+                contact.uid,
+                f"Reach out to {contact.name}",
+                item.due,
+                False,
+                None,
+                item.due,
+                text,
+            )
+            world.tasks.append(task)
+            created.append(task)
+            if new:
+                summary.created += 1
+                log.info("reminder: reach out to %s (circle %s)", contact.name, membership.circle)
+        summary.waiting = backlog(tracked, self._open(world, now), now, self.zone)
+        return created
+
+    def _save_state(self, world: World, recon: Reconciliation, created: list[Task]) -> None:
+        known = self.state.reminders()
+        with self.state.transaction():
+            for uid in recon.deleted:
+                self.state.forget(uid)
+            for task in world.tasks:
+                previously = known.get(task.uid)
+                recorded = task.uid in recon.recorded or (previously is not None and previously.recorded)
+                self.state.remember(
+                    task.uid,
+                    task.contact_uid,
+                    task.href,
+                    task.due.isoformat() if task.due else None,
+                    "done" if task.done else "open",
+                    recorded,
+                )
+
+    # Views and one-off commands ----------------------------------------------------------------------
+
+    def today(self, now: datetime) -> list[TodayItem]:
+        """Open reminders due today or earlier, then whoever the next sync would add (read-only)."""
+        world = self.read(create_task_list=False)
+        today = now.astimezone(self.zone).date()
+        items: list[TodayItem] = []
+        for task in world.tasks:
+            if not task.open or task.due is None or task.due > today:
+                continue
+            contact = world.contacts.get(task.contact_uid)
+            if contact is None:
+                continue
+            membership = world.memberships.get(contact.uid)
+            items.append(
+                TodayItem(
+                    contact.uid,
+                    contact.name,
+                    membership.circle if membership else "",
+                    task.due,
+                    contact.last_contact,
+                    contact.reach,
+                    task.href,
+                )
+            )
+        tracked = self.tracked(world)
+        for item in plan(
+            tracked,
+            self._open(world, now),
+            list(self.settings.circles),
+            self.settings.reminders.daily_limit,
+            now,
+            self.zone,
+        ):
+            contact = world.contacts[item.uid]
+            items.append(
+                TodayItem(
+                    contact.uid,
+                    contact.name,
+                    world.memberships[item.uid].circle,
+                    item.due,
+                    contact.last_contact,
+                    contact.reach,
+                    None,
+                )
+            )
+        return items
+
+    def contact(self, query: str) -> tuple[World, Contact]:
+        world = self.read(create_task_list=False)
+        return world, find_contact(list(world.contacts.values()), query)
+
+    def set_contact(
+        self, query: str, circle: str | None, interval: str | None, *, clear_interval: bool = False
+    ) -> tuple[Contact, bool]:
+        _, contact = self.contact(query)
+        updates: dict[str, str | None] = {}
+        if circle is not None:
+            updates[CIRCLE] = circle
+        if interval is not None or clear_interval:
+            updates[INTERVAL] = interval
+        changed = self.write_card(contact, lambda current: updates)
+        return contact, changed
+
+    def done(self, query: str, when: datetime) -> tuple[Contact, bool, bool]:
+        """Record contact at `when`; close the contact's open reminder. Returns (contact, wrote, closed)."""
+        world, contact = self.contact(query)
+        when = when.astimezone(UTC)
+
+        def compute(current: dict[str, str]) -> dict[str, str | None]:
+            existing = parse_instant(current.get(LAST_CONTACT, ""))
+            if existing is not None and existing >= when:
+                return {}
+            return {LAST_CONTACT: format_instant(when)}
+
+        wrote = self.write_card(contact, compute)
+        if not wrote and contact.last_contact and contact.last_contact > when:
+            log.warning(
+                "%s already has a later last contact (%s); kept",
+                contact.name,
+                format_instant(contact.last_contact),
+            )
+        closed = False
+        task = world.open_reminders().get(contact.uid)
+        if task is not None and contact.last_contact is not None:
+            now = datetime.now(UTC)
+            tasks.update_task(self.client, task.href, task.etag, complete_text(task.text, contact.last_contact, now))
+            with self.state.transaction():
+                self.state.remember(task.uid, task.contact_uid, task.href, None, "done", True)
+            closed = True
+        return contact, wrote, closed
+
+    def snooze(self, query: str, until: date) -> tuple[Contact, bool]:
+        _, contact = self.contact(query)
+        changed = self.write_card(contact, lambda current: {SNOOZE: until.isoformat()})
+        return contact, changed
+
+    def due_of(self, world: World, uid: str, now: datetime) -> date | None:
+        membership = world.memberships.get(uid)
+        if membership is None:
+            return None
+        contact = world.contacts[uid]
+        tracked = Tracked(uid, membership.circle, membership.interval, contact.last_contact, contact.snooze)
+        return due_date(tracked, self.zone, now.astimezone(self.zone).date())
