@@ -135,6 +135,8 @@ class Engine:
     def close(self) -> None:
         if self._state is not None:
             self._state.close()
+            self._state = None
+        self.client.close()
 
     # Reading ---------------------------------------------------------------------------------------
 

@@ -32,9 +32,12 @@ class Duration:
         return cls(f"P{days}D")
 
     def after(self, when: date) -> date:
-        """The date this duration after `when` (month arithmetic clamps to the month's end)."""
-        result: date = when + self.delta
-        return result
+        """The date this duration after `when` (month arithmetic clamps to the month's end).
+
+        A time part counts from the start of that day: P1DT12H after the 1st is the 2nd.
+        """
+        result = when + self.delta
+        return result.date() if isinstance(result, datetime) else result
 
     def after_instant(self, when: datetime) -> datetime:
         result: datetime = when + self.delta

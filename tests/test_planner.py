@@ -595,17 +595,10 @@ class TestBacklog:
 
 
 # ----------------------------------------------------------------------------------------------------
-# Known gaps (xfail strict: they flip to failures once the planner is fixed, so the marker is removed then)
+# Intervals with a time part count from the start of the day
 # ----------------------------------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=TypeError,
-    reason="planner bug: an interval with a time part (e.g. P1DT12H, PT36H; accepted by config and "
-    "X-SYNCD-INTERVAL) makes Duration.after(date) return a datetime, and plan()/due_date comparisons "
-    "raise TypeError: can't compare datetime.datetime to datetime.date",
-)
 @pytest.mark.parametrize("interval", ["P1DT12H", "PT36H"])
 def test_interval_with_time_part_does_not_crash(interval: str) -> None:
     c = contact("a", "1", last=at(UTC_ZONE, 2026, 1, 1), interval=Duration(interval))

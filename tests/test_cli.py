@@ -1,0 +1,146 @@
+"""The command line as a new user runs it: check, set, done, snooze, exit codes, one-line errors."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from syncd.cli import main
+from syncd.localserver import free_port
+from syncd.vcard import xsyncd_values
+from tests.servers import DavServer
+from tests.test_e2e import card, card_values
+
+
+def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "syncd", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, **(env or {})},
+    )
+
+
+@pytest.fixture
+def book(dav: DavServer, tmp_path: Path) -> tuple[DavServer, str, Path]:
+    ab_name, ab_url = dav.make_addressbook()
+    dav.put(ab_url + "p1.vcf", card("cli-1", "Paula Park", None, None))
+    dav.put(ab_url + "p2.vcf", card("cli-2", "Sam Stone", "2", None))
+    dav.put(ab_url + "p3.vcf", card("cli-3", "Sam Stone", None, None))  # an ambiguous name
+    cfg = dav.config(
+        tmp_path,
+        contacts={"addressbooks": [ab_name]},
+        reminders={"task_list": f"CLI {tmp_path.name}"},
+    )
+    return dav, ab_url, cfg
+
+
+def test_set_done_snooze(book: tuple[DavServer, str, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    dav, ab_url, cfg = book
+    before = {href: dav.get(href).text for href in dav.list_hrefs(ab_url)}
+    assert main(["--config", str(cfg), "set", "paula park", "--circle", "1", "--interval", "3w"]) == 0
+    assert "Paula Park: circle 1, interval P3W" in capsys.readouterr().out
+    assert card_values(dav, ab_url, "cli-1") == {"X-SYNCD-CIRCLE": "1", "X-SYNCD-INTERVAL": "P3W"}
+    # Setting it again writes nothing.
+    assert main(["--config", str(cfg), "set", "cli-1", "--circle", "1"]) == 0
+    assert "nothing written" in capsys.readouterr().out
+
+    assert main(["--config", str(cfg), "--now", "2026-11-22T10:00:00+01:00", "done", "cli-1"]) == 0
+    assert card_values(dav, ab_url, "cli-1")["X-SYNCD-LAST-CONTACT"] == "2026-11-22T09:00:00Z"
+    # An earlier date never moves it backwards.
+    assert main(["--config", str(cfg), "done", "cli-1", "--on", "2026-01-01"]) == 0
+    assert card_values(dav, ab_url, "cli-1")["X-SYNCD-LAST-CONTACT"] == "2026-11-22T09:00:00Z"
+
+    assert main(["--config", str(cfg), "--now", "2026-11-22T10:00", "snooze", "cli-1", "2w"]) == 0
+    assert card_values(dav, ab_url, "cli-1")["X-SYNCD-SNOOZE"] == "2026-12-06"
+    assert main(["--config", str(cfg), "snooze", "cli-1", "2027-01-15"]) == 0
+    assert card_values(dav, ab_url, "cli-1")["X-SYNCD-SNOOZE"] == "2027-01-15"
+
+    assert main(["--config", str(cfg), "set", "cli-1", "--circle", "none", "--interval", "none"]) == 0
+    assert card_values(dav, ab_url, "cli-1") == {
+        "X-SYNCD-CIRCLE": "none",
+        "X-SYNCD-LAST-CONTACT": "2026-11-22T09:00:00Z",
+        "X-SYNCD-SNOOZE": "2027-01-15",
+    }
+    # The other cards were not touched at all.
+    for href, text in before.items():
+        if "cli-1" not in text:
+            assert dav.get(href).text == text
+
+
+def test_unknown_and_ambiguous_contacts_exit_65(book: tuple[DavServer, str, Path]) -> None:
+    _, _, cfg = book
+    result = run_cli("--config", str(cfg), "done", "Nobody Here")
+    assert result.returncode == 65
+    assert "no contact named" in result.stderr and "Traceback" not in result.stderr
+    result = run_cli("--config", str(cfg), "done", "sam stone")
+    assert result.returncode == 65
+    assert "cli-2" in result.stderr and "cli-3" in result.stderr  # lists the candidates
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_check_reports_what_it_found(book: tuple[DavServer, str, Path]) -> None:
+    dav, _, cfg = book
+    result = run_cli("--config", str(cfg), "check")
+    assert result.returncode == 0, result.stderr
+    assert "3 contacts, 1 tracked" in result.stdout
+    assert "not found: the first sync creates it" in result.stdout
+    if dav.password:
+        assert dav.password not in result.stdout + result.stderr
+
+
+def test_wrong_password_exits_77_without_leaking_it(radicale: DavServer, tmp_path: Path) -> None:
+    cfg = radicale.config(tmp_path, server={"password": "wrong-Secret-123"})
+    result = run_cli("--config", str(cfg), "check")
+    assert result.returncode == 77
+    assert "401" in result.stderr and "wrong-Secret-123" not in result.stdout + result.stderr
+    result = run_cli("--config", str(cfg), "--verbose", "sync")
+    assert result.returncode == 77
+    assert "wrong-Secret-123" not in result.stdout + result.stderr
+
+
+def test_unreachable_server_exits_69(tmp_path: Path) -> None:
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(
+        f'state_dir = "{tmp_path / "state"}"\n[server]\nurl = "http://127.0.0.1:{free_port()}/"\n', encoding="utf-8"
+    )
+    result = run_cli("--config", str(cfg), "sync")
+    assert result.returncode == 69
+    assert "connection refused" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
+
+
+def test_bad_config_exits_78_naming_key_and_file(tmp_path: Path) -> None:
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('[reminders]\ndaily_limit = "many"\n', encoding="utf-8")
+    result = run_cli("--config", str(cfg), "sync")
+    assert result.returncode == 78
+    assert "reminders.daily_limit" in result.stderr and str(cfg) in result.stderr
+
+
+def test_usage_errors_exit_2() -> None:
+    assert run_cli("frobnicate").returncode == 2
+    assert run_cli("set").returncode == 2
+    result = run_cli("--help")
+    assert result.returncode == 0 and "reach out" in result.stdout.lower()
+
+
+def test_broken_card_is_skipped_named_and_never_written(xandikos: DavServer, tmp_path: Path) -> None:
+    # Radicale refuses such cards on upload (400); Xandikos stores what it is given, as many servers do.
+    dav = xandikos
+    ab_name, ab_url = dav.make_addressbook()
+    dav.put(ab_url + "ok.vcf", card("b-ok", "Olga Ok", "1", None))
+    no_uid = "BEGIN:VCARD\r\nVERSION:3.0\r\nFN:No Uid\r\nX-SYNCD-CIRCLE:1\r\nEND:VCARD\r\n"
+    dav.put(ab_url + "nouid.vcf", no_uid)
+    served = dav.get(ab_url + "nouid.vcf").text
+    cfg = dav.config(tmp_path, contacts={"addressbooks": [ab_name]}, reminders={"task_list": f"B {tmp_path.name}"})
+    result = run_cli("--config", str(cfg), "--now", "2026-11-22T09:00", "sync")
+    assert result.returncode == 0, result.stderr
+    assert "nouid.vcf" in result.stderr and "no UID" in result.stderr
+    assert dav.get(ab_url + "nouid.vcf").text == served
+    assert xsyncd_values(served) == {"X-SYNCD-CIRCLE": "1"}
