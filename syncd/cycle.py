@@ -397,6 +397,8 @@ class Engine:
                     task.href,
                 )
             )
+        rank = {key: i for i, key in enumerate(self.settings.circles)}
+        items.sort(key=lambda i: (i.due, rank.get(i.circle, len(rank)), i.name.casefold()))
         tracked = self.tracked(world)
         for item in plan(
             tracked,
@@ -458,7 +460,13 @@ class Engine:
         task = world.open_reminders().get(contact.uid)
         if task is not None and contact.last_contact is not None:
             now = datetime.now(UTC)
-            tasks.update_task(self.client, task.href, task.etag, complete_text(task.text, contact.last_contact, now))
+            try:
+                tasks.update_task(
+                    self.client, task.href, task.etag, complete_text(task.text, contact.last_contact, now)
+                )
+            except PreconditionFailed:
+                log.warning("the open reminder for %s changed meanwhile; the next sync closes it", contact.name)
+                return contact, wrote, False
             with self.state.transaction():
                 self.state.remember(task.uid, task.contact_uid, task.href, None, "done", True)
             closed = True

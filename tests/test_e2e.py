@@ -163,6 +163,13 @@ def test_full_loop(dav: DavServer, tmp_path: Path, capsys: pytest.CaptureFixture
         # Slots: only Dan is open and due today, Bob moved away: Grace (never contacted) comes in.
         assert "e2e-grace" in found and len(found["e2e-grace"]) == 1
 
+        # `done` from the command line records the contact and closes the open reminder.
+        assert syncd(cfg, "2026-11-22T19:10", "done", "Dan Díaz") == 0
+        assert card_values(dav, ab_url, "e2e-dan")["X-SYNCD-LAST-CONTACT"] == "2026-11-22T18:10:00Z"
+        dan = next(iter(tasks_by_contact(dav, list_url)["e2e-dan"][0][2].walk("VTODO")))
+        assert str(dan["STATUS"]) == "COMPLETED" and int(dan["PERCENT-COMPLETE"]) == 100
+        assert dan["COMPLETED"].dt.isoformat() == "2026-11-22T18:10:00+00:00"
+
         # 4. Nothing changed: the next sync writes nothing at all.
         proxy.reset()
         assert syncd(cfg, "2026-11-22T19:30", "sync") == 0
