@@ -26,6 +26,7 @@ from syncd.errors import ConfigError
 ENV_PREFIX = "SYNCD_"
 # Environment variables that are not config keys.
 _NOT_KEYS = {"SYNCD_CONFIG"}
+_BOOL_WORDS = {"true": True, "yes": True, "on": True, "1": True, "false": False, "no": False, "off": False, "0": False}
 
 
 def _duration(value: object) -> str:
@@ -49,6 +50,16 @@ class ServerConfig(_Section):
     verify_tls: bool | str = True
     timeout: float = Field(default=10.0, gt=0, le=120)
 
+    @field_validator("verify_tls", mode="before")
+    @classmethod
+    def _bool_or_path(cls, value: object) -> object:
+        # The environment gives strings: SYNCD_SERVER__VERIFY_TLS=false must mean False, not a CA path.
+        if isinstance(value, str) and value.strip().lower() in _BOOL_WORDS:
+            return _BOOL_WORDS[value.strip().lower()]
+        if not isinstance(value, bool | str) or value == "":
+            raise ValueError("must be true, false, or the path of a CA bundle file")
+        return value
+
     @field_validator("url", "carddav_url", "caldav_url")
     @classmethod
     def _http_url(cls, value: str) -> str:
@@ -64,7 +75,10 @@ class ServerConfig(_Section):
         if self.password_file is not None:
             candidates.append(self.password_file.expanduser())
         elif os.environ.get("CREDENTIALS_DIRECTORY"):
-            candidates.append(Path(os.environ["CREDENTIALS_DIRECTORY"]) / "password")
+            credential = Path(os.environ["CREDENTIALS_DIRECTORY"]) / "password"
+            if not credential.exists():  # other credentials, but no password: none is needed
+                return None
+            candidates.append(credential)
         for path in candidates:
             try:
                 return path.read_text(encoding="utf-8").rstrip("\r\n")
