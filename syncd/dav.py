@@ -211,7 +211,7 @@ class DavClient:
             attempt += 1
             try:
                 response = self._send(method, url, body, headers)
-            except (requests.ConnectionError, requests.Timeout) as err:
+            except requests.RequestException as err:  # refused, reset, timed out, truncated body, ...
                 if self._retry(started, attempt):
                     continue
                 raise ServerError(f"cannot reach {_origin(url)}: {_reason(err)}") from err

@@ -13,6 +13,7 @@ def client_for(dav: DavServer) -> DavClient:
 def test_discovery_finds_homes_and_collections(dav: DavServer) -> None:
     ab_name, ab_url = dav.make_addressbook()
     cal_name, cal_url = dav.make_calendar()
+    assert cal_url.startswith(dav.calendar_home)
     with client_for(dav) as client:
         account = discover(client, ServerConfig(url=dav.url, username=dav.username))
     assert account.addressbook_home == dav.addressbook_home
