@@ -1,0 +1,122 @@
+"""VTODOs: the reminder syncd writes, what counts as done, and edits that keep everything else."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from syncd.contacts import Contact
+from syncd.durations import Duration
+from syncd.reminders import build_task, complete_text, parse_task, reminder_uid
+
+BERLIN = ZoneInfo("Europe/Berlin")
+
+IOS_TODO = (
+    "BEGIN:VCALENDAR\r\n"
+    "VERSION:2.0\r\n"
+    "PRODID:-//Apple Inc.//iOS 18.1//EN\r\n"
+    "BEGIN:VTODO\r\n"
+    "UID:syncd-abc-20261122\r\n"
+    "DTSTAMP:20261122T080000Z\r\n"
+    "CREATED:20261122T080000Z\r\n"
+    "SUMMARY:Reach out to Ada\r\n"
+    "DTSTART;TZID=Europe/Berlin:20261122T090000\r\n"
+    "DUE;TZID=Europe/Berlin:20261122T090000\r\n"
+    "STATUS:NEEDS-ACTION\r\n"
+    "PRIORITY:1\r\n"
+    "X-SYNCD-CONTACT:ada-1\r\n"
+    "X-APPLE-SORT-ORDER:712345678\r\n"
+    "X-MOZ-LASTACK:20261122T080500Z\r\n"
+    "URL;VALUE=URI:https://example.org/a,b\r\n"
+    "BEGIN:VALARM\r\n"
+    "UID:alarm-1\r\n"
+    "ACTION:DISPLAY\r\n"
+    "DESCRIPTION:Reminder\r\n"
+    "TRIGGER;VALUE=DATE-TIME:20261122T080000Z\r\n"
+    "X-APPLE-DEFAULT-ALARM:FALSE\r\n"
+    "END:VALARM\r\n"
+    "END:VTODO\r\n"
+    "END:VCALENDAR\r\n"
+)
+
+
+def test_done_by_any_of_the_three_signals() -> None:
+    base = IOS_TODO
+    assert parse_task("h", "e", base, BERLIN).done is False  # type: ignore[union-attr]
+    for extra in ("STATUS:COMPLETED", "COMPLETED:20261122T101500Z", "PERCENT-COMPLETE:100"):
+        text = base.replace("STATUS:NEEDS-ACTION\r\n", "").replace("END:VTODO", extra + "\r\nEND:VTODO")
+        task = parse_task("h", "e", text, BERLIN)
+        assert task is not None and task.done, extra
+    not_done = base.replace("END:VTODO", "PERCENT-COMPLETE:50\r\nEND:VTODO")
+    assert parse_task("h", "e", not_done, BERLIN).done is False  # type: ignore[union-attr]
+
+
+def test_foreign_tasks_are_not_ours() -> None:
+    foreign = IOS_TODO.replace("X-SYNCD-CONTACT:ada-1\r\n", "")
+    assert parse_task("h", "e", foreign, BERLIN) is None
+
+
+def test_complete_keeps_alarms_and_unknown_properties() -> None:
+    when = datetime(2026, 11, 22, 10, 15, tzinfo=UTC)
+    text = complete_text(IOS_TODO, when, when)
+    for kept in (
+        "X-APPLE-SORT-ORDER:712345678",
+        "X-MOZ-LASTACK:20261122T080500Z",
+        "URL;VALUE=URI:https://example.org/a,b",
+        "BEGIN:VALARM",
+        "UID:alarm-1",
+        "TRIGGER;VALUE=DATE-TIME:20261122T080000Z",
+        "X-APPLE-DEFAULT-ALARM:FALSE",
+        "DTSTART;TZID=Europe/Berlin:20261122T090000",
+        "DUE;TZID=Europe/Berlin:20261122T090000",
+        "X-SYNCD-CONTACT:ada-1",
+        "PRODID:-//Apple Inc.//iOS 18.1//EN",
+    ):
+        assert kept in text, kept
+    task = parse_task("h", "e", text, BERLIN)
+    assert task is not None and task.done and task.completed == when
+    assert "STATUS:COMPLETED" in text and "PERCENT-COMPLETE:100" in text
+
+
+@pytest.mark.parametrize("due_time", [None, time(9, 0)])
+def test_built_reminder_shape(due_time: time | None) -> None:
+    contact = Contact(
+        uid="ada-1",
+        name="Ada Lovelace",
+        emails=["ada@example.org"],
+        phones=["+44 20 0000"],
+        org="Analytical Engines",
+        title="Programmer",
+        note="Ask about the notes, the Bernoulli numbers, and the engine.",
+        xsyncd={"X-SYNCD-LAST-CONTACT": "2026-10-01T09:00:00Z"},
+    )
+    now = datetime(2026, 11, 22, 7, 0, tzinfo=UTC)
+    uid, text = build_task(
+        contact=contact,
+        circle="1",
+        interval=Duration("P14D"),
+        priority=1,
+        due=date(2026, 11, 22),
+        due_time=due_time,
+        zone=BERLIN,
+        now=now,
+    )
+    assert uid == reminder_uid("ada-1", date(2026, 11, 22))
+    assert reminder_uid("ada-1", date(2026, 11, 22)) != reminder_uid("ada-2", date(2026, 11, 22))
+    task = parse_task("h", "", text, BERLIN)
+    assert task is not None and task.contact_uid == "ada-1" and not task.done
+    assert task.due == date(2026, 11, 22)
+    assert "SUMMARY:Reach out to Ada Lovelace" in text
+    assert "PRIORITY:1" in text and "STATUS:NEEDS-ACTION" in text
+    unfolded = text.replace("\r\n ", "")
+    assert "Last contact: 2026-10-01 (52 days ago)" in unfolded
+    assert "Programmer\\, Analytical Engines" in unfolded and "ada@example.org" in unfolded
+    if due_time is None:
+        assert "DUE;VALUE=DATE:20261122" in text and "VALARM" not in text
+    else:
+        assert "DTSTART;TZID=Europe/Berlin:20261122T090000" in text
+        assert "DUE;TZID=Europe/Berlin:20261122T090000" in text
+        assert "TRIGGER;VALUE=DATE-TIME:20261122T080000Z" in text
+        assert "BEGIN:VTIMEZONE" in text
