@@ -39,6 +39,18 @@ def wait_for_port(host: str, port: int, process: subprocess.Popen[bytes], timeou
     raise ServerError(f"the local server did not start listening on {host}:{port}")
 
 
+def stop_process(process: subprocess.Popen[bytes], timeout: float = 10.0) -> None:
+    """SIGTERM, then SIGKILL if it has not exited after `timeout` seconds."""
+    if process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 class LocalRadicale:
     """`with LocalRadicale() as server:` — a Radicale with one user and htpasswd (plain) auth."""
 
@@ -112,13 +124,8 @@ class LocalRadicale:
         return self
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        if self.process is not None:
+            stop_process(self.process)
         self.process = None
         if self._tmp is not None:
             self._tmp.cleanup()

@@ -16,7 +16,7 @@ from urllib.parse import urljoin
 
 import requests
 
-from syncd.localserver import LocalRadicale, free_port, wait_for_port
+from syncd.localserver import LocalRadicale, free_port, stop_process, wait_for_port
 
 VCARD = "text/vcard; charset=utf-8"
 ICAL = "text/calendar; charset=utf-8"
@@ -170,12 +170,7 @@ class RunningXandikos:
 
     def stop(self) -> None:
         if self.process is not None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+            stop_process(self.process)
 
 
 def radicale_server(root: Path) -> tuple[LocalRadicale, DavServer]:
