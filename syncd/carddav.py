@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from xml.sax.saxutils import escape
 
 from syncd.contacts import Card
-from syncd.dav import DavClient, NotFound, same_resource
+from syncd.dav import DavClient, HTTPStatusError, NotFound, same_resource
 from syncd.discovery import Collection
 from syncd.errors import PreconditionFailed, ServerError
 from syncd.vcard import patch_xsyncd, xsyncd_values
@@ -47,20 +47,44 @@ def _multiget_body(hrefs: list[str]) -> bytes:
 def multiget(client: DavClient, addressbook: Collection, hrefs: list[str]) -> Iterator[Card]:
     """Cards by href, fetched `BATCH` at a time. Missing ones (deleted meanwhile) are left out."""
     for i in range(0, len(hrefs), BATCH):
-        batch = hrefs[i : i + BATCH]
+        yield from _multiget_batch(client, addressbook, hrefs[i : i + BATCH])
+
+
+def _multiget_batch(client: DavClient, addressbook: Collection, batch: list[str]) -> Iterator[Card]:
+    """One addressbook-multiget. A server can fail a whole multiget over one card it stored but cannot put
+    into XML (Xandikos answers 500 when a card is not valid UTF-8): then the batch is halved until that card
+    is alone, and it is read with a plain GET, which serves its bytes. If that fails too, the error stands."""
+    try:
         found = client.report(addressbook.url, _multiget_body(batch), depth=1)
-        for resource in found.resources:
-            if resource.status != 200:
-                continue
-            data = resource.text("card:address-data")
-            if data is None:
-                continue
-            yield Card(
-                href=resource.href,
-                etag=(resource.text("d:getetag") or "").strip(),
-                text=data,
-                addressbook=addressbook.name or addressbook.url,
-            )
+    except HTTPStatusError as err:
+        if err.status < 500:
+            raise
+        if len(batch) > 1:
+            half = len(batch) // 2
+            log.info("%s: multiget of %d cards failed (HTTP %d)", addressbook.url, len(batch), err.status)
+            yield from _multiget_batch(client, addressbook, batch[:half])
+            yield from _multiget_batch(client, addressbook, batch[half:])
+            return
+        log.warning("%s: the server cannot multiget this card (HTTP %d); using GET", batch[0], err.status)
+        try:
+            card = get_card(client, batch[0])
+        except NotFound:
+            return
+        card.addressbook = addressbook.name or addressbook.url
+        yield card
+        return
+    for resource in found.resources:
+        if resource.status != 200:
+            continue
+        data = resource.text("card:address-data")
+        if data is None:
+            continue
+        yield Card(
+            href=resource.href,
+            etag=(resource.text("d:getetag") or "").strip(),
+            text=data,
+            addressbook=addressbook.name or addressbook.url,
+        )
 
 
 def read_addressbook(client: DavClient, addressbook: Collection) -> list[Card]:
@@ -89,17 +113,18 @@ def write_xsyncd(client: DavClient, href: str, compute: Compute) -> CardWrite | 
     """Apply `compute(current X-SYNCD values) -> updates` to the card as the server has it now.
 
     Reads the card's exact bytes, patches only X-SYNCD lines, and PUTs with If-Match. On 412 (the card
-    changed meanwhile) it reads again and re-applies. Returns None when nothing needed to change.
+    changed meanwhile) it reads again and re-applies. Returns None when nothing needed to change, i.e. when
+    the patch would leave the text as it is. (Comparing values alone is not enough: a stale duplicate
+    `X-SYNCD-*` line behind one with the wanted value must still be removed.)
     """
     for attempt in range(1, MAX_ATTEMPTS + 1):
         card = get_card(client, href)
         if not card.etag:
             raise ServerError(f"{href}: the server sent no ETag, so syncd cannot write it safely")
         before = xsyncd_values(card.text)
-        updates = {k: v for k, v in compute(dict(before)).items() if before.get(_full(k)) != v}
-        if not updates:
+        patched = patch_xsyncd(card.text, compute(dict(before)))
+        if patched == card.text:
             return None
-        patched = patch_xsyncd(card.text, updates)
         try:
             etag = client.put(href, patched, VCARD_TYPE, etag=card.etag)
         except PreconditionFailed:
@@ -110,8 +135,3 @@ def write_xsyncd(client: DavClient, href: str, compute: Compute) -> CardWrite | 
             return None
         return CardWrite(href, before, xsyncd_values(patched), etag, patched)
     raise ServerError(f"{href}: kept changing on the server; gave up after {MAX_ATTEMPTS} attempts")
-
-
-def _full(key: str) -> str:
-    key = key.upper()
-    return key if key.startswith("X-SYNCD-") else "X-SYNCD-" + key

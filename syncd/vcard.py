@@ -50,15 +50,25 @@ class Property:
         return out
 
     def decoded(self) -> str:
-        """The value with quoted-printable undone (vCard 2.1) but still backslash-escaped."""
+        """The value with quoted-printable undone (vCard 2.1) but still backslash-escaped.
+
+        Quoted-printable bytes are decoded with the CHARSET parameter (default UTF-8). A plain value is
+        taken as the server's UTF-8 unless it holds bytes that are not UTF-8 (lone surrogates from
+        surrogateescape): those are decoded with CHARSET too. Bytes that still do not decode become U+FFFD,
+        so the result never holds lone surrogates.
+        """
         encoding = {v.upper() for v in self.param("ENCODING")} | set(self.params)
+        charset = (self.param("CHARSET") or ["utf-8"])[0]
         if "QUOTED-PRINTABLE" in encoding:
-            charset = (self.param("CHARSET") or ["utf-8"])[0]
-            try:
-                return quopri.decodestring(self.value.encode("latin-1", "replace")).decode(charset, "replace")
-            except LookupError:
-                return quopri.decodestring(self.value.encode("latin-1", "replace")).decode("utf-8", "replace")
-        return self.value
+            raw = quopri.decodestring(self.value.encode("utf-8", "surrogateescape"))
+        elif _SURROGATE.search(self.value) is not None:
+            raw = self.value.encode("utf-8", "surrogateescape")
+        else:
+            return self.value
+        try:
+            return raw.decode(charset, "replace")
+        except LookupError:
+            return raw.decode("utf-8", "replace")
 
     def text(self) -> str:
         """A text value, unescaped."""
@@ -85,33 +95,57 @@ def physical_lines(text: str) -> Iterator[PhysicalLine]:
         pos = match.end()
 
 
-def _is_qp_soft_break(logical: str) -> bool:
-    if not logical.endswith("="):
-        return False
-    head = logical.split(":", 1)[0].upper()
-    return "QUOTED-PRINTABLE" in head
+def _qp_head(logical: str) -> bool | None:
+    """Whether a logical line's head says QUOTED-PRINTABLE (None while its colon has not been seen)."""
+    head, colon, _ = logical.partition(":")
+    if not colon:
+        return None
+    return "QUOTED-PRINTABLE" in head.upper()
+
+
+_SURROGATE = re.compile("[\udc80-\udcff]")
+
+
+def _redecode(content: str) -> str:
+    """Join UTF-8 sequences that a byte-counting writer folded in the middle.
+
+    Text from the server is decoded with surrogateescape, so the two halves of a sequence split by a fold
+    arrive as lone surrogates; once the fold is gone they are adjacent and decode to the real character.
+    """
+    if _SURROGATE.search(content) is None:
+        return content
+    return content.encode("utf-8", "surrogateescape").decode("utf-8", "surrogateescape")
 
 
 def logical_lines(text: str) -> Iterator[tuple[str, int, int]]:
-    """Unfolded lines as (content, start, end) with offsets covering every physical line involved."""
+    """Unfolded lines as (content, start, end) with offsets covering every physical line involved.
+
+    A quoted-printable soft line break (a QP value's line ending in `=`) takes precedence over folding, as in
+    vobject: the next physical line continues the value verbatim, including any leading whitespace.
+    """
     current: list[str] = []
     start = end = 0
+    qp: bool | None = None  # is the current logical line quoted-printable? (None: head not complete yet)
     for line in physical_lines(text):
+        if current and current[-1].endswith("="):
+            if qp is None:
+                qp = _qp_head("".join(current))
+            if qp:
+                current[-1] = current[-1][:-1]
+                current.append(line.content)
+                end = line.end
+                continue
         if current and line.content[:1] in (" ", "\t"):
             current.append(line.content[1:])
             end = line.end
             continue
-        if current and _is_qp_soft_break("".join(current)):
-            current[-1] = current[-1][:-1]
-            current.append(line.content)
-            end = line.end
-            continue
         if current:
-            yield "".join(current), start, end
+            yield _redecode("".join(current)), start, end
         current = [line.content]
+        qp = None
         start, end = line.start, line.end
     if current:
-        yield "".join(current), start, end
+        yield _redecode("".join(current)), start, end
 
 
 def _split_params(head: str) -> list[str]:
