@@ -224,7 +224,7 @@ class Engine:
             for k in sorted(set(result.before) | set(result.after))
             if result.before.get(k) != result.after.get(k)
         )
-        log.info("wrote %s (%s): %s", contact.name, contact.href, changes)
+        log.info("wrote %s (%s): %s", contact.name, contact.href, changes or "tidied duplicate X-SYNCD lines")
         return True
 
     # The cycle ---------------------------------------------------------------------------------------
