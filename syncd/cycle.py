@@ -27,7 +27,7 @@ from syncd.contacts import (
     parse_date,
     parse_instant,
 )
-from syncd.dav import DavClient, HTTPStatusError
+from syncd.dav import DavClient, HTTPStatusError, same_resource
 from syncd.discovery import Account, Collection, discover, select_addressbooks
 from syncd.errors import PreconditionFailed
 from syncd.planner import OpenReminder, Tracked, backlog, due_date, plan
@@ -235,7 +235,13 @@ class Engine:
         world = self.read(create_task_list=True)
         assert world.task_list is not None
         summary = Summary(contacts=len(world.contacts), tracked=len(world.memberships), broken=len(world.broken))
-        known = self.state.reminders()
+        # Only reminders of this task list: after `reminders.task_list` names another list, the old list's
+        # reminders are not "deleted by the user" (which would snooze every contact that had one).
+        known = {
+            uid: row
+            for uid, row in self.state.reminders().items()
+            if same_resource(row.href.rsplit("/", 1)[0], world.task_list.url)
+        }
         recon = reconcile(world.contacts, world.memberships, world.tasks, known, now, self.zone)
         self._apply_contact_updates(world, recon, summary)
         self._close_and_withdraw(world, recon, now, summary)

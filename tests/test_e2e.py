@@ -216,3 +216,32 @@ def test_timed_reminders_and_old_style_completion(dav: DavServer, tmp_path: Path
     recorded = card_values(dav, ab_url, "timed-1")["X-SYNCD-LAST-CONTACT"]
     assert recorded == "2026-03-29T18:00:00Z"  # no COMPLETED time: the moment it was noticed
     assert len(tasks_by_contact(dav, list_url)["timed-1"]) == 1
+
+
+def test_switching_task_lists_snoozes_nobody(dav: DavServer, tmp_path: Path) -> None:
+    """Reminders left in the previous task list are not mistaken for reminders the user deleted."""
+    ab_name, ab_url = dav.make_addressbook()
+    for person in PEOPLE[:4]:
+        dav.put(ab_url + f"{person[0]}.vcf", card(*person))
+    proxy = CountingProxy(dav.url).start()
+    try:
+        first = dav.config(
+            tmp_path,
+            server={"url": proxy.url},
+            contacts={"addressbooks": [ab_name]},
+            reminders={"task_list": f"Old {tmp_path.name}", "daily_limit": 2},
+        )
+        assert syncd(first, "2026-11-22T09:00", "sync") == 0
+        second = dav.config(
+            tmp_path,
+            server={"url": proxy.url},
+            contacts={"addressbooks": [ab_name]},
+            reminders={"task_list": f"New {tmp_path.name}", "daily_limit": 2},
+        )
+        proxy.reset()
+        assert syncd(second, "2026-11-22T10:00", "sync") == 0
+        card_writes = [r for r in proxy.writes() if "/ab-" in r.path]
+        assert card_writes == [], card_writes
+        assert len(tasks_by_contact(dav, find_list(dav, f"New {tmp_path.name}"))) == 2
+    finally:
+        proxy.close()
