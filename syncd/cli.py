@@ -62,7 +62,14 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     sub.add_parser("sync", help="one full cycle: read, record completions, plan, write; then exit")
-    run = sub.add_parser("run", help="the daemon: sync every schedule.sync_every until stopped")
+    run = sub.add_parser(
+        "run",
+        help="the daemon: sync every schedule.sync_every until stopped",
+        description="Sync every schedule.sync_every until SIGTERM or SIGINT (exit 0); SIGHUP reloads the config "
+        "(an invalid one is reported and the old one kept). A failing server is retried with backoff and never "
+        "ends the daemon. Under systemd (Type=notify) it reports READY=1, STATUS= and WATCHDOG=1; see "
+        "systemd/syncd.service.",
+    )
     run.add_argument("--once", action="store_true", help=argparse.SUPPRESS)
     today = sub.add_parser("today", help="who to reach out to today")
     today.add_argument("--json", action="store_true", help="print a JSON array instead of a table")
