@@ -23,11 +23,13 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from icalendar import Calendar
 
+from syncd.daemon import Daemon as DaemonLoop
 from syncd.daemon import backoff_seconds
 from syncd.localserver import LocalRadicale
 from tests.proxy import CountingProxy, Request, Respond, Stall, when
@@ -418,3 +420,58 @@ def test_backoff_doubles_from_five_seconds_and_is_capped_by_the_interval() -> No
     assert backoff_seconds(1, 2) == 2
     assert backoff_seconds(100, 60) == 60
     assert backoff_seconds(0, 60) == 60
+
+
+# In-process: the scheduling rules ------------------------------------------------------------------------------
+
+
+def in_process_daemon(tmp_path: Path) -> DaemonLoop:
+    from syncd.config import load_config
+    from syncd.notify import Notifier
+
+    config = tmp_path / "config.toml"
+    config.write_text(
+        f'state_dir = "{tmp_path / "state"}"\n[server]\nurl = "http://127.0.0.1:9/"\n[schedule]\nsync_every = "PT1S"\n',
+        encoding="utf-8",
+    )
+    return DaemonLoop(lambda: load_config(str(config)), notifier=Notifier({}))
+
+
+def test_a_clock_set_back_does_not_postpone_the_next_sync(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    daemon = in_process_daemon(tmp_path)
+    ran: list[float] = []
+    monkeypatch.setattr(daemon, "cycle", lambda: ran.append(time.monotonic()))
+    daemon._schedule(1)
+    job = daemon.scheduler.jobs[0]
+    job.next_run = job.next_run + timedelta(hours=1)  # what the wall clock going back an hour looks like
+    assert daemon._timeout() <= 1.0, "the loop still wakes when the sync is due"
+    daemon._run_due_job()
+    assert ran == [], "not due yet"
+    time.sleep(1.05)
+    daemon._run_due_job()
+    assert len(ran) == 1
+
+
+def test_a_bug_in_a_cycle_is_one_line_and_a_retry(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    import syncd.cycle
+
+    daemon = in_process_daemon(tmp_path)
+
+    def broken_sync(self: object, now: object) -> None:
+        raise KeyError("s3cret-in-a-message")
+
+    monkeypatch.setattr(syncd.cycle.Engine, "sync", broken_sync)
+    from syncd import logs
+
+    logs.add_secret("s3cret-in-a-message")
+    daemon.cycle()
+    daemon.cycle()
+    errors = [r for r in caplog.records if r.levelname == "ERROR"]
+    assert len(errors) == 2
+    assert "internal error: KeyError" in errors[0].getMessage()
+    assert "s3cret-in-a-message" not in errors[0].getMessage() and "***" in errors[0].getMessage()
+    assert "(2 in a row)" in errors[1].getMessage()
+    assert daemon.failures == 2 and len(daemon.scheduler.jobs) == 1
+    assert daemon.scheduler.idle_seconds is not None and daemon.scheduler.idle_seconds <= 1.0, "capped by interval"
