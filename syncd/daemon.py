@@ -90,6 +90,12 @@ class LoopClient(DavClient):
         self._daemon.feed_watchdog(only_if_due=True)
         return response
 
+    def _retry(self, started: float, attempt: int) -> bool:
+        # No new attempt of a failed request once a stop was requested (a retry would be a new request).
+        if self._daemon.stop_requested:
+            raise StopRequested
+        return super()._retry(started, attempt)
+
 
 class Daemon:
     def __init__(
@@ -265,7 +271,7 @@ class Daemon:
                 self._run_due_job()
                 self.feed_watchdog()
         except StopRequested:
-            log.info("stop requested during a sync: the request in progress completed, no further one was sent")
+            log.info("stop requested during a sync: the request in progress was let finish, no further one was sent")
         finally:
             self.notifier.stopping()
             signal.set_wakeup_fd(old_fd)

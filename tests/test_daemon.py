@@ -369,9 +369,33 @@ def test_sigterm_during_a_write_lets_it_complete_and_sends_nothing_more(
             daemon.stop()
     assert len(open_reminders(radicale, task_list)) == 1
     text = daemon.text()
-    assert "the request in progress completed" in text
+    assert "the request in progress was let finish" in text
     assert "PUT " in text, "debug output of the requests is there"
     assert_no_secret(text)
+
+
+def test_sigterm_while_retrying_a_failing_server_sends_no_further_attempt(
+    tmp_path: Path, notify: NotifySocket, radicale: DavServer
+) -> None:
+    """A server answering 503: a stop does not wait for the request's remaining retries (up to 25 s)."""
+    arrived = threading.Event()
+
+    def unavailable(request: Request) -> Respond:
+        arrived.set()
+        return Respond(503)
+
+    with CountingProxy(radicale.url, fault=when(unavailable)) as proxy:
+        config = write_config(radicale, tmp_path, "Contacts", "Tasks", limit=1, every="PT1H")
+        config.write_text(config.read_text().replace(radicale.url, proxy.url), encoding="utf-8")
+        daemon = start_daemon(config, tmp_path, notify)
+        try:
+            assert arrived.wait(20), daemon.text()
+            took = terminate(daemon)
+        finally:
+            daemon.stop()
+        assert took < 3.0, f"took {took:.2f} s"
+        assert len(proxy.snapshot()) <= 2, proxy.snapshot()
+    assert "sync failed" not in daemon.text()
 
 
 def test_journald_format_and_verbose_failures_keep_secrets(
