@@ -6,12 +6,13 @@ reconcile, planner, reminders). Commands in `cli` call into `Engine`.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
-from syncd import carddav, repair, tasks
+from syncd import birthdays, carddav, notetags, repair, tasks
 from syncd.circles import Membership, group_members, resolve
 from syncd.config import Settings
 from syncd.contacts import (
@@ -278,6 +279,7 @@ class Engine:
             if same_resource(row.href.rsplit("/", 1)[0], world.task_list.url)
         }
         recon = reconcile(world.contacts, world.memberships, world.tasks, known, now, self.zone)
+        self._mirror_note_tags(world, summary)
         self._apply_contact_updates(world, recon, summary)
         self._close_and_withdraw(world, recon, now, summary)
         created = self._create_reminders(world, now, summary)
@@ -330,6 +332,18 @@ class Engine:
         known = copies.all()
         with self.state.transaction():
             copies.save(world.contacts.values(), known)
+
+    def _mirror_note_tags(self, world: World, summary: Summary) -> None:
+        """NOTE tags (#circle2, #every 3w, #pause) that differ from the card's X-SYNCD fields are written there."""
+        circles = list(self.settings.circles)
+        for contact in world.contacts.values():
+            tags = notetags.parse(contact.note)
+            if tags.empty or not notetags.mirror_updates(tags, contact.xsyncd, circles):
+                continue
+            if self.write_card(
+                contact, functools.partial(notetags.mirror_updates, tags, circles=circles), "NOTE tag changed"
+            ):
+                summary.cards_written += 1
 
     def _apply_contact_updates(self, world: World, recon: Reconciliation, summary: Summary) -> None:
         for uid in sorted(set(recon.last_contact) | set(recon.snooze)):
@@ -403,8 +417,12 @@ class Engine:
         out = []
         for uid, membership in world.memberships.items():
             contact = world.contacts[uid]
-            out.append(Tracked(uid, membership.circle, membership.interval, contact.last_contact, contact.snooze))
+            out.append(self._tracked_one(contact, membership))
         return out
+
+    def _tracked_one(self, contact: Contact, membership: Membership) -> Tracked:
+        bday = contact.bday if self.settings.circles[membership.circle].birthdays else None
+        return Tracked(contact.uid, membership.circle, membership.interval, contact.last_contact, contact.snooze, bday)
 
     def _open(self, world: World, now: datetime) -> list[OpenReminder]:
         today = now.astimezone(self.zone).date()
@@ -434,6 +452,7 @@ class Engine:
                 due_time=self.settings.reminders.due_clock,
                 zone=self.zone,
                 now=now,
+                summary=birthdays.title(contact.name, item.birthday),
             )
             if self.dry_run:
                 href, new = tasks.task_href(world.task_list, uid), True
@@ -448,7 +467,7 @@ class Engine:
                 "",
                 uid,
                 contact.uid,
-                f"Reach out to {contact.name}",
+                birthdays.title(contact.name, item.birthday),
                 item.due,
                 False,
                 None,
@@ -610,6 +629,5 @@ class Engine:
         membership = world.memberships.get(uid)
         if membership is None:
             return None
-        contact = world.contacts[uid]
-        tracked = Tracked(uid, membership.circle, membership.interval, contact.last_contact, contact.snooze)
+        tracked = self._tracked_one(world.contacts[uid], membership)
         return due_date(tracked, self.zone, now.astimezone(self.zone).date())
