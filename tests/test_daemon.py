@@ -10,6 +10,7 @@ comes from `$CREDENTIALS_DIRECTORY/password`, as with LoadCredential=, and never
 from __future__ import annotations
 
 import base64
+import json
 import os
 import re
 import signal
@@ -331,6 +332,21 @@ def test_daemon_survives_outage_reload_and_stops_cleanly(
                 assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
             finally:
                 db.close()
+        for journal in (tmp_path / "state").glob("*.jsonl"):
+            for line in journal.read_text(encoding="utf-8").splitlines():
+                json.loads(line)
+        # What the daemon left is consistent: a one-shot sync afterwards has nothing to create or write.
+        write_config(dav, tmp_path, addressbook, task_list, limit=4, every="PT1S")
+        after = subprocess.run(
+            [sys.executable, "-m", "syncd", "--config", str(config), "sync"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env={**os.environ, "CREDENTIALS_DIRECTORY": str(tmp_path / "credentials")},
+        )
+        assert after.returncode == 0, after.stderr
+        assert "0 created, 0 completed, 0 cards written" in after.stderr, after.stderr
+        assert open_reminders(dav, task_list) == reminders
         text = daemon.text()
         assert "syncd stopped" in text.splitlines()[-1]
         assert "Traceback" not in text
