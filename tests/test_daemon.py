@@ -33,7 +33,7 @@ from icalendar import Calendar
 from syncd.daemon import Daemon as DaemonLoop
 from syncd.daemon import backoff_seconds
 from syncd.localserver import LocalRadicale
-from tests.proxy import CountingProxy, Request, Respond, Stall, when
+from tests.proxy import CountingProxy, Request, Respond, Stall, chain, when
 from tests.servers import DavServer, radicale_server
 
 PASSWORD = "s3cret-Pa55word"  # what tests.servers.radicale_server sets up
@@ -128,8 +128,11 @@ class Daemon:
             self.process.wait()
 
 
-def start_daemon(config: Path, workdir: Path, notify: NotifySocket, *extra: str, journal: bool = False) -> Daemon:
-    """`syncd [extra] --config CONFIG run`, stdout and stderr into one file; `journal`: as if that were journald."""
+def start_daemon(
+    config: Path, workdir: Path, notify: NotifySocket, *extra: str, journal: bool = False, watchdog: float = 2.0
+) -> Daemon:
+    """`syncd [extra] --config CONFIG run`, stdout and stderr into one file; `journal`: as if that were journald;
+    `watchdog`: WatchdogSec= in seconds."""
     output = workdir / f"daemon-{uuid.uuid4().hex[:6]}.log"
     output.touch()
     credentials = workdir / "credentials"
@@ -138,7 +141,7 @@ def start_daemon(config: Path, workdir: Path, notify: NotifySocket, *extra: str,
     environment = {
         **{k: v for k, v in os.environ.items() if not k.startswith(("SYNCD_", "JOURNAL_", "NOTIFY_", "WATCHDOG_"))},
         "NOTIFY_SOCKET": notify.path,
-        "WATCHDOG_USEC": "2000000",  # WatchdogSec=2s: a WATCHDOG=1 at least every second
+        "WATCHDOG_USEC": str(int(watchdog * 1_000_000)),
         "CREDENTIALS_DIRECTORY": str(credentials),
     }
     if journal:
@@ -388,6 +391,38 @@ def test_sigterm_during_a_write_lets_it_complete_and_sends_nothing_more(
     assert "the request in progress was let finish" in text
     assert "PUT " in text, "debug output of the requests is there"
     assert_no_secret(text)
+
+
+def test_watchdog_follows_progress_and_stops_for_a_stuck_request(
+    tmp_path: Path, notify: NotifySocket, radicale: DavServer
+) -> None:
+    """WatchdogSec=1s: during a slow cycle (every request takes 0.25 s) WATCHDOG=1 keeps coming at least every
+    second; while one request hangs for 3 s none comes, so systemd would restart a really stuck daemon."""
+    addressbook, _ = seed(radicale)
+    stuck: list[float] = []
+
+    def hang(request: Request) -> Stall:
+        stuck.append(time.monotonic())
+        return Stall(3.0)
+
+    fault = chain(when(hang, method="REPORT", skip=1, times=1), when(Stall(0.25)))
+    with CountingProxy(radicale.url, fault=fault) as proxy:
+        config = write_config(radicale, tmp_path, addressbook, f"Tasks {uuid.uuid4().hex[:6]}", limit=1, every="PT1H")
+        config.write_text(config.read_text().replace(radicale.url, proxy.url), encoding="utf-8")
+        t0 = time.monotonic()
+        daemon = start_daemon(config, tmp_path, notify, watchdog=1.0)
+        try:
+            done = notify.wait(status_ok, t0, timeout=30)
+            assert terminate(daemon) < 1.0
+        finally:
+            daemon.stop()
+    assert len(stuck) == 1
+    pings = [m.at for m in notify.messages if m.fields.get("WATCHDOG") == "1" and m.at <= done]
+    before = [t for t in pings if t < stuck[0]]
+    assert len(before) >= 3, "pings while the slow cycle makes progress"
+    assert max(b - a for a, b in zip(before, before[1:], strict=False)) < 1.0
+    assert not [t for t in pings if stuck[0] + 0.1 < t < stuck[0] + 2.9], "no ping while a request hangs"
+    assert [t for t in pings if t > stuck[0] + 2.9], "pings again once it moves on"
 
 
 def test_sigterm_while_retrying_a_failing_server_sends_no_further_attempt(
