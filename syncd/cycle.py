@@ -230,6 +230,7 @@ class Engine:
         """Patch the contact's X-SYNCD lines on the server; returns whether a PUT happened (or, in a dry
         run, would). Every PUT is recorded in the change journal with `reason`."""
         journal = None if self.dry_run else self.journal.bind(contact.uid, contact.name, reason)
+        compute = repair.keep_lines(contact, compute)
         try:
             result = carddav.write_xsyncd(self.client, contact.href, compute, journal=journal, dry_run=self.dry_run)
         except HTTPStatusError as err:
