@@ -25,7 +25,7 @@ from icalendar import Calendar
 
 from syncd.config import InteractionsConfig
 from syncd.contacts import Contact
-from syncd.dav import DavClient, same_resource
+from syncd.dav import DavClient, HTTPStatusError, NotFound, same_resource
 from syncd.discovery import Account, find_calendar
 from syncd.durations import Duration
 
@@ -65,7 +65,13 @@ def read_meetings(
         if calendar is None:
             log.warning("interactions.calendars: no calendar named %r; its meetings are not counted", name)
             continue
-        found = client.report(calendar.url, _query(start, end), depth=1)
+        try:
+            found = client.report(calendar.url, _query(start, end), depth=1)
+        except (HTTPStatusError, NotFound) as err:
+            if isinstance(err, HTTPStatusError) and not 400 <= err.status < 500:
+                raise
+            log.warning("interactions.calendars: cannot read the events of %r: %s", name, err)
+            continue
         for resource in found.resources:
             if resource.status != 200 or same_resource(resource.href, calendar.url):
                 continue

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import pytest
 from icalendar import Calendar
 
 from syncd.cli import main
@@ -54,7 +55,7 @@ def syncd(config: Path, now: str, *args: str) -> int:
     return main(["--config", str(config), "--now", now, *args])
 
 
-def test_meetings_count_as_contact(dav: DavServer, tmp_path: Path) -> None:
+def test_meetings_count_as_contact(dav: DavServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     ab_name, ab_url = dav.make_addressbook()
     old = "X-SYNCD-LAST-CONTACT:2027-01-01T12:00:00Z"
     people = {
@@ -112,8 +113,13 @@ def test_meetings_count_as_contact(dav: DavServer, tmp_path: Path) -> None:
         tmp_path,
         contacts={"addressbooks": [ab_name]},
         reminders={"task_list": list_name, "daily_limit": 10},
-        interactions={"calendars": [work_name], "match_names": True},
+        interactions={"calendars": [work_name, "No such calendar"], "match_names": True},
     )
+    capsys.readouterr()
+    assert syncd(cfg, "2027-02-20T08:00", "check") == 0
+    out = capsys.readouterr().out
+    assert f"meetings   calendar {work_name!r}: found" in out
+    assert "meetings   calendar 'No such calendar': NOT FOUND" in out
 
     # 20 February: the weekly meeting's moved occurrence (17 Feb, 14:00-15:00 Berlin) is Bob's last contact,
     # so he is not due; everyone else is overdue and gets a reminder.
