@@ -462,6 +462,9 @@ class Engine:
         self, query: str, circle: str | None, interval: str | None, *, clear_interval: bool = False
     ) -> tuple[Contact, bool]:
         _, contact = self.contact(query)
+        tags = notetags.parse(contact.note)
+        if (circle is not None and (tags.circle or tags.pause)) or (interval is not None and tags.interval):
+            log.warning("%s: the NOTE's tags (#circle, #every, #pause) win over this; remove them there", contact.name)
         updates: dict[str, str | None] = {}
         if circle is not None:
             updates[CIRCLE] = circle
