@@ -181,3 +181,17 @@ def test_occurrences_and_matching_are_pure() -> None:
     assert last_meetings(named, contacts, end, match_names=False) == {}
     cal = Calendar.from_ical(WEEKLY)
     assert len(list(cal.walk("VEVENT"))) == 2
+
+
+def test_event_ends_without_dtend() -> None:
+    start, end = datetime(2027, 1, 1, tzinfo=UTC), datetime(2027, 2, 1, tzinfo=UTC)
+    with_duration = event("d", "DTSTART:20270110T090000Z", "DURATION:PT90M", "ORGANIZER:mailto:a@example.org")
+    assert [m.end for m in occurrences(with_duration, start, end, BERLIN)] == [
+        datetime(2027, 1, 10, 10, 30, tzinfo=UTC)
+    ]
+    floating = event("f", "DTSTART:20270110T090000", "DTEND:20270110T100000", "ORGANIZER:mailto:a@example.org")
+    assert [m.end for m in occurrences(floating, start, end, BERLIN)] == [datetime(2027, 1, 10, 9, tzinfo=UTC)]
+    day = event("a", "DTSTART;VALUE=DATE:20270110")  # all-day without an end: that day
+    assert [m.end for m in occurrences(day, start, end, BERLIN)] == [datetime(2027, 1, 10, 22, 59, 59, tzinfo=UTC)]
+    cancelled = event("c", "DTSTART:20270110T090000Z", "DTEND:20270110T100000Z", "STATUS:CANCELLED")
+    assert occurrences(cancelled, start, end, BERLIN) == []
