@@ -39,7 +39,7 @@ def event(uid: str, *lines: str) -> str:
 WEEKLY = (
     "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//test//EN\r\n"
     "BEGIN:VEVENT\r\nUID:weekly\r\nDTSTAMP:20270101T000000Z\r\nSUMMARY:Weekly sync\r\n"
-    "DTSTART;TZID=Europe/Berlin:20270105T100000\r\nDTEND;TZID=Europe/Berlin:20270105T110000\r\n"
+    "DTSTART;TZID=Europe/Berlin:20260602T100000\r\nDTEND;TZID=Europe/Berlin:20260602T110000\r\n"
     "RRULE:FREQ=WEEKLY\r\nEXDATE;TZID=Europe/Berlin:20270223T100000\r\n"
     "ORGANIZER;CN=Bob:mailto:bob@example.org\r\nATTENDEE;PARTSTAT=ACCEPTED:mailto:me@example.org\r\n"
     "END:VEVENT\r\n"
@@ -121,8 +121,9 @@ def test_meetings_count_as_contact(dav: DavServer, tmp_path: Path, capsys: pytes
     assert f"meetings   calendar {work_name!r}: found" in out
     assert "meetings   calendar 'No such calendar': NOT FOUND" in out
 
-    # 20 February: the weekly meeting's moved occurrence (17 Feb, 14:00-15:00 Berlin) is Bob's last contact,
-    # so he is not due; everyone else is overdue and gets a reminder.
+    # 20 February: the weekly meeting (a series begun in June 2026, before the window syncd asks the server
+    # about) has a moved occurrence (17 Feb, 14:00-15:00 Berlin): Bob's last contact, so he is not due;
+    # everyone else is overdue and gets a reminder.
     assert syncd(cfg, "2027-02-20T09:00", "sync") == 0
     assert card_values(dav, ab_url, "m-bob")["X-SYNCD-LAST-CONTACT"] == "2027-02-17T14:00:00Z"
     found = tasks_by_contact(dav, find_list(dav, list_name))
