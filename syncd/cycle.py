@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
-from syncd import birthdays, carddav, notetags, repair, tasks
+from syncd import birthdays, carddav, interactions, notetags, repair, tasks
 from syncd.circles import Membership, group_members, resolve
 from syncd.config import Settings
 from syncd.contacts import (
@@ -279,7 +279,16 @@ class Engine:
             for uid, row in self.state.reminders().items()
             if same_resource(row.href.rsplit("/", 1)[0], world.task_list.url)
         }
-        recon = reconcile(world.contacts, world.memberships, world.tasks, known, now, self.zone)
+        met = interactions.touches(
+            self.client,
+            world.account,
+            self.settings.interactions,
+            world.contacts,
+            [m.interval for m in world.memberships.values()],
+            now,
+            self.zone,
+        )
+        recon = reconcile(world.contacts, world.memberships, world.tasks, known, now, self.zone, met)
         self._mirror_note_tags(world, summary)
         self._apply_contact_updates(world, recon, summary)
         self._close_and_withdraw(world, recon, now, summary)
@@ -558,6 +567,9 @@ class Engine:
         self, query: str, circle: str | None, interval: str | None, *, clear_interval: bool = False
     ) -> tuple[Contact, bool]:
         _, contact = self.contact(query)
+        tags = notetags.parse(contact.note)
+        if (circle is not None and (tags.circle or tags.pause)) or (interval is not None and tags.interval):
+            log.warning("%s: the NOTE's tags (#circle, #every, #pause) win over this; remove them there", contact.name)
         updates: dict[str, str | None] = {}
         if circle is not None:
             updates[CIRCLE] = circle
