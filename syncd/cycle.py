@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
-from syncd import carddav, tasks
+from syncd import carddav, insights, tasks
 from syncd.circles import Membership, group_members, resolve
 from syncd.config import Settings
 from syncd.contacts import (
@@ -247,6 +247,7 @@ class Engine:
         self._close_and_withdraw(world, recon, now, summary)
         created = self._create_reminders(world, now, summary)
         self._save_state(world, recon, created)
+        insights.after_sync(self, world, now)  # review history; digest/review events in reminders.calendar
         today = now.astimezone(self.zone).date()
         summary.due = sum(1 for t in world.tasks if t.open and t.due is not None and t.due <= today)
         summary.requests = sum(self.client.counts.values()) - start_requests
