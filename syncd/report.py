@@ -150,12 +150,14 @@ def health_chart(series: dict[str, list[float]], ends: Sequence[date]) -> Markup
 
 def touches_chart(counts: Sequence[int], ends: Sequence[date], pace: int) -> Markup:
     from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
 
     fig = _figure()
     assert isinstance(fig, Figure)
     ax = fig.add_subplot()
     ax.bar(_date_axis(ax, ends), counts, color=_PALETTE[0])
     ax.axhline(pace, color=_PALETTE[1], linestyle="--", label=f"full pace ({pace} a week)")
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_ylabel("touches")
     ax.set_title("Touches per week")
     ax.legend(loc="upper left", fontsize=8)
@@ -164,6 +166,7 @@ def touches_chart(counts: Sequence[int], ends: Sequence[date], pace: int) -> Mar
 
 def categories_chart(items: Sequence[CategoryActivity]) -> Markup:
     from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
 
     shown = list(items[:12])
     fig = _figure(7.0, max(1.5, 0.35 * len(shown) + 1.0))
@@ -174,6 +177,7 @@ def categories_chart(items: Sequence[CategoryActivity]) -> Markup:
     quiet = [c.quiet for c in reversed(shown)]
     ax.barh(names, active, color=_PALETTE[2], label="active (touch in 60 days)")
     ax.barh(names, quiet, left=active, color=_PALETTE[5], label="quiet")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("people")
     ax.set_title("Categories: active vs quiet")
     if shown:
