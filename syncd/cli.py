@@ -359,19 +359,20 @@ def _insight(ctx: Context, view: Callable[[Engine, datetime], _T]) -> _T:
         engine.close()
 
 
-def _print_json(data: object) -> None:
-    json.dump(data, sys.stdout, indent=2, ensure_ascii=False)
-    sys.stdout.write("\n")
+def _show(ctx: Context, as_json: Callable[[], object], human: Callable[[], None]) -> None:
+    """`--json` prints the JSON object, else the human view."""
+    if ctx.args.json:
+        json.dump(as_json(), sys.stdout, indent=2, ensure_ascii=False)
+        sys.stdout.write("\n")
+    else:
+        human()
 
 
 def cmd_audit(ctx: Context) -> int:
     from syncd import insights, views
 
     result = _insight(ctx, insights.run_audit)
-    if ctx.args.json:
-        _print_json(result.as_json())
-    else:
-        views.print_audit(result, sys.stdout)
+    _show(ctx, result.as_json, lambda: views.print_audit(result, sys.stdout))
     return 0
 
 
@@ -380,16 +381,10 @@ def cmd_review(ctx: Context) -> int:
 
     if ctx.args.period == "week":
         week = _insight(ctx, insights.run_week)
-        if ctx.args.json:
-            _print_json(week.as_json())
-        else:
-            views.print_week(week, sys.stdout)
-        return 0
-    month = _insight(ctx, insights.run_month)
-    if ctx.args.json:
-        _print_json(month.as_json())
+        _show(ctx, week.as_json, lambda: views.print_week(week, sys.stdout))
     else:
-        views.print_month(month, sys.stdout)
+        month = _insight(ctx, insights.run_month)
+        _show(ctx, month.as_json, lambda: views.print_month(month, sys.stdout))
     return 0
 
 

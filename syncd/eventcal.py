@@ -5,16 +5,15 @@ If-Match to change or delete). An event that already says what syncd wants is no
 from __future__ import annotations
 
 import logging
-import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from urllib.parse import quote, urljoin
-from xml.sax.saxutils import escape
 
 from syncd.dav import DavClient, NotFound, same_resource
 from syncd.discovery import Account, Collection, find_calendar
-from syncd.errors import ConfigError, PreconditionFailed, ServerError
+from syncd.errors import ConfigError, PreconditionFailed
 from syncd.events import BrokenEvent, Wanted, build, kind_of, matches, update
+from syncd.tasks import create_calendar, read_tasks
 
 log = logging.getLogger("syncd.events")
 
@@ -49,21 +48,7 @@ def find_or_create(client: DavClient, account: Account, name: str, task_list: Co
         if task_list is not None and same_resource(found.url, task_list.url):
             raise ConfigError("reminders.calendar: must be a calendar of its own, not the task list")
         return found
-    if not account.calendar_home:
-        raise ServerError("the server has no CalDAV calendar home, so syncd cannot create the events calendar")
-    url = urljoin(account.calendar_home, quote(f"syncd-events-{uuid.uuid4().hex[:12]}") + "/")
-    body = (
-        '<?xml version="1.0" encoding="utf-8"?>'
-        '<cal:mkcalendar xmlns:d="DAV:" xmlns:cal="urn:ietf:params:xml:ns:caldav"><d:set><d:prop>'
-        f"<d:displayname>{escape(name)}</d:displayname>"
-        '<cal:supported-calendar-component-set><cal:comp name="VEVENT"/></cal:supported-calendar-component-set>'
-        "</d:prop></d:set></cal:mkcalendar>"
-    ).encode()
-    client.mkcalendar(url, body)
-    log.info("created the events calendar %r at %s", name, url)
-    collection = Collection(url=url, name=name, kind="calendar", components={"VEVENT"})
-    account.calendars.append(collection)
-    return collection
+    return create_calendar(client, account, name, "VEVENT", "syncd-events", "the events calendar")
 
 
 def _query(start: datetime, end: datetime) -> bytes:
@@ -81,23 +66,17 @@ def _query(start: datetime, end: datetime) -> bytes:
 def read_events(client: DavClient, calendar: Collection, around: datetime, days: int = 40) -> dict[str, Served]:
     """syncd's events (by UID) that overlap [around - 1 day, around + `days`]: today's digest, this week's
     reflection and this month's review are always among them."""
-    found = client.report(calendar.url, _query(around - timedelta(days=1), around + timedelta(days=days)), depth=1)
     out: dict[str, Served] = {}
-    for resource in found.resources:
-        if resource.status != 200 or same_resource(resource.href, calendar.url):
-            continue
-        data = resource.text("cal:calendar-data")
-        if data is None:
-            continue
+    for raw in read_tasks(client, calendar, _query(around - timedelta(days=1), around + timedelta(days=days))):
         try:
-            ours = kind_of(data)
+            ours = kind_of(raw.text)
         except BrokenEvent as err:
-            log.debug("ignoring the event %s: %s", resource.href, err)
+            log.debug("ignoring the event %s: %s", raw.href, err)
             continue
         if ours is None:
             continue
         uid, kind = ours
-        out[uid] = Served(resource.href, (resource.text("d:getetag") or "").strip(), uid, kind, data)
+        out[uid] = Served(raw.href, raw.etag, uid, kind, raw.text)
     return out
 
 

@@ -14,6 +14,8 @@ from icalendar import Calendar, Event
 from syncd.cli import main
 from tests.proxy import CountingProxy
 from tests.servers import ICAL, DavServer
+from tests.test_e2e import card as plain_card
+from tests.test_e2e import find_list
 
 # Sunday 22 November 2026 in Berlin. (uid, name, circle, last contact, org, categories)
 PEOPLE = [
@@ -27,41 +29,12 @@ PEOPLE = [
 
 
 def card(uid: str, name: str, circle: str | None, last: str | None, org: str, categories: str) -> str:
-    first, family = name.split(" ", 1)
-    lines = [
-        "BEGIN:VCARD",
-        "VERSION:3.0",
-        f"UID:{uid}",
-        f"FN:{name}",
-        f"N:{family};{first};;;",
-        f"EMAIL;TYPE=INTERNET:{first.lower()}@example.org",
-        f"TEL;TYPE=CELL:+49 151 {abs(hash(uid)) % 10_000_000:07d}",
-    ]
-    if org:
-        lines.append(f"ORG:{org}")
-    if categories:
-        lines.append(f"CATEGORIES:{categories}")
-    if circle:
-        lines.append(f"X-SYNCD-CIRCLE:{circle}")
-    if last:
-        lines.append(f"X-SYNCD-LAST-CONTACT:{last}")
-    lines.append("END:VCARD")
-    return "\r\n".join(lines) + "\r\n"
+    extra = (f"ORG:{org}\r\n" if org else "") + (f"CATEGORIES:{categories}\r\n" if categories else "")
+    return plain_card(uid, name, circle, last).replace("END:VCARD", extra + "END:VCARD")
 
 
 def syncd(config: Path, now: str, *args: str) -> int:
     return main(["--config", str(config), "--now", now, *args])
-
-
-def collection(dav: DavServer, name: str) -> str:
-    from syncd.dav import DavClient
-    from syncd.discovery import list_collections
-
-    with DavClient(username=dav.username, password=dav.password) as client:
-        for found in list_collections(client, dav.calendar_home):
-            if found.name == name:
-                return found.url
-    raise AssertionError(f"no collection {name!r}")
 
 
 def events(dav: DavServer, url: str) -> dict[str, Event]:
@@ -113,8 +86,8 @@ def test_events_views_and_report(dav: DavServer, tmp_path: Path, capsys: pytest.
 
         # 1. The first sync creates the VEVENT-only calendar with today's digest, the week's and month's events.
         assert syncd(cfg, "2026-11-22T06:00", "sync") == 0
-        calendar_url = collection(dav, agenda)
-        tasks_url = collection(dav, task_list)
+        calendar_url = find_list(dav, agenda)
+        tasks_url = find_list(dav, task_list)
         assert calendar_url != tasks_url
         found = events(dav, calendar_url)
         assert sorted(found) == ["syncd-digest-20261122", "syncd-month-202611", "syncd-week-20261122"]
