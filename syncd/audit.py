@@ -18,7 +18,7 @@ from datetime import date, timedelta
 
 from syncd.capacity import Capacity, capacity
 from syncd.contacts import Contact
-from syncd.history import Network
+from syncd.network import Network
 
 # The method's ranges, by circle rank (innermost first). Circles beyond the third have none.
 METHOD_RANGES: list[tuple[int, int]] = [(10, 15), (30, 50), (100, 200)]

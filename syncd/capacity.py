@@ -11,7 +11,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from syncd.history import CircleSpec
+from syncd.network import CircleSpec
 
 
 @dataclass(frozen=True, slots=True)

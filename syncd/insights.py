@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from syncd import eventcal, events
 from syncd.audit import Audit, audit
 from syncd.contacts import format_instant, parse_instant
-from syncd.history import Network, circle_specs, collect_touches
+from syncd.network import Network, circle_specs, collect_touches
 from syncd.review import MonthReview, WeekReview, month, week
 from syncd.views import month_text, week_text
 
@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("syncd.events")
 
 
-def network(engine: Engine, world: World) -> Network:
+def build_network(engine: Engine, world: World) -> Network:
     settings = engine.settings
     zone = engine.zone
     remembered = [(uid, parse_instant(at)) for uid, at in engine.state.touches()]
@@ -38,7 +38,7 @@ def network(engine: Engine, world: World) -> Network:
 
 
 def _read(engine: Engine) -> Network:
-    return network(engine, engine.read(create_task_list=False))
+    return build_network(engine, engine.read(create_task_list=False))
 
 
 def run_audit(engine: Engine, now: datetime) -> Audit:
@@ -117,7 +117,7 @@ def after_sync(engine: Engine, world: World, now: datetime) -> None:
             wanted.append(digest)
         else:
             remove.append(f"syncd-digest-{today:%Y%m%d}")
-    net = network(engine, world)
+    net = build_network(engine, world)
     weekly_at = cfg.at(cfg.weekly_time)
     if weekly_at is not None:
         wanted.append(events.weekly(week_text(week(net, today)), today, cfg.weekday, weekly_at, zone))

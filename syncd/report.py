@@ -22,7 +22,7 @@ from markupsafe import Markup
 from syncd import __version__
 from syncd.audit import Audit, flagged, headline, size_message
 from syncd.errors import UsageError
-from syncd.history import Network, within_cadence
+from syncd.network import Network, within_cadence
 from syncd.review import QUIET_DAYS, MonthReview, WeekReview
 
 if TYPE_CHECKING:

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 from syncd.contacts import Contact
-from syncd.history import Network, within_cadence
+from syncd.network import Network, within_cadence
 
 WEEK_DAYS, MONTH_DAYS = 7, 30
 QUIET_DAYS = 60

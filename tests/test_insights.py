@@ -19,7 +19,7 @@ from syncd.circles import Membership
 from syncd.contacts import LAST_CONTACT, Contact
 from syncd.durations import Duration
 from syncd.events import DigestItem, build, digest, kind_of, matches, monthly, update, week_day, weekly
-from syncd.history import CircleSpec, Network, collect_touches, within_cadence
+from syncd.network import CircleSpec, Network, collect_touches, within_cadence
 from syncd.reminders import Task
 from syncd.review import list_days, month, streak, week
 from syncd.views import month_text, week_text
