@@ -62,8 +62,21 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"syncd {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
-    sub.add_parser("sync", help="one full cycle: read, record completions, plan, write; then exit")
-    run = sub.add_parser("run", help="the daemon: sync every schedule.sync_every until stopped")
+    sync = sub.add_parser("sync", help="one full cycle: read, record completions, plan, write; then exit")
+    sync.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="read and plan, then print every write the cycle would make (card X-SYNCD line changes, tasks to "
+        "create, complete or delete) and make none",
+    )
+    run = sub.add_parser(
+        "run",
+        help="the daemon: sync every schedule.sync_every until stopped",
+        description="Sync every schedule.sync_every until SIGTERM or SIGINT (exit 0); SIGHUP reloads the config "
+        "(an invalid one is reported and the old one kept). A failing server is retried with backoff and never "
+        "ends the daemon. Under systemd (Type=notify) it reports READY=1, STATUS= and WATCHDOG=1; see "
+        "systemd/syncd.service.",
+    )
     run.add_argument("--once", action="store_true", help=argparse.SUPPRESS)
     today = sub.add_parser("today", help="who to reach out to today")
     today.add_argument("--json", action="store_true", help="print a JSON array instead of a table")
@@ -86,6 +99,18 @@ def build_parser() -> argparse.ArgumentParser:
     snooze.add_argument("until", metavar="DURATION-or-DATE", help="e.g. P2W, 3w, 10d or 2027-01-15")
 
     sub.add_parser("check", help="validate the config, reach the server, show what was found")
+
+    history = sub.add_parser(
+        "history",
+        help="every change syncd made to a card, and how to undo it",
+        description="The change journal (journal.jsonl in state_dir): each write syncd made to a card, with the "
+        "X-SYNCD values before and after, the card's ETag and the reason. Reads only the local journal, "
+        "except --undo, which writes the before-values back (conditional on the card's ETag, and only while the "
+        "card still holds the values that change set).",
+    )
+    history.add_argument("contact", nargs="?", metavar="CONTACT", help="a vCard UID or full name (default: all)")
+    history.add_argument("--json", action="store_true", help="print a JSON array instead of text")
+    history.add_argument("--undo", metavar="ID", help="undo the change with this id")
 
     demo = sub.add_parser(
         "demo",
@@ -234,11 +259,24 @@ class Context:
 
 def cmd_sync(ctx: Context) -> int:
     engine = ctx.engine()
+    if ctx.args.dry_run:
+        engine.dry_run = True
+        engine.client.read_only = True  # a write reaching the client would be a bug: refused, never sent
     try:
         engine.sync(ctx.now())
     finally:
         engine.close()
+    if ctx.args.dry_run:
+        from syncd.history import print_plan
+
+        print_plan(engine.planned, sys.stdout)
     return 0
+
+
+def cmd_history(ctx: Context) -> int:
+    from syncd.history import run_history
+
+    return run_history(ctx, sys.stdout)
 
 
 def cmd_today(ctx: Context) -> int:
@@ -409,6 +447,7 @@ COMMANDS: dict[str, Callable[[Context], int]] = {
     "done": cmd_done,
     "snooze": cmd_snooze,
     "check": cmd_check,
+    "history": cmd_history,
     "demo": cmd_demo,
     "audit": cmd_audit,
     "review": cmd_review,

@@ -131,6 +131,7 @@ class RemindersConfig(_Section):
 class CircleConfig(_Section):
     interval: str
     name: str = ""
+    birthdays: bool = True  # a birthday in the coming part of a contact's window moves its reminder to that day
 
     @field_validator("interval", mode="before")
     @classmethod
@@ -182,6 +183,7 @@ class RuleConfig(_Section):
 
 class InteractionsConfig(_Section):
     calendars: list[str] = Field(default_factory=list)
+    match_names: bool = False  # an event whose SUMMARY names a contact (full name, whole words) counts too
 
 
 def _clock(value: str) -> str:
