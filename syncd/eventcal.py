@@ -8,11 +8,12 @@ import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from urllib.parse import quote, urljoin
+from zoneinfo import ZoneInfo
 
 from syncd.dav import DavClient, NotFound, same_resource
 from syncd.discovery import Account, Collection, find_calendar
 from syncd.errors import ConfigError, PreconditionFailed
-from syncd.events import BrokenEvent, Wanted, build, kind_of, matches, update
+from syncd.events import BrokenEvent, Found, Wanted, build, identify, matches, update
 from syncd.tasks import create_calendar, read_tasks
 
 log = logging.getLogger("syncd.events")
@@ -24,8 +25,7 @@ ICAL_TYPE = "text/calendar"
 class Served:
     href: str
     etag: str
-    uid: str
-    kind: str
+    found: Found
     text: str
 
 
@@ -63,20 +63,20 @@ def _query(start: datetime, end: datetime) -> bytes:
     ).encode()
 
 
-def read_events(client: DavClient, calendar: Collection, around: datetime, days: int = 40) -> dict[str, Served]:
+def read_events(
+    client: DavClient, calendar: Collection, around: datetime, zone: ZoneInfo, days: int = 40
+) -> dict[str, Served]:
     """syncd's events (by UID) that overlap [around - 1 day, around + `days`]: today's digest, this week's
     reflection and this month's review are always among them."""
     out: dict[str, Served] = {}
     for raw in read_tasks(client, calendar, _query(around - timedelta(days=1), around + timedelta(days=days))):
         try:
-            ours = kind_of(raw.text)
+            found = identify(raw.text, zone)
         except BrokenEvent as err:
             log.debug("ignoring the event %s: %s", raw.href, err)
             continue
-        if ours is None:
-            continue
-        uid, kind = ours
-        out[uid] = Served(raw.href, raw.etag, uid, kind, raw.text)
+        if found is not None:
+            out[found.uid] = Served(raw.href, raw.etag, found, raw.text)
     return out
 
 

@@ -158,50 +158,56 @@ def _event(text: str) -> tuple[Calendar, Event]:
     return cal, events[0]
 
 
-def kind_of(text: str) -> tuple[str, str] | None:
-    """(UID, kind) of a syncd event; None for anyone else's."""
+@dataclass(frozen=True, slots=True)
+class Found:
+    """A syncd event as served: its UID, kind and the day it starts on (in the user's zone)."""
+
+    uid: str
+    kind: str
+    day: date | None
+
+
+def identify(text: str, zone: ZoneInfo) -> Found | None:
+    """The syncd event in `text`; None for anyone else's (no X-SYNCD-KIND)."""
     _, event = _event(text)
     kind = event.get(KIND_PROP)
     if kind is None:
         return None
-    return str(event.get("UID", "")).strip(), str(kind).strip()
+    start = getattr(event.get("DTSTART"), "dt", None)
+    day = start.astimezone(zone).date() if isinstance(start, datetime) and start.tzinfo else start
+    return Found(str(event.get("UID", "")).strip(), str(kind).strip(), day if isinstance(day, date) else None)
 
 
-def _instant(value: object) -> datetime | None:
-    dt = getattr(value, "dt", None)
-    if isinstance(dt, datetime):
-        return dt if dt.tzinfo is not None else dt.replace(tzinfo=UTC)
-    return None
+def stale(found: Sequence[Found], wanted: Sequence[Wanted], today: date) -> list[str]:
+    """syncd's events from today on that it no longer wants: an empty digest, an event turned off in the
+    config, a reflection left on the old day after `events.weekly_day` changed. Past ones stay as history."""
+    keep = {w.uid for w in wanted}
+    return sorted(f.uid for f in found if f.uid not in keep and f.day is not None and f.day >= today)
 
 
 def matches(wanted: Wanted, text: str) -> bool:
-    """Does the served event already say what `wanted` says (summary, description, start, end)?"""
+    """Does the served event already say what `wanted` says? Its time is not compared: a user who moved the
+    event keeps it where they put it."""
     _, event = _event(text)
-    start, end = _instant(event.get("DTSTART")), _instant(event.get("DTEND"))
     return (
         str(event.get("SUMMARY", "")) == wanted.summary
         and str(event.get("DESCRIPTION", "")).replace("\r\n", "\n") == wanted.description
-        and start == wanted.start
-        and end == wanted.end
     )
 
 
 def update(text: str, wanted: Wanted, now: datetime) -> str:
-    """The served event with syncd's fields replaced; everything else (alarms a user added, X- properties) kept."""
+    """The served event with a new summary and description; everything else (the time, if the user moved it,
+    alarms a user added, X- properties) kept."""
     cal, event = _event(text)
     for key in ("SUMMARY", "DESCRIPTION", "DTSTAMP", "LAST-MODIFIED"):
         if key in event:
             del event[key]
     event.add("SUMMARY", wanted.summary)
     event.add("DESCRIPTION", wanted.description)
-    _set_times(event, wanted)
     event.add("DTSTAMP", _stamp(now))
     event.add("LAST-MODIFIED", _stamp(now))
     sequence = int(str(event.get("SEQUENCE", "0")).strip() or 0)
     if "SEQUENCE" in event:
         del event["SEQUENCE"]
     event.add("SEQUENCE", sequence + 1)
-    tzids = {str(tz.get("TZID")) for tz in cal.walk("VTIMEZONE")}
-    if wanted.start.tzinfo is not None and str(wanted.start.tzinfo) not in tzids:
-        cal.add_component(_timezone(wanted.start.tzinfo, wanted.start.date()))  # type: ignore[arg-type]
     return str(cal.to_ical(sorted=False).decode("utf-8"))

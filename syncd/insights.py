@@ -106,17 +106,14 @@ def after_sync(engine: Engine, world: World, now: datetime) -> None:
     zone = engine.zone
     today = now.astimezone(zone).date()
     calendar = eventcal.find_or_create(engine.client, world.account, name, world.task_list)
-    served = eventcal.read_events(engine.client, calendar, now)
+    served = eventcal.read_events(engine.client, calendar, now, zone)
     cfg = settings.events
     wanted: list[events.Wanted] = []
-    remove: list[str] = []
     digest_at = cfg.at(cfg.digest_time)
     if digest_at is not None:
         digest = events.digest(digest_items(world, today), today, digest_at, zone)
         if digest is not None:
             wanted.append(digest)
-        else:
-            remove.append(f"syncd-digest-{today:%Y%m%d}")
     net = build_network(engine, world)
     weekly_at = cfg.at(cfg.weekly_time)
     if weekly_at is not None:
@@ -124,6 +121,7 @@ def after_sync(engine: Engine, world: World, now: datetime) -> None:
     monthly_at = cfg.at(cfg.monthly_time)
     if monthly_at is not None:
         wanted.append(events.monthly(month_text(_month(engine, net, today)), today, monthly_at, zone))
+    remove = events.stale([s.found for s in served.values()], wanted, today)
     outcome = eventcal.write_events(engine.client, calendar, served, wanted, remove, now)
     changed = len(outcome.created) + len(outcome.updated) + len(outcome.deleted)
     if changed:

@@ -18,7 +18,7 @@ from syncd.capacity import capacity
 from syncd.circles import Membership
 from syncd.contacts import LAST_CONTACT, Contact
 from syncd.durations import Duration
-from syncd.events import DigestItem, build, digest, kind_of, matches, monthly, update, week_day, weekly
+from syncd.events import DigestItem, Found, build, digest, identify, matches, monthly, stale, update, week_day, weekly
 from syncd.network import CircleSpec, Network, collect_touches, within_cadence
 from syncd.reminders import Task
 from syncd.review import list_days, month, streak, week
@@ -386,19 +386,36 @@ def test_event_text_round_trip_and_update_keeps_foreign_properties() -> None:
     assert str(event["UID"]) == wanted.uid and str(event["X-SYNCD-KIND"]) == "digest"
     assert event["DTSTART"].dt == wanted.start and "TZID=Europe/Berlin" in text
     assert len(list(event.walk("VALARM"))) == 1
-    assert kind_of(text) == (wanted.uid, "digest")
+    assert identify(text, BERLIN) == Found(wanted.uid, "digest", TODAY)
     assert matches(wanted, text)
     # A server that re-serializes (CRLF in DESCRIPTION, other order) still matches.
     assert matches(wanted, Calendar.from_ical(text).to_ical().decode())
 
     fewer = digest(items()[:1], TODAY, time(7, 30), BERLIN)
     assert fewer is not None and not matches(fewer, text)
+    # The user moved it to 08:15 and added a property: both survive syncd's update.
     edited = text.replace("END:VEVENT", "X-APPLE-TRAVEL-ADVISORY-BEHAVIOR:AUTOMATIC\r\nEND:VEVENT")
+    edited = edited.replace("DTSTART;TZID=Europe/Berlin:20261122T073000", "DTSTART;TZID=Europe/Berlin:20261122T081500")
+    edited = edited.replace("DTEND;TZID=Europe/Berlin:20261122T074500", "DTEND;TZID=Europe/Berlin:20261122T083000")
+    assert matches(wanted, edited), "a moved event still says the same"
     changed = update(edited, fewer, now + timedelta(hours=1))
     assert matches(fewer, changed)
     assert "X-APPLE-TRAVEL-ADVISORY-BEHAVIOR:AUTOMATIC" in changed
     [event] = Calendar.from_ical(changed).walk("VEVENT")
     assert int(event["SEQUENCE"]) == 1 and "Bob" not in str(event["DESCRIPTION"])
+    assert event["DTSTART"].dt == datetime(2026, 11, 22, 8, 15, tzinfo=BERLIN)
+
+
+def test_stale_events_from_today_on_are_removed_past_ones_kept() -> None:
+    week_event = weekly("w", TODAY, 6, time(18, 0), BERLIN)
+    found = [
+        Found("syncd-digest-20261121", "digest", d(1)),  # yesterday's: history
+        Found("syncd-digest-20261122", "digest", TODAY),  # today's, now empty
+        Found("syncd-week-20261122", "weekly", TODAY),  # wanted
+        Found("syncd-week-20261127", "weekly", TODAY + timedelta(days=5)),  # left after weekly_day changed
+        Found("syncd-month-202610", "monthly", date(2026, 10, 31)),  # last month's
+    ]
+    assert stale(found, [week_event], TODAY) == ["syncd-digest-20261122", "syncd-week-20261127"]
 
 
 def test_events_in_utc() -> None:
@@ -411,4 +428,4 @@ def test_events_in_utc() -> None:
 def test_foreign_event_is_not_syncds() -> None:
     lines = ["BEGIN:VCALENDAR", "VERSION:2.0", "BEGIN:VEVENT", "UID:x", "DTSTART:20261122T100000Z", "END:VEVENT"]
     foreign = "\r\n".join([*lines, "END:VCALENDAR", ""])
-    assert kind_of(foreign) is None
+    assert identify(foreign, BERLIN) is None

@@ -12,7 +12,7 @@ import pytest
 from icalendar import Calendar, Event
 
 from syncd.cli import main
-from tests.proxy import CountingProxy
+from tests.proxy import CountingProxy, Respond, when
 from tests.servers import ICAL, DavServer
 from tests.test_e2e import card as plain_card
 from tests.test_e2e import find_list
@@ -43,6 +43,16 @@ def events(dav: DavServer, url: str) -> dict[str, Event]:
         [event] = Calendar.from_ical(dav.get(href).content.decode("utf-8")).walk("VEVENT")
         out[str(event["UID"])] = event
     return out
+
+
+def move_event(dav: DavServer, calendar_url: str, uid: str, old: str, new: str) -> None:
+    href = next(h for h in dav.list_hrefs(calendar_url) if uid in h)
+    r = dav.get(href)
+    text = r.content.decode("utf-8")
+    moved = re.sub(rf"(DTSTART;TZID=[^:]+:\d{{8}}){old}", rf"\g<1>{new}", text)
+    moved = re.sub(r"(DTEND;TZID=[^:]+:\d{8})T181500", r"\g<1>T191500", moved)
+    assert moved != text
+    dav.put(href, moved, ICAL, **{"If-Match": r.headers["ETag"]})
 
 
 def open_tasks(dav: DavServer, url: str) -> dict[str, str]:
@@ -116,6 +126,10 @@ def test_events_views_and_report(dav: DavServer, tmp_path: Path, capsys: pytest.
         assert sorted(reminders) == ["ins-ada", "ins-bob", "ins-cat"]
         complete(dav, reminders["ins-ada"], "20261122T081500Z")
         dav.put(ab_url + "ins-gil.vcf", card("ins-gil", "Gil Gauss", None, None, "", ""))
+        move_event(dav, calendar_url, "syncd-week-20261122", "T180000", "T190000")  # the user moves it
+        proxy.reset()
+        assert syncd(cfg, "2026-11-22T09:55", "sync", "--dry-run") == 0
+        assert proxy.writes() == [], "a dry run writes no event either"
         proxy.reset()
         assert syncd(cfg, "2026-11-22T10:00", "sync") == 0
         event_writes = [r for r in proxy.writes() if "/syncd-events-" in r.path]
@@ -134,6 +148,7 @@ def test_events_views_and_report(dav: DavServer, tmp_path: Path, capsys: pytest.
         week_text = str(found["syncd-week-20261122"]["DESCRIPTION"])
         assert "Reached: 3 people: Ada Lovelace, Dan Dirac, Fay Faraday" in week_text
         assert "New contacts: 1: Gil Gauss" in week_text
+        assert found["syncd-week-20261122"]["DTSTART"].dt.isoformat() == "2026-11-22T19:00:00+01:00", "kept"
 
         # The views, read-only, on the same data.
         out = run(capsys, cfg, "2026-11-22T10:05", "review", "week")
@@ -170,6 +185,11 @@ def test_events_views_and_report(dav: DavServer, tmp_path: Path, capsys: pytest.
         reminders = open_tasks(dav, tasks_url)
         complete(dav, reminders["ins-bob"], "20261122T120000Z")
         complete(dav, reminders["ins-cat"], "20261122T130000Z")
+        # The phone changes the digest just before syncd deletes it (412): left for the next sync.
+        proxy.fault = when(Respond(412), method="DELETE", path="syncd-digest", times=1)
+        assert syncd(cfg, "2026-11-22T13:55", "sync") == 0
+        assert "syncd-digest-20261122" in events(dav, calendar_url)
+        proxy.fault = None
         proxy.reset()
         assert syncd(cfg, "2026-11-22T14:00", "sync") == 0
         deletes = [r for r in proxy.writes() if r.method == "DELETE"]
