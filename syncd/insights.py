@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from syncd import eventcal, events
 from syncd.audit import Audit, audit
 from syncd.contacts import format_instant, parse_instant
+from syncd.dav import HTTPStatusError
 from syncd.network import Network, circle_specs, collect_touches
 from syncd.review import MonthReview, WeekReview, month, week
 from syncd.views import month_text, week_text
@@ -96,18 +97,10 @@ def record_history(engine: Engine, world: World, now: datetime) -> None:
         state.remember_touches(seen)
 
 
-def after_sync(engine: Engine, world: World, now: datetime) -> None:
-    """The end of a sync: remember history for the reviews; write the events when `reminders.calendar` is set."""
-    record_history(engine, world, now)
-    settings = engine.settings
-    name = settings.reminders.calendar
-    if not name:
-        return
+def wanted_events(engine: Engine, world: World, today: date) -> list[events.Wanted]:
+    """Today's digest (when anyone is on today's list), this week's reflection, this month's review."""
+    cfg = engine.settings.events
     zone = engine.zone
-    today = now.astimezone(zone).date()
-    calendar = eventcal.find_or_create(engine.client, world.account, name, world.task_list)
-    served = eventcal.read_events(engine.client, calendar, now, zone)
-    cfg = settings.events
     wanted: list[events.Wanted] = []
     digest_at = cfg.at(cfg.digest_time)
     if digest_at is not None:
@@ -121,10 +114,31 @@ def after_sync(engine: Engine, world: World, now: datetime) -> None:
     monthly_at = cfg.at(cfg.monthly_time)
     if monthly_at is not None:
         wanted.append(events.monthly(month_text(_month(engine, net, today)), today, monthly_at, zone))
-    remove = events.stale([s.found for s in served.values()], wanted, today)
-    outcome = eventcal.write_events(engine.client, calendar, served, wanted, remove, now)
-    changed = len(outcome.created) + len(outcome.updated) + len(outcome.deleted)
-    if changed:
+    return wanted
+
+
+def after_sync(engine: Engine, world: World, now: datetime) -> None:
+    """The end of a sync: remember history for the reviews; write the events when `reminders.calendar` is set.
+
+    Events come second to reminders: a server that refuses them (4xx) costs a warning, not the sync.
+    """
+    record_history(engine, world, now)
+    name = engine.settings.reminders.calendar
+    if not name:
+        return
+    today = now.astimezone(engine.zone).date()
+    try:
+        calendar = eventcal.find_or_create(engine.client, world.account, name, world.task_list)
+        served = eventcal.read_events(engine.client, calendar, now, engine.zone)
+        wanted = wanted_events(engine, world, today)
+        remove = events.stale([s.found for s in served.values()], wanted, today)
+        outcome = eventcal.write_events(engine.client, calendar, served, wanted, remove, now)
+    except HTTPStatusError as err:
+        if not 400 <= err.status < 500:
+            raise
+        log.warning("could not update the events in %r: %s", name, err)
+        return
+    if outcome.created or outcome.updated or outcome.deleted:
         log.info(
             "events in %r: %d created, %d updated, %d removed",
             name,

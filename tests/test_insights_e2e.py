@@ -243,3 +243,20 @@ def check_page(page: str) -> None:
     assert "<!DOCTYPE svg" not in page, "no external DTD"
     for title in ("Circle health over time", "Touches per week", "Categories: active vs quiet"):
         assert title in page
+
+
+def test_a_server_refusing_the_events_calendar_costs_a_warning_not_the_sync(dav: DavServer, tmp_path: Path) -> None:
+    ab_name, ab_url = dav.make_addressbook()
+    for person in PEOPLE[:3]:
+        dav.put(ab_url + f"{person[0]}.vcf", card(*person))
+    task_list = f"Keep in touch {tmp_path.name}"
+    with CountingProxy(dav.url, fault=when(Respond(403), method="MKCALENDAR", path="syncd-events-")) as proxy:
+        cfg = dav.config(
+            tmp_path,
+            server={"url": proxy.url},
+            contacts={"addressbooks": [ab_name]},
+            reminders={"task_list": task_list, "calendar": f"Agenda {tmp_path.name}", "daily_limit": 3},
+        )
+        assert syncd(cfg, "2026-11-22T06:00", "sync") == 0
+        assert sorted(open_tasks(dav, find_list(dav, task_list))) == ["ins-ada", "ins-bob", "ins-cat"]
+        assert [r.status for r in proxy.snapshot() if r.method == "MKCALENDAR" and "syncd-events-" in r.path] == [403]
