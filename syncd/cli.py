@@ -9,7 +9,7 @@ import sys
 from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime, time
 from pathlib import Path
-from typing import TextIO
+from typing import TextIO, TypeVar
 from zoneinfo import ZoneInfo
 
 from syncd import __version__, logs
@@ -21,6 +21,7 @@ from syncd.durations import parse_short
 from syncd.errors import DataError, SyncdError, UsageError
 
 log = logging.getLogger("syncd")
+_T = TypeVar("_T")
 
 DESCRIPTION = """\
 syncd keeps you in touch with the people who matter, on purpose.
@@ -134,7 +135,35 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--host", default="127.0.0.1", help="address to serve on (0.0.0.0 for your LAN)")
     demo.add_argument("--port", type=int, default=0, help="port (default: a free one)")
     demo.add_argument("--contacts", type=int, default=300, help=argparse.SUPPRESS)
+    add_insight_parsers(sub)
     return parser
+
+
+def add_insight_parsers(sub: argparse._SubParsersAction[_Parser]) -> None:
+    audit = sub.add_parser(
+        "audit",
+        help="network audit: key contacts, circle sizes, spread, neglected, capacity",
+        description="What your network is: the 10 most important contacts and when you last spoke, circle sizes "
+        "against the method's ranges (10-15, 30-50, 100-200), organisations/titles/categories over- or "
+        "under-represented in your circles, contacts over 2x their interval, and whether daily_limit "
+        "covers what the circles need.",
+    )
+    audit.add_argument("--json", action="store_true", help="print a JSON object instead of tables")
+    review = sub.add_parser(
+        "review",
+        help="weekly reflection or monthly review (the 7 / 30 days up to and including today)",
+        description="week: who you reached, new contacts, reminders that slipped, the streak of days with the "
+        "daily list done. month: per circle the share within cadence, categories and organisations active "
+        "or going quiet (60+ days), [goals], touches against the Connect-5 pace.",
+    )
+    review.add_argument("period", choices=["week", "month"], help="week = 7 days, month = 30 days")
+    review.add_argument("--json", action="store_true", help="print a JSON object instead of tables")
+    report = sub.add_parser(
+        "report",
+        help="write the audit, the reviews and charts as one self-contained HTML page",
+        description="One HTML file with no external references (charts are inline SVG): open it in any browser.",
+    )
+    report.add_argument("--html", metavar="FILE", required=True, help="where to write the page (- = stdout)")
 
 
 # Helpers -----------------------------------------------------------------------------------------------
@@ -407,6 +436,56 @@ def cmd_demo(ctx: Context) -> int:
     )
 
 
+def _insight(ctx: Context, view: Callable[[Engine, datetime], _T]) -> _T:
+    engine = ctx.engine()
+    try:
+        return view(engine, ctx.now())
+    finally:
+        engine.close()
+
+
+def _show(ctx: Context, as_json: Callable[[], object], human: Callable[[], None]) -> None:
+    """`--json` prints the JSON object, else the human view."""
+    if ctx.args.json:
+        json.dump(as_json(), sys.stdout, indent=2, ensure_ascii=False)
+        sys.stdout.write("\n")
+    else:
+        human()
+
+
+def cmd_audit(ctx: Context) -> int:
+    from syncd import insights, views
+
+    result = _insight(ctx, insights.run_audit)
+    _show(ctx, result.as_json, lambda: views.print_audit(result, sys.stdout))
+    return 0
+
+
+def cmd_review(ctx: Context) -> int:
+    from syncd import insights, views
+
+    if ctx.args.period == "week":
+        week = _insight(ctx, insights.run_week)
+        _show(ctx, week.as_json, lambda: views.print_week(week, sys.stdout))
+    else:
+        month = _insight(ctx, insights.run_month)
+        _show(ctx, month.as_json, lambda: views.print_month(month, sys.stdout))
+    return 0
+
+
+def cmd_report(ctx: Context) -> int:
+    from syncd import insights, report
+
+    net, audit, week, month = _insight(ctx, insights.run_all)
+    page = report.render(net, audit, week, month, now=ctx.now())
+    if ctx.args.html == "-":
+        sys.stdout.write(page)
+    else:
+        report.write(ctx.args.html, page)
+        print(f"wrote {ctx.args.html}")
+    return 0
+
+
 COMMANDS: dict[str, Callable[[Context], int]] = {
     "sync": cmd_sync,
     "run": cmd_run,
@@ -418,6 +497,9 @@ COMMANDS: dict[str, Callable[[Context], int]] = {
     "history": cmd_history,
     "import": cmd_import,
     "demo": cmd_demo,
+    "audit": cmd_audit,
+    "review": cmd_review,
+    "report": cmd_report,
 }
 
 
