@@ -14,14 +14,15 @@
 
 from __future__ import annotations
 
+import copy
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import MISSING, dataclass, field, fields
 from xml.sax.saxutils import escape
 from zoneinfo import ZoneInfo
 
 from syncd import cache, multiget
-from syncd.cache import CARD, TASK, Parsed
+from syncd.cache import CARD, TASK, Broken, Parsed
 from syncd.carddav import list_etags
 from syncd.dav import DavClient, HTTPStatusError, same_resource
 from syncd.discovery import Collection
@@ -153,6 +154,21 @@ class ReadStats:
     how: str = ""
 
 
+@dataclass(slots=True)
+class _Snapshot:
+    """A collection's cache as decoded by this process, valid while the row's generation is unchanged."""
+
+    key: tuple[str, str, str | None, int, int]  # fingerprint, kind, token, items, generation
+    members: dict[str, tuple[str, Parsed]]
+    unreadable: set[str]
+    pending: set[str]
+
+
+# (state file, collection URL) -> what this process last decoded: the daemon reads the same cache every
+# cycle, and decoding thousands of rows would cost more than the sync REPORT itself.
+_SNAPSHOTS: dict[tuple[str, str], _Snapshot] = {}
+
+
 def _cached(
     state: State, collection: Collection, reader: Reader
 ) -> tuple[dict[str, tuple[str, Parsed]], set[str], set[str], bool]:
@@ -161,11 +177,16 @@ def _cached(
     synced = state.synced_collection(collection.url)
     if synced is None or synced.kind != reader.kind or synced.fingerprint != reader.fingerprint:
         return {}, set(), set(), False
+    key = (synced.fingerprint, synced.kind, synced.token, synced.items, synced.generation)
+    snapshot = _SNAPSHOTS.get((str(state.path), collection.url))
+    if snapshot is not None and snapshot.key == key:
+        members = {href: (etag, clone(parsed)) for href, (etag, parsed) in snapshot.members.items()}
+        return members, set(snapshot.unreadable), set(snapshot.pending), synced.token is not None
     rows = state.synced_items(collection.url)
     if len(rows) != synced.items:
         log.warning("the local cache of %s is inconsistent; reading it afresh", collection.url)
         return {}, set(), set(), False
-    members: dict[str, tuple[str, Parsed]] = {}
+    members = {}
     unreadable: set[str] = set()
     pending: set[str] = set()
     for href, (etag, data, unconfirmed) in rows.items():
@@ -177,6 +198,35 @@ def _cached(
             log.debug("cache: %s does not decode (%s); fetching it again", href, err)
             unreadable.add(href)
     return members, unreadable, pending, synced.token is not None
+
+
+def _remember(state: State, collection: Collection, members: dict[str, tuple[str, Parsed]]) -> None:
+    """Keep what this read produced, for the next read in this process (it is the cache's new content)."""
+    synced = state.synced_collection(collection.url)
+    if synced is None:
+        return
+    key = (synced.fingerprint, synced.kind, synced.token, synced.items, synced.generation)
+    if len(members) != synced.items:  # something was not cached: decode from the state next time
+        _SNAPSHOTS.pop((str(state.path), collection.url), None)
+        return
+    kept = {href: (etag, clone(parsed)) for href, (etag, parsed) in members.items()}
+    _SNAPSHOTS[(str(state.path), collection.url)] = _Snapshot(key, kept, set(), set())
+
+
+def clone(parsed: Parsed) -> Parsed:
+    """A copy that can be changed without touching the original (containers copied one level deep)."""
+    if parsed is None or isinstance(parsed, Broken):
+        return parsed
+    new = copy.copy(parsed)
+    names = _CONTAINERS.get(type(parsed))
+    if names is None:  # the fields made by a default_factory: lists, dicts, sets
+        names = _CONTAINERS[type(parsed)] = tuple(f.name for f in fields(parsed) if f.default_factory is not MISSING)
+    for name in names:
+        setattr(new, name, copy.copy(getattr(parsed, name)))
+    return new
+
+
+_CONTAINERS: dict[type, tuple[str, ...]] = {}
 
 
 def read_collection(
@@ -244,4 +294,6 @@ def read_collection(
         sorted(set(removed)),
         replace_all=not cached and not unreadable,
     )
+    if complete_cache:
+        _remember(state, collection, {href: fresh[href] if href in fresh else cached[href] for href, _ in out})
     return out

@@ -35,7 +35,8 @@ CREATE TABLE IF NOT EXISTS sync_collections (
     kind TEXT NOT NULL,                -- card | task
     fingerprint TEXT NOT NULL,         -- which reader parsed the cached items; another one = read afresh
     token TEXT,                        -- sync token; NULL = none (the next read lists every member)
-    items INTEGER NOT NULL DEFAULT 0   -- rows in sync_items; a mismatch means damage: read afresh
+    items INTEGER NOT NULL DEFAULT 0,  -- rows in sync_items; a mismatch means damage: read afresh
+    generation INTEGER NOT NULL DEFAULT 0  -- new at every change: a process's in-memory copy is then stale
 );
 CREATE TABLE IF NOT EXISTS sync_items (
     collection TEXT NOT NULL,
@@ -48,6 +49,17 @@ CREATE TABLE IF NOT EXISTS sync_items (
 """
 
 
+def _sync_schema(db: sqlite3.Connection) -> None:
+    """The read cache's tables; made anew when they are from another version (they are only a cache)."""
+    db.executescript(SYNC_SCHEMA)
+    columns = {
+        row[1] for table in ("sync_collections", "sync_items") for row in db.execute(f"PRAGMA table_info({table})")
+    }
+    if not {"generation", "pending"} <= columns:
+        db.executescript("DROP TABLE sync_items; DROP TABLE sync_collections;")
+        db.executescript(SYNC_SCHEMA)
+
+
 @dataclass(frozen=True, slots=True)
 class SyncedCollection:
     url: str
@@ -55,6 +67,7 @@ class SyncedCollection:
     fingerprint: str
     token: str | None
     items: int
+    generation: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,7 +95,7 @@ class State:
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=NORMAL")
             db.executescript(SCHEMA)
-            db.executescript(SYNC_SCHEMA)
+            _sync_schema(db)
             db.execute("PRAGMA quick_check").fetchone()
             return db
         except sqlite3.DatabaseError as err:
@@ -92,7 +105,7 @@ class State:
             db = sqlite3.connect(self.path, isolation_level=None, timeout=30)
             db.execute("PRAGMA journal_mode=WAL")
             db.executescript(SCHEMA)
-            db.executescript(SYNC_SCHEMA)
+            _sync_schema(db)
             return db
         except sqlite3.OperationalError as err:  # pragma: no cover - permissions
             raise ConfigError(f"state_dir: cannot open {self.path}: {err}") from err
@@ -142,8 +155,8 @@ class State:
     # The read cache (see syncd.cache) ------------------------------------------------------------------
 
     def synced_collections(self) -> list[SyncedCollection]:
-        rows = self.db.execute("SELECT url, kind, fingerprint, token, items FROM sync_collections")
-        return [SyncedCollection(r[0], r[1], r[2], r[3], int(r[4])) for r in rows]
+        rows = self.db.execute("SELECT url, kind, fingerprint, token, items, generation FROM sync_collections")
+        return [SyncedCollection(r[0], r[1], r[2], r[3], int(r[4]), int(r[5])) for r in rows]
 
     def synced_collection(self, url: str) -> SyncedCollection | None:
         for collection in self.synced_collections():
@@ -216,6 +229,7 @@ class State:
 
     def _count_synced(self, url: str) -> None:
         self.db.execute(
-            "UPDATE sync_collections SET items = (SELECT COUNT(*) FROM sync_items WHERE collection = ?) WHERE url = ?",
+            "UPDATE sync_collections SET items = (SELECT COUNT(*) FROM sync_items WHERE collection = ?), "
+            "generation = random() WHERE url = ?",
             (url, url),
         )

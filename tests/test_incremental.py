@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from syncd import cache
+from syncd import cache, incremental
 from syncd.cli import make_client
 from syncd.config import load_config
 from syncd.cycle import Engine, World
@@ -92,7 +92,9 @@ def sync(cfg: Path) -> None:
         e.close()
 
 
-def read(cfg: Path) -> World:
+def read(cfg: Path, *, new_process: bool = False) -> World:
+    if new_process:  # forget what this process decoded before: read the cache from the state file
+        incremental._SNAPSHOTS.clear()
     e = engine(cfg)
     try:
         return e.read(create_task_list=False)
@@ -254,23 +256,23 @@ def test_truncated_answer_is_followed(dav: DavServer, tmp_path: Path, counting_p
 
 def test_damaged_cache_falls_back_to_a_full_read(setup: tuple[DavServer, str, Path, CountingProxy, Bodies]) -> None:
     _dav, _ab_url, cfg, _proxy, bodies = setup
-    before = names(read(cfg))
+    before = names(read(cfg, new_process=True))
     db_path = cfg.parent / "state" / "state.sqlite3"
     db = sqlite3.connect(db_path)
     with db:  # one row unreadable: fetched again, alone
         db.execute("UPDATE sync_items SET data = '{not json' WHERE href LIKE '%c7.vcf'")
     bodies.clear()
-    assert names(read(cfg)) == before
+    assert names(read(cfg, new_process=True)) == before
     assert [[h.rsplit(b"/", 1)[1] for h in hrefs] for hrefs in bodies.multigets()] == [[b"c7.vcf"]]
     with db:  # rows missing behind the stored count: everything is read again
         db.execute("DELETE FROM sync_items WHERE href LIKE '%c1%.vcf'")
     bodies.clear()
-    assert names(read(cfg)) == before
+    assert names(read(cfg, new_process=True)) == before
     assert sum(len(h) for h in bodies.multigets()) == 12
     with db:  # another reader version: read afresh
         db.execute("UPDATE sync_collections SET fingerprint = 'old'")
     bodies.clear()
-    assert names(read(cfg)) == before
+    assert names(read(cfg, new_process=True)) == before
     assert sum(len(h) for h in bodies.multigets()) == 12
     db.close()
 
@@ -346,3 +348,22 @@ def test_reminder_created_then_deleted_before_the_next_read(
     assert r.status_code in (200, 204)
     world = read(cfg)
     assert victim not in {t.href for t in world.tasks} and len(world.tasks) == 1
+
+
+def test_what_a_cycle_changes_in_memory_stays_out_of_the_next(
+    setup: tuple[DavServer, str, Path, CountingProxy, Bodies],
+) -> None:
+    """The daemon reuses what it decoded last cycle; each cycle gets its own copies."""
+    _dav, _ab_url, cfg, proxy, _bodies = setup
+    sync(cfg)
+    first = read(cfg)
+    contact = first.contacts["inc-1"]
+    contact.xsyncd["X-SYNCD-CIRCLE"] = "9"
+    contact.emails.append("changed@example.org")
+    first.tasks[0].done = True
+    proxy.reset()
+    second = read(cfg)
+    assert proxy.counts() == {"REPORT": 2}
+    assert second.contacts["inc-1"].xsyncd["X-SYNCD-CIRCLE"] == "2"
+    assert second.contacts["inc-1"].emails == []
+    assert not any(t.done for t in second.tasks)
