@@ -104,6 +104,14 @@ def list_collections(client: DavClient, home: str) -> list[Collection]:
     return out
 
 
+def describe_collection(client: DavClient, url: str) -> Collection | None:
+    """One collection's own properties (e.g. of one syncd just created), or None when it is none."""
+    for resource in client.propfind(url, COLLECTION_PROPS, depth=0).resources:
+        if same_resource(resource.href, url):
+            return _collection(resource)
+    return None
+
+
 def discover(client: DavClient, server: ServerConfig) -> Account:
     if not server.url and not (server.carddav_url and server.caldav_url):
         raise ConfigError("server.url: required (or both server.carddav_url and server.caldav_url)")
