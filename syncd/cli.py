@@ -8,6 +8,7 @@ import logging
 import sys
 from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime, time
+from pathlib import Path
 from typing import TextIO, TypeVar
 from zoneinfo import ZoneInfo
 
@@ -17,7 +18,7 @@ from syncd.contacts import NO_CIRCLE, format_instant, parse_date
 from syncd.cycle import Engine, TodayItem
 from syncd.dav import DavClient
 from syncd.durations import parse_short
-from syncd.errors import SyncdError, UsageError
+from syncd.errors import DataError, SyncdError, UsageError
 
 log = logging.getLogger("syncd")
 _T = TypeVar("_T")
@@ -111,6 +112,18 @@ def build_parser() -> argparse.ArgumentParser:
     history.add_argument("contact", nargs="?", metavar="CONTACT", help="a vCard UID or full name (default: all)")
     history.add_argument("--json", action="store_true", help="print a JSON array instead of text")
     history.add_argument("--undo", metavar="ID", help="undo the change with this id")
+    import_ = sub.add_parser("import", help="take over what another keep-in-touch tool knew (frm)")
+    sources = import_.add_subparsers(dest="source", metavar="SOURCE", parser_class=_Parser, required=True)
+    frm = sources.add_parser(
+        "frm",
+        help="X-FRM-FREQUENCY / X-FRM-IGNORE / X-FRM-SNOOZE-UNTIL and frm's history, where no X-SYNCD value is",
+        description="Write X-SYNCD-CIRCLE (nearest circle; none for X-FRM-IGNORE:true), X-SYNCD-INTERVAL, "
+        "X-SYNCD-SNOOZE and X-SYNCD-LAST-CONTACT (the latest entry of frm's log.jsonl) into cards that do not "
+        "have them yet. Values a card already has are never changed.",
+    )
+    frm.add_argument("--log", metavar="PATH", help="frm's history (default: $FRM_CONFIG_DIR or ~/.frm, log.jsonl)")
+    frm.add_argument("--dry-run", action="store_true", help="show what would be written; write nothing")
+    frm.add_argument("--json", action="store_true", help="print a JSON array instead of a table")
 
     demo = sub.add_parser(
         "demo",
@@ -365,6 +378,40 @@ def cmd_snooze(ctx: Context) -> int:
     return 0
 
 
+def cmd_import(ctx: Context) -> int:
+    from syncd import frm
+
+    path = Path(ctx.args.log).expanduser() if ctx.args.log else frm.default_log_path()
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        if ctx.args.log:
+            raise DataError(f"--log: {path}: no such file") from None
+        log.warning("no frm history at %s; importing the X-FRM fields only", path)
+        lines = []
+    except OSError as err:
+        raise DataError(f"{path}: cannot read frm's history: {err.strerror}") from err
+    history = frm.read_history(lines)
+    if history.skipped:
+        log.warning("%s: %d lines could not be read; skipped", path, history.skipped)
+    engine = ctx.engine()
+    try:
+        rows = frm.import_frm(engine, history, ctx.now(), dry_run=ctx.args.dry_run)
+    finally:
+        engine.close()
+    if ctx.args.json:
+        json.dump([row.as_json() for row in rows], sys.stdout, indent=2, ensure_ascii=False)
+        sys.stdout.write("\n")
+        return 0
+    table = [[r.name, ", ".join(f"{k}:{v}" for k, v in r.values.items()), "yes" if r.written else "no"] for r in rows]
+    if table:
+        render_table(["NAME", "VALUES", "WRITTEN"], table, sys.stdout)
+    written = sum(1 for r in rows if r.written)
+    verb = "would be written (dry run)" if ctx.args.dry_run else "written"
+    print(f"{len(rows)} cards with frm data to take over, {written if not ctx.args.dry_run else len(rows)} {verb}")
+    return 0
+
+
 def cmd_check(ctx: Context) -> int:
     from syncd.check import run_check
 
@@ -448,6 +495,7 @@ COMMANDS: dict[str, Callable[[Context], int]] = {
     "snooze": cmd_snooze,
     "check": cmd_check,
     "history": cmd_history,
+    "import": cmd_import,
     "demo": cmd_demo,
     "audit": cmd_audit,
     "review": cmd_review,

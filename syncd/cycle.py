@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
-from syncd import birthdays, carddav, insights, notetags, repair, tasks
+from syncd import birthdays, carddav, insights, interactions, notetags, repair, tasks
 from syncd.circles import Membership, group_members, resolve
 from syncd.config import Settings
 from syncd.contacts import (
@@ -230,6 +230,7 @@ class Engine:
         """Patch the contact's X-SYNCD lines on the server; returns whether a PUT happened (or, in a dry
         run, would). Every PUT is recorded in the change journal with `reason`."""
         journal = None if self.dry_run else self.journal.bind(contact.uid, contact.name, reason)
+        compute = repair.keep_lines(contact, compute)
         try:
             result = carddav.write_xsyncd(self.client, contact.href, compute, journal=journal, dry_run=self.dry_run)
         except HTTPStatusError as err:
@@ -278,7 +279,16 @@ class Engine:
             for uid, row in self.state.reminders().items()
             if same_resource(row.href.rsplit("/", 1)[0], world.task_list.url)
         }
-        recon = reconcile(world.contacts, world.memberships, world.tasks, known, now, self.zone)
+        met = interactions.touches(
+            self.client,
+            world.account,
+            self.settings.interactions,
+            world.contacts,
+            [m.interval for m in world.memberships.values()],
+            now,
+            self.zone,
+        )
+        recon = reconcile(world.contacts, world.memberships, world.tasks, known, now, self.zone, met)
         self._mirror_note_tags(world, summary)
         self._apply_contact_updates(world, recon, summary)
         self._close_and_withdraw(world, recon, now, summary)
@@ -558,6 +568,9 @@ class Engine:
         self, query: str, circle: str | None, interval: str | None, *, clear_interval: bool = False
     ) -> tuple[Contact, bool]:
         _, contact = self.contact(query)
+        tags = notetags.parse(contact.note)
+        if (circle is not None and (tags.circle or tags.pause)) or (interval is not None and tags.interval):
+            log.warning("%s: the NOTE's tags (#circle, #every, #pause) win over this; remove them there", contact.name)
         updates: dict[str, str | None] = {}
         if circle is not None:
             updates[CIRCLE] = circle

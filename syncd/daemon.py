@@ -90,6 +90,12 @@ class LoopClient(DavClient):
         self._daemon.feed_watchdog(only_if_due=True)
         return response
 
+    def _retry(self, started: float, attempt: int) -> bool:
+        # No new attempt of a failed request once a stop was requested (a retry would be a new request).
+        if self._daemon.stop_requested:
+            raise StopRequested
+        return super()._retry(started, attempt)
+
 
 class Daemon:
     def __init__(
@@ -109,9 +115,7 @@ class Daemon:
         self.cycles = 0
         self.stop_requested = False
         self.reload_requested = False
-        self._rfd, self._wfd = socket.socketpair()
-        self._rfd.setblocking(False)
-        self._wfd.setblocking(False)
+        self._due = time.monotonic()
 
     # Config-derived values ---------------------------------------------------------------------------
 
@@ -181,7 +185,17 @@ class Daemon:
 
     def _schedule(self, seconds: float) -> None:
         self.scheduler.clear()
-        self.scheduler.every(max(round(seconds), 1)).seconds.do(self._run_job)
+        delay = max(round(seconds), 1)
+        self.scheduler.every(delay).seconds.do(self._run_job)
+        # `schedule` follows the wall clock; the monotonic deadline makes sure that a clock set back (NTP on a
+        # board without a battery-backed clock) never postpones a sync.
+        self._due = time.monotonic() + delay
+
+    def _run_due_job(self) -> None:
+        if self.scheduler.jobs and time.monotonic() >= self._due:
+            self.scheduler.run_all()
+        else:
+            self.scheduler.run_pending()
 
     def _run_job(self) -> type[schedule.CancelJob]:
         self.cycle()
@@ -217,15 +231,16 @@ class Daemon:
 
     def _timeout(self) -> float:
         idle = self.scheduler.idle_seconds
-        timeout = idle if idle is not None else self.interval_seconds
+        timeout = min(idle, self._due - time.monotonic()) if idle is not None else self.interval_seconds
         watchdog = self.notifier.watchdog_interval
         if watchdog is not None:
             timeout = min(timeout, watchdog)
         return max(timeout, 0.0)
 
-    def _drain(self) -> None:
+    @staticmethod
+    def _drain(wakeup: socket.socket) -> None:
         try:
-            while self._rfd.recv(512):
+            while wakeup.recv(512):
                 pass
         except (BlockingIOError, InterruptedError):
             pass
@@ -233,8 +248,11 @@ class Daemon:
     # The loop --------------------------------------------------------------------------------------------
 
     def run(self, once: bool = False) -> int:
+        wakeup, signalled = socket.socketpair()
+        wakeup.setblocking(False)
+        signalled.setblocking(False)
         previous = {sig: signal.getsignal(sig) for sig in _SIGNALS}
-        old_fd = signal.set_wakeup_fd(self._wfd.fileno(), warn_on_full_buffer=False)
+        old_fd = signal.set_wakeup_fd(signalled.fileno(), warn_on_full_buffer=False)
         for sig in _SIGNALS:
             signal.signal(sig, self._on_signal)
         log.info("syncd running: a sync every %s (config %s)", self.settings.schedule.sync_every, self.loaded.source)
@@ -243,24 +261,24 @@ class Daemon:
             self.cycle()
             self.feed_watchdog()
             while not once and not self.stop_requested:
-                ready, _, _ = select.select([self._rfd], [], [], self._timeout())
+                ready, _, _ = select.select([wakeup], [], [], self._timeout())
                 if ready:
-                    self._drain()
+                    self._drain(wakeup)
                 if self.stop_requested:
                     break
                 if self.reload_requested:
                     self._reload()
-                self.scheduler.run_pending()
+                self._run_due_job()
                 self.feed_watchdog()
         except StopRequested:
-            log.info("stop requested during a sync: the request in progress completed, no further one was sent")
+            log.info("stop requested during a sync: the request in progress was let finish, no further one was sent")
         finally:
             self.notifier.stopping()
             signal.set_wakeup_fd(old_fd)
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
-            self._rfd.close()
-            self._wfd.close()
+            wakeup.close()
+            signalled.close()
             self.notifier.close()
         log.info("syncd stopped")
         return 0

@@ -10,6 +10,8 @@ comes from `$CREDENTIALS_DIRECTORY/password`, as with LoadCredential=, and never
 from __future__ import annotations
 
 import base64
+import itertools
+import json
 import os
 import re
 import signal
@@ -23,14 +25,16 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from icalendar import Calendar
 
+from syncd.daemon import Daemon as DaemonLoop
 from syncd.daemon import backoff_seconds
 from syncd.localserver import LocalRadicale
-from tests.proxy import CountingProxy, Request, Respond, Stall, when
+from tests.proxy import CountingProxy, Request, Respond, Stall, chain, when
 from tests.servers import DavServer, radicale_server
 
 PASSWORD = "s3cret-Pa55word"  # what tests.servers.radicale_server sets up
@@ -125,8 +129,11 @@ class Daemon:
             self.process.wait()
 
 
-def start_daemon(config: Path, workdir: Path, notify: NotifySocket, *extra: str, journal: bool = False) -> Daemon:
-    """`syncd [extra] --config CONFIG run`, stdout and stderr into one file; `journal`: as if that were journald."""
+def start_daemon(
+    config: Path, workdir: Path, notify: NotifySocket, *extra: str, journal: bool = False, watchdog: float = 2.0
+) -> Daemon:
+    """`syncd [extra] --config CONFIG run`, stdout and stderr into one file; `journal`: as if that were journald;
+    `watchdog`: WatchdogSec= in seconds."""
     output = workdir / f"daemon-{uuid.uuid4().hex[:6]}.log"
     output.touch()
     credentials = workdir / "credentials"
@@ -135,7 +142,7 @@ def start_daemon(config: Path, workdir: Path, notify: NotifySocket, *extra: str,
     environment = {
         **{k: v for k, v in os.environ.items() if not k.startswith(("SYNCD_", "JOURNAL_", "NOTIFY_", "WATCHDOG_"))},
         "NOTIFY_SOCKET": notify.path,
-        "WATCHDOG_USEC": "2000000",  # WatchdogSec=2s: a WATCHDOG=1 at least every second
+        "WATCHDOG_USEC": str(int(watchdog * 1_000_000)),
         "CREDENTIALS_DIRECTORY": str(credentials),
     }
     if journal:
@@ -329,6 +336,21 @@ def test_daemon_survives_outage_reload_and_stops_cleanly(
                 assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
             finally:
                 db.close()
+        for journal in (tmp_path / "state").glob("*.jsonl"):
+            for line in journal.read_text(encoding="utf-8").splitlines():
+                json.loads(line)
+        # What the daemon left is consistent: a one-shot sync afterwards has nothing to create or write.
+        write_config(dav, tmp_path, addressbook, task_list, limit=4, every="PT1S")
+        after = subprocess.run(
+            [sys.executable, "-m", "syncd", "--config", str(config), "sync"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env={**os.environ, "CREDENTIALS_DIRECTORY": str(tmp_path / "credentials")},
+        )
+        assert after.returncode == 0, after.stderr
+        assert "0 created, 0 completed, 0 cards written" in after.stderr, after.stderr
+        assert open_reminders(dav, task_list) == reminders
         text = daemon.text()
         assert "syncd stopped" in text.splitlines()[-1]
         assert "Traceback" not in text
@@ -367,9 +389,65 @@ def test_sigterm_during_a_write_lets_it_complete_and_sends_nothing_more(
             daemon.stop()
     assert len(open_reminders(radicale, task_list)) == 1
     text = daemon.text()
-    assert "the request in progress completed" in text
+    assert "the request in progress was let finish" in text
     assert "PUT " in text, "debug output of the requests is there"
     assert_no_secret(text)
+
+
+def test_watchdog_follows_progress_and_stops_for_a_stuck_request(
+    tmp_path: Path, notify: NotifySocket, radicale: DavServer
+) -> None:
+    """WatchdogSec=1s: during a slow cycle (every request takes 0.25 s) WATCHDOG=1 keeps coming at least every
+    second; while one request hangs for 3 s none comes, so systemd would restart a really stuck daemon."""
+    addressbook, _ = seed(radicale)
+    stuck: list[float] = []
+
+    def hang(request: Request) -> Stall:
+        stuck.append(time.monotonic())
+        return Stall(3.0)
+
+    fault = chain(when(hang, method="REPORT", skip=1, times=1), when(Stall(0.25)))
+    with CountingProxy(radicale.url, fault=fault) as proxy:
+        config = write_config(radicale, tmp_path, addressbook, f"Tasks {uuid.uuid4().hex[:6]}", limit=1, every="PT1H")
+        config.write_text(config.read_text().replace(radicale.url, proxy.url), encoding="utf-8")
+        t0 = time.monotonic()
+        daemon = start_daemon(config, tmp_path, notify, watchdog=1.0)
+        try:
+            done = notify.wait(status_ok, t0, timeout=30)
+            assert terminate(daemon) < 1.0
+        finally:
+            daemon.stop()
+    assert len(stuck) == 1
+    pings = [m.at for m in notify.messages if m.fields.get("WATCHDOG") == "1" and m.at <= done]
+    before = [t for t in pings if t < stuck[0]]
+    assert len(before) >= 3, "pings while the slow cycle makes progress"
+    assert max(b - a for a, b in itertools.pairwise(before)) < 1.0
+    assert not [t for t in pings if stuck[0] + 0.1 < t < stuck[0] + 2.9], "no ping while a request hangs"
+    assert [t for t in pings if t > stuck[0] + 2.9], "pings again once it moves on"
+
+
+def test_sigterm_while_retrying_a_failing_server_sends_no_further_attempt(
+    tmp_path: Path, notify: NotifySocket, radicale: DavServer
+) -> None:
+    """A server answering 503: a stop does not wait for the request's remaining retries (up to 25 s)."""
+    arrived = threading.Event()
+
+    def unavailable(request: Request) -> Respond:
+        arrived.set()
+        return Respond(503)
+
+    with CountingProxy(radicale.url, fault=when(unavailable)) as proxy:
+        config = write_config(radicale, tmp_path, "Contacts", "Tasks", limit=1, every="PT1H")
+        config.write_text(config.read_text().replace(radicale.url, proxy.url), encoding="utf-8")
+        daemon = start_daemon(config, tmp_path, notify)
+        try:
+            assert arrived.wait(20), daemon.text()
+            took = terminate(daemon)
+        finally:
+            daemon.stop()
+        assert took < 3.0, f"took {took:.2f} s"
+        assert len(proxy.snapshot()) <= 2, proxy.snapshot()
+    assert "sync failed" not in daemon.text()
 
 
 def test_journald_format_and_verbose_failures_keep_secrets(
@@ -418,3 +496,58 @@ def test_backoff_doubles_from_five_seconds_and_is_capped_by_the_interval() -> No
     assert backoff_seconds(1, 2) == 2
     assert backoff_seconds(100, 60) == 60
     assert backoff_seconds(0, 60) == 60
+
+
+# In-process: the scheduling rules ------------------------------------------------------------------------------
+
+
+def in_process_daemon(tmp_path: Path) -> DaemonLoop:
+    from syncd.config import load_config
+    from syncd.notify import Notifier
+
+    config = tmp_path / "config.toml"
+    config.write_text(
+        f'state_dir = "{tmp_path / "state"}"\n[server]\nurl = "http://127.0.0.1:9/"\n[schedule]\nsync_every = "PT1S"\n',
+        encoding="utf-8",
+    )
+    return DaemonLoop(lambda: load_config(str(config)), notifier=Notifier({}))
+
+
+def test_a_clock_set_back_does_not_postpone_the_next_sync(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    daemon = in_process_daemon(tmp_path)
+    ran: list[float] = []
+    monkeypatch.setattr(daemon, "cycle", lambda: ran.append(time.monotonic()))
+    daemon._schedule(1)
+    job = daemon.scheduler.jobs[0]
+    job.next_run = job.next_run + timedelta(hours=1)  # what the wall clock going back an hour looks like
+    assert daemon._timeout() <= 1.0, "the loop still wakes when the sync is due"
+    daemon._run_due_job()
+    assert ran == [], "not due yet"
+    time.sleep(1.05)
+    daemon._run_due_job()
+    assert len(ran) == 1
+
+
+def test_a_bug_in_a_cycle_is_one_line_and_a_retry(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    import syncd.cycle
+
+    daemon = in_process_daemon(tmp_path)
+
+    def broken_sync(self: object, now: object) -> None:
+        raise KeyError("s3cret-in-a-message")
+
+    monkeypatch.setattr(syncd.cycle.Engine, "sync", broken_sync)
+    from syncd import logs
+
+    logs.add_secret("s3cret-in-a-message")
+    daemon.cycle()
+    daemon.cycle()
+    errors = [r for r in caplog.records if r.levelname == "ERROR"]
+    assert len(errors) == 2
+    assert "internal error: KeyError" in errors[0].getMessage()
+    assert "s3cret-in-a-message" not in errors[0].getMessage() and "***" in errors[0].getMessage()
+    assert "(2 in a row)" in errors[1].getMessage()
+    assert daemon.failures == 2 and len(daemon.scheduler.jobs) == 1
+    assert daemon.scheduler.idle_seconds is not None and daemon.scheduler.idle_seconds <= 1.0, "capped by interval"

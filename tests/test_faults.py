@@ -15,11 +15,20 @@ import time
 from datetime import date, timedelta
 from pathlib import Path
 
-from syncd.contacts import parse_instant
 from syncd.journal import Journal
 from tests.proxy import CountingProxy, Fault, Forward, Request, Reset, Respond, Stall, Truncate, before, chain, when
 from tests.servers import DavServer
-from tests.world import Book, complete, delete, duplicates, make_book, move_due, non_xsyncd, people
+from tests.world import (
+    Book,
+    complete,
+    completions_recorded,
+    delete,
+    duplicates,
+    make_book,
+    move_due,
+    non_xsyncd,
+    people,
+)
 
 FAULT_CYCLES = int(os.environ.get("SYNCD_FAULT_CYCLES", "10"))
 
@@ -34,19 +43,6 @@ def proxied_book(dav: DavServer, tmp_path: Path, n: int = 6, **sections: object)
 def cards_intact(book: Book, served: dict[str, str]) -> None:
     for uid, text in served.items():
         assert non_xsyncd(book.card_text(uid)) == non_xsyncd(text), f"{uid}: a non-X-SYNCD line changed"
-
-
-def completions_recorded(book: Book) -> list[str]:
-    """Completed reminders whose completion is not (yet) in the contact's card."""
-    missing = []
-    for task in book.tasks():
-        if not task.done or task.todo.get("COMPLETED") is None:
-            continue
-        completed = task.todo["COMPLETED"].dt
-        last = parse_instant(book.values(task.contact).get("X-SYNCD-LAST-CONTACT", ""))
-        if last is None or last < completed:
-            missing.append(f"{task.contact}: completed {completed}, card has {last}")
-    return missing
 
 
 def converge(book: Book, proxy: CountingProxy, now: str) -> None:

@@ -116,6 +116,14 @@ def test_rules_groups_and_note_tags(dav: DavServer, tmp_path: Path, capsys: pyte
     assert syncd(cfg, "2027-03-01T11:00", "sync") == 0
     assert card_values(dav, ab_url, "src-tag") == {"X-SYNCD-CIRCLE": "1"}
 
+    # `syncd set` against a tag: written, with a warning; the tag wins again at the next sync.
+    capsys.readouterr()
+    assert syncd(cfg, "2027-03-01T12:00", "set", "Tag Ged", "--circle", "3") == 0
+    assert "NOTE's tags" in capsys.readouterr().err
+    assert card_values(dav, ab_url, "src-tag") == {"X-SYNCD-CIRCLE": "3"}
+    assert syncd(cfg, "2027-03-01T12:05", "sync") == 0
+    assert card_values(dav, ab_url, "src-tag") == {"X-SYNCD-CIRCLE": "1"}
+
 
 def test_birthday_moves_the_reminder(dav: DavServer, tmp_path: Path) -> None:
     ab_name, ab_url = dav.make_addressbook()
