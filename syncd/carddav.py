@@ -10,7 +10,7 @@ from typing import Protocol
 from xml.sax.saxutils import escape
 
 from syncd.contacts import Card
-from syncd.dav import DavClient, HTTPStatusError, NotFound, same_resource
+from syncd.dav import BadXML, DavClient, HTTPStatusError, NotFound, ResponseTooLarge, same_resource
 from syncd.discovery import Collection
 from syncd.errors import PreconditionFailed, ServerError
 from syncd.vcard import patch_xsyncd, xsyncd_values
@@ -57,16 +57,22 @@ def _multiget_batch(client: DavClient, addressbook: Collection, batch: list[str]
     is alone, and it is read with a plain GET, which serves its bytes. If that fails too, the error stands."""
     try:
         found = client.report(addressbook.url, _multiget_body(batch), depth=1)
-    except HTTPStatusError as err:
-        if err.status < 500:
+    except (HTTPStatusError, BadXML, ResponseTooLarge) as err:
+        # Big PHOTOs: a batch can exceed the size limit where each card alone does not; bytes that are not
+        # UTF-8 make the whole answer unreadable XML. Either way: halve down to the one card at fault.
+        if isinstance(err, HTTPStatusError) and err.status < 500:
             raise
+        why = f"HTTP {err.status}" if isinstance(err, HTTPStatusError) else str(err).rsplit(": ", 1)[-1]
         if len(batch) > 1:
             half = len(batch) // 2
-            log.info("%s: multiget of %d cards failed (HTTP %d)", addressbook.url, len(batch), err.status)
+            log.info("%s: multiget of %d cards failed (%s)", addressbook.url, len(batch), why)
             yield from _multiget_batch(client, addressbook, batch[:half])
             yield from _multiget_batch(client, addressbook, batch[half:])
             return
-        log.warning("%s: the server cannot multiget this card (HTTP %d); using GET", batch[0], err.status)
+        if isinstance(err, ResponseTooLarge):
+            log.warning("skipping the card %s: larger than the response size limit (it is left as it is)", batch[0])
+            return
+        log.warning("%s: the server cannot multiget this card (%s); using GET", batch[0], why)
         try:
             card = get_card(client, batch[0])
         except NotFound:

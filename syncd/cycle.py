@@ -52,6 +52,7 @@ class World:
     broken: list[str]
     task_list: Collection | None
     tasks: list[Task]
+    broken_tasks: list[str] = field(default_factory=list)  # hrefs of tasks that could not be read
 
     def open_reminders(self) -> dict[str, Task]:
         return {t.contact_uid: t for t in self.tasks if t.open}
@@ -207,16 +208,18 @@ class Engine:
         if task_list is None and create_task_list:
             task_list = tasks.create_task_list(self.client, account, name)
         found: list[Task] = []
+        broken_tasks: list[str] = []
         if task_list is not None:
             for raw in tasks.read_tasks(self.client, task_list):
                 try:
                     task = parse_task(raw.href, raw.etag, raw.text, self.zone)
                 except BrokenTask as err:
                     log.warning("skipping the task %s: %s (it is left as it is)", raw.href, err)
+                    broken_tasks.append(raw.href)
                     continue
                 if task is not None:
                     found.append(task)
-        return World(account, addressbooks, people, groups, memberships, broken, task_list, found)
+        return World(account, addressbooks, people, groups, memberships, broken, task_list, found, broken_tasks)
 
     # Writing cards -----------------------------------------------------------------------------------
 
@@ -278,6 +281,8 @@ class Engine:
             for uid, row in self.state.reminders().items()
             if same_resource(row.href.rsplit("/", 1)[0], world.task_list.url)
         }
+        # A reminder that is there but unreadable (say, a client wrote a bad date into it) is not deleted.
+        known = {u: r for u, r in known.items() if not any(same_resource(r.href, b) for b in world.broken_tasks)}
         recon = reconcile(world.contacts, world.memberships, world.tasks, known, now, self.zone)
         self._apply_contact_updates(world, recon, summary)
         self._close_and_withdraw(world, recon, now, summary)

@@ -56,6 +56,10 @@ class ResponseTooLarge(ServerError):
     """The server's answer exceeded `MAX_RESPONSE_BYTES` (never read into memory in full)."""
 
 
+class BadXML(ServerError):
+    """The server's answer is not well-formed XML (e.g. bytes that are not UTF-8 inside a card)."""
+
+
 class ReadOnlyViolation(RuntimeError):
     """A write was attempted through a read-only client (`syncd sync --dry-run`): a bug, never sent."""
 
@@ -124,12 +128,15 @@ class Multistatus:
 
 
 def parse_xml(body: bytes, url: str) -> etree._Element:
+    # A DAV server never sends a DTD; one that declares entities is an XML bomb or an external-entity probe
+    # (refused like defusedxml's forbid_dtd, even though the parser would not expand them). In a body
+    # that is well-formed, "<!DOCTYPE" can only stand in the prolog: text content has its "<" escaped.
+    if b"<!DOCTYPE" in body[:65536]:
+        raise ServerError(f"{url}: the server sent XML with a DOCTYPE (entity declarations); refused")
     try:
         root = etree.fromstring(body, _PARSER)
     except etree.XMLSyntaxError as err:
-        raise ServerError(f"{url}: the server sent XML syncd cannot read ({err})") from err
-    # A DAV server never sends a DTD; one that declares entities is an XML bomb or an external-entity probe
-    # (refused like defusedxml's forbid_dtd, even though the parser would not expand them).
+        raise BadXML(f"{url}: the server sent XML syncd cannot read: {err}") from err
     if root.getroottree().docinfo.internalDTD is not None:
         raise ServerError(f"{url}: the server sent XML with a DOCTYPE (entity declarations); refused")
     return root
