@@ -36,6 +36,7 @@ _RETRY_STATUS = {502, 503, 504}
 # condition that makes a second arrival fail harmlessly with 412 instead of applying twice.
 _IDEMPOTENT = {"GET", "HEAD", "OPTIONS", "PROPFIND", "REPORT"}
 MAX_RESPONSE_BYTES = 256 * 1024 * 1024
+RETRY_BACKOFF = 0.5  # seconds before the first retry; doubled for each further one (at most 8 s)
 
 _PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False, remove_blank_text=True)
 
@@ -301,7 +302,7 @@ class DavClient:
         return response
 
     def _retry(self, started: float, attempt: int) -> bool:
-        delay = min(0.5 * 2 ** (attempt - 1), 8.0)
+        delay = min(RETRY_BACKOFF * 2 ** (attempt - 1), 8.0)
         if attempt >= 5 or time.monotonic() - started + delay > self.deadline:
             return False
         log.debug("retrying in %.1f s", delay)

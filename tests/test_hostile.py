@@ -21,7 +21,12 @@ import pytest
 import syncd.dav
 from tests.proxy import CountingProxy, Forward, Request, Respond, when
 from tests.servers import DavServer
-from tests.world import complete, make_book, non_xsyncd
+from tests.world import (
+    complete,
+    fast_retries_fixture,  # noqa: F401  (the `fast_retries` fixture)
+    make_book,
+    non_xsyncd,
+)
 
 PEOPLE = [
     ("h-ada", "Ada Lovelace", "1", "2026-10-01T12:00:00Z"),
@@ -251,3 +256,8 @@ def test_non_utf8_bytes_are_read_alone_and_never_written(
         assert not any(r.path.endswith("h-latin.vcf") for r in proxy.writes())
     finally:
         proxy.close()
+
+
+@pytest.fixture(autouse=True)
+def _quick(fast_retries: None) -> None:
+    """Every test here retries quickly."""
