@@ -259,3 +259,31 @@ def test_random_faults_lose_and_duplicate_nothing(dav: DavServer, tmp_path: Path
 @pytest.fixture(autouse=True)
 def _quick(fast_retries: None) -> None:
     """Every test here retries quickly."""
+
+
+def test_only_reads_and_conditional_writes_are_retried(radicale: DavServer) -> None:
+    """Every request answered 503: reads and conditional writes are tried again (5 attempts), an unconditional
+    request (MKCALENDAR) once; an unconditional PUT is never even sent."""
+    from syncd.dav import DavClient, safe_to_retry
+    from syncd.errors import ServerError
+
+    proxy = CountingProxy(radicale.url, fault=Respond(503)).start()
+    url = proxy.url + "x/"
+    try:
+        with DavClient(username=radicale.username, password=radicale.password, deadline=5) as client:
+            for call in (
+                lambda: client.get(url + "a.vcf"),
+                lambda: client.propfind(url, ["d:getetag"]),
+                lambda: client.put(url + "a.vcf", "x", "text/vcard", etag='"1"'),
+                lambda: client.put(url + "a.ics", "x", "text/calendar", create=True),
+                lambda: client.delete(url + "a.ics", '"1"'),
+                lambda: client.mkcalendar(url, b"<x/>"),
+            ):
+                with pytest.raises(ServerError):
+                    call()
+            with pytest.raises(ValueError, match="never writes unconditionally"):
+                client.put(url + "a.vcf", "x", "text/vcard")
+        assert proxy.counts() == {"GET": 5, "PROPFIND": 5, "PUT": 10, "DELETE": 5, "MKCALENDAR": 1}
+        assert not safe_to_retry("PUT", {}) and safe_to_retry("PUT", {"If-None-Match": "*"})
+    finally:
+        proxy.close()
