@@ -1,8 +1,9 @@
 """Which circle a contact is in, and its interval. Pure.
 
-Precedence: the card's own X-SYNCD-CIRCLE > `[[rules]]` (first match wins) > `contacts.default_circle`.
-`X-SYNCD-CIRCLE:none` means "not tracked". A circle derived from rules or the default is never written into
-the card.
+Precedence: a NOTE tag (`#circle2`, `#pause`; see `notetags`) > the card's own X-SYNCD-CIRCLE > `[[rules]]`
+(first match wins) > `contacts.default_circle`. `X-SYNCD-CIRCLE:none` and `#pause` mean "not tracked". The
+interval: a NOTE `#every` tag > the card's X-SYNCD-INTERVAL > the circle's. A circle derived from rules or the
+default is never written into the card (tags are mirrored into it by the cycle, see `notetags.mirror_updates`).
 """
 
 from __future__ import annotations
@@ -13,13 +14,15 @@ from dataclasses import dataclass
 from syncd.config import Settings
 from syncd.contacts import NO_CIRCLE, Contact
 from syncd.durations import Duration
+from syncd.notetags import circle_key
+from syncd.notetags import parse as parse_tags
 
 
 @dataclass(frozen=True, slots=True)
 class Membership:
     circle: str
     interval: Duration
-    source: str  # "card", "rule" or "default"
+    source: str  # "tag", "card", "rule" or "default"
 
 
 def group_members(contacts: Iterable[Contact]) -> dict[str, set[str]]:
@@ -38,8 +41,18 @@ def resolve(
         return None
     circle: str | None = None
     source = ""
+    tags = parse_tags(contact.note)
+    if warnings is not None:
+        warnings.extend(f"{contact.name} ({contact.href}): NOTE {problem}; ignored" for problem in tags.problems)
+    if tags.pause:
+        return None
+    if tags.circle is not None:
+        circle = circle_key(tags, settings.circles)
+        source = "tag"
+        if circle is None and warnings is not None:
+            warnings.append(f"{contact.name} ({contact.href}): NOTE #circle{tags.circle} is not a configured circle")
     own = contact.circle
-    if own is not None:
+    if circle is None and own is not None:
         if own.lower() == NO_CIRCLE:
             return None
         if own in settings.circles:
@@ -60,5 +73,5 @@ def resolve(
         circle, source = settings.contacts.default_circle, "default"
     if circle is None:
         return None
-    interval = contact.interval or settings.circles[circle].duration
+    interval = tags.interval or contact.interval or settings.circles[circle].duration
     return Membership(circle, interval, source)

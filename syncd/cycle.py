@@ -6,12 +6,13 @@ reconcile, planner, reminders). Commands in `cli` call into `Engine`.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
-from syncd import carddav, repair, tasks
+from syncd import birthdays, carddav, insights, interactions, notetags, repair, tasks
 from syncd.circles import Membership, group_members, resolve
 from syncd.config import Settings
 from syncd.contacts import (
@@ -283,13 +284,24 @@ class Engine:
         }
         # A reminder that is there but unreadable (say, a client wrote a bad date into it) is not deleted.
         known = {u: r for u, r in known.items() if not any(same_resource(r.href, b) for b in world.broken_tasks)}
-        recon = reconcile(world.contacts, world.memberships, world.tasks, known, now, self.zone)
+        met = interactions.touches(
+            self.client,
+            world.account,
+            self.settings.interactions,
+            world.contacts,
+            [m.interval for m in world.memberships.values()],
+            now,
+            self.zone,
+        )
+        recon = reconcile(world.contacts, world.memberships, world.tasks, known, now, self.zone, met)
+        self._mirror_note_tags(world, summary)
         self._apply_contact_updates(world, recon, summary)
         self._close_and_withdraw(world, recon, now, summary)
         created = self._create_reminders(world, now, summary)
         if not self.dry_run:
             self._save_state(world, recon, created)
             self._save_copies(world)
+            insights.after_sync(self, world, now)  # review history; digest/review events in reminders.calendar
         today = now.astimezone(self.zone).date()
         summary.due = sum(1 for t in world.tasks if t.open and t.due is not None and t.due <= today)
         summary.requests = sum(self.client.counts.values()) - start_requests
@@ -336,6 +348,18 @@ class Engine:
         known = copies.all()
         with self.state.transaction():
             copies.save(world.contacts.values(), known)
+
+    def _mirror_note_tags(self, world: World, summary: Summary) -> None:
+        """NOTE tags (#circle2, #every 3w, #pause) that differ from the card's X-SYNCD fields are written there."""
+        circles = list(self.settings.circles)
+        for contact in world.contacts.values():
+            tags = notetags.parse(contact.note)
+            if tags.empty or not notetags.mirror_updates(tags, contact.xsyncd, circles):
+                continue
+            if self.write_card(
+                contact, functools.partial(notetags.mirror_updates, tags, circles=circles), "NOTE tag changed"
+            ):
+                summary.cards_written += 1
 
     def _apply_contact_updates(self, world: World, recon: Reconciliation, summary: Summary) -> None:
         for uid in sorted(set(recon.last_contact) | set(recon.snooze)):
@@ -409,8 +433,12 @@ class Engine:
         out = []
         for uid, membership in world.memberships.items():
             contact = world.contacts[uid]
-            out.append(Tracked(uid, membership.circle, membership.interval, contact.last_contact, contact.snooze))
+            out.append(self._tracked_one(contact, membership))
         return out
+
+    def _tracked_one(self, contact: Contact, membership: Membership) -> Tracked:
+        bday = contact.bday if self.settings.circles[membership.circle].birthdays else None
+        return Tracked(contact.uid, membership.circle, membership.interval, contact.last_contact, contact.snooze, bday)
 
     def _open(self, world: World, now: datetime) -> list[OpenReminder]:
         today = now.astimezone(self.zone).date()
@@ -440,6 +468,7 @@ class Engine:
                 due_time=self.settings.reminders.due_clock,
                 zone=self.zone,
                 now=now,
+                summary=birthdays.title(contact.name, item.birthday),
             )
             if self.dry_run:
                 href, new = tasks.task_href(world.task_list, uid), True
@@ -454,7 +483,7 @@ class Engine:
                 "",
                 uid,
                 contact.uid,
-                f"Reach out to {contact.name}",
+                birthdays.title(contact.name, item.birthday),
                 item.due,
                 False,
                 None,
@@ -544,6 +573,9 @@ class Engine:
         self, query: str, circle: str | None, interval: str | None, *, clear_interval: bool = False
     ) -> tuple[Contact, bool]:
         _, contact = self.contact(query)
+        tags = notetags.parse(contact.note)
+        if (circle is not None and (tags.circle or tags.pause)) or (interval is not None and tags.interval):
+            log.warning("%s: the NOTE's tags (#circle, #every, #pause) win over this; remove them there", contact.name)
         updates: dict[str, str | None] = {}
         if circle is not None:
             updates[CIRCLE] = circle
@@ -616,6 +648,5 @@ class Engine:
         membership = world.memberships.get(uid)
         if membership is None:
             return None
-        contact = world.contacts[uid]
-        tracked = Tracked(uid, membership.circle, membership.interval, contact.last_contact, contact.snooze)
+        tracked = self._tracked_one(world.contacts[uid], membership)
         return due_date(tracked, self.zone, now.astimezone(self.zone).date())

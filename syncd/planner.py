@@ -11,7 +11,13 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
+from syncd.birthdays import birthday_due
 from syncd.durations import Duration
+
+# A contact never contacted has no "days overdue": it ranks as at least half an interval overdue, so new
+# contacts are not starved by a steady stream of slightly overdue ones (at ratio 0 they waited 4x their
+# interval in bench/simulate.py), yet do not push ahead of the badly overdue.
+NEVER_CONTACTED_RATIO = 0.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,6 +29,7 @@ class Tracked:
     interval: Duration
     last_contact: datetime | None = None  # aware
     snooze: date | None = None
+    birthday: date | None = None  # BDAY (its month and day count), when the contact's circle uses birthdays
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +46,7 @@ class Planned:
     due: date  # today
     since: date  # the day the contact became due
     overdue_ratio: float  # days overdue / interval days
+    birthday: bool = False  # today is the contact's birthday: the reminder says so
 
 
 def local_date(instant: datetime, zone: ZoneInfo) -> date:
@@ -46,20 +54,27 @@ def local_date(instant: datetime, zone: ZoneInfo) -> date:
 
 
 def due_date(contact: Tracked, zone: ZoneInfo, today: date) -> date:
-    """max(last contact + interval, snooze); never contacted means due today."""
-    base = contact.interval.after(local_date(contact.last_contact, zone)) if contact.last_contact else today
+    """max(last contact + interval, snooze); never contacted means due today; a birthday in the coming
+    second half of the window moves it earlier, to the birthday (see `birthdays`)."""
+    last = local_date(contact.last_contact, zone) if contact.last_contact else None
+    base = contact.interval.after(last) if last else today
     if contact.snooze and contact.snooze > base:
-        return contact.snooze
-    return base
+        base = contact.snooze
+    birthday = birthday_due(contact.birthday, last, contact.interval, base, today, contact.snooze)
+    return birthday if birthday is not None and birthday < base else base
 
 
 def overdue_ratio(contact: Tracked, since: date, today: date) -> float:
     days = max(contact.interval.approx_days, 1.0)
-    return (today - since).days / days
+    ratio = (today - since).days / days
+    if contact.last_contact is None:
+        return max(ratio, NEVER_CONTACTED_RATIO)
+    return ratio
 
 
-def rank_key(item: Planned, circle_rank: int, uid: str) -> tuple[float, int, str]:
-    return (-item.overdue_ratio, circle_rank, uid)
+def rank_key(item: Planned, circle_rank: int, uid: str) -> tuple[bool, float, int, str]:
+    """Birthdays today first, then the most overdue relative to interval, inner circles breaking ties."""
+    return (not item.birthday, -item.overdue_ratio, circle_rank, uid)
 
 
 def plan(
@@ -70,7 +85,8 @@ def plan(
     now: datetime,
     zone: ZoneInfo,
 ) -> list[Planned]:
-    """The reminders to create now, most overdue (relative to interval) first, inner circles breaking ties.
+    """The reminders to create now: birthdays today first, then the most overdue (relative to interval),
+    inner circles breaking ties; never-contacted contacts count as at least half an interval overdue.
 
     - at most one open reminder per contact: a contact that has one gets none;
     - open reminders due today or earlier, plus the new ones, never exceed `daily_limit`;
@@ -84,7 +100,7 @@ def plan(
     if slots == 0:
         return []
     rank = {key: i for i, key in enumerate(circles)}
-    candidates: list[tuple[tuple[float, int, str], Planned]] = []
+    candidates: list[tuple[tuple[bool, float, int, str], Planned]] = []
     seen: set[str] = set()
     for contact in contacts:
         if contact.uid in has_open or contact.uid in seen:
@@ -93,7 +109,8 @@ def plan(
         since = due_date(contact, zone, today)
         if since > today:
             continue
-        item = Planned(contact.uid, today, since, overdue_ratio(contact, since, today))
+        birthday = birthday_due(contact.birthday, None, contact.interval, today, today) == today
+        item = Planned(contact.uid, today, since, overdue_ratio(contact, since, today), birthday)
         candidates.append((rank_key(item, rank.get(contact.circle, len(rank)), contact.uid), item))
     candidates.sort(key=lambda pair: pair[0])
     return [item for _, item in candidates[:slots]]

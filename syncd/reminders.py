@@ -164,8 +164,10 @@ def build_task(
     due_time: time | None,
     zone: ZoneInfo,
     now: datetime,
+    summary: str | None = None,
 ) -> tuple[str, str]:
-    """A new reminder: (UID, iCalendar text)."""
+    """A new reminder: (UID, iCalendar text). `summary` defaults to "Reach out to NAME"."""
+    summary = summary or f"Reach out to {contact.name}"
     uid = reminder_uid(contact.uid, due)
     cal = Calendar()
     cal.add("PRODID", PRODID)
@@ -176,7 +178,7 @@ def build_task(
     todo.add("DTSTAMP", stamp)
     todo.add("CREATED", stamp)
     todo.add("LAST-MODIFIED", stamp)
-    todo.add("SUMMARY", f"Reach out to {contact.name}")
+    todo.add("SUMMARY", summary)
     todo.add("DESCRIPTION", describe(contact, circle, interval, due, zone))
     if due_time is None:
         todo.add("DUE", due)
@@ -186,7 +188,7 @@ def build_task(
         todo.add("DUE", at)
         alarm = Alarm()
         alarm.add("ACTION", "DISPLAY")
-        alarm.add("DESCRIPTION", f"Reach out to {contact.name}")
+        alarm.add("DESCRIPTION", summary)
         alarm.add("TRIGGER", at.astimezone(UTC), parameters={"VALUE": "DATE-TIME"})
         todo.add_component(alarm)
     todo.add("STATUS", "NEEDS-ACTION")

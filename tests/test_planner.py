@@ -25,7 +25,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from syncd.durations import Duration
-from syncd.planner import OpenReminder, Planned, Tracked, backlog, due_date, plan
+from syncd.planner import NEVER_CONTACTED_RATIO, OpenReminder, Planned, Tracked, backlog, due_date, plan
 
 CIRCLES = ["1", "2", "3"]
 P14D, P30D, P90D = Duration("P14D"), Duration("P30D"), Duration("P90D")
@@ -186,7 +186,7 @@ class TestOnlyWhenDue:
         assert p.overdue_ratio == pytest.approx(35 / 14)
 
     def test_never_contacted_is_planned_today(self) -> None:
-        assert run([contact("a")], self.now) == [Planned("a", self.today, self.today, 0.0)]
+        assert run([contact("a")], self.now) == [Planned("a", self.today, self.today, NEVER_CONTACTED_RATIO)]
 
     def test_future_snooze_holds_back(self) -> None:
         c = contact("a", "1", last=at(UTC_ZONE, 2026, 1, 1), snooze=date(2026, 5, 21))
@@ -414,7 +414,7 @@ class TestTimeZones:
     )
     def test_today_is_nows_date_in_the_zone(self, now: datetime, zone: ZoneInfo, today: date) -> None:
         # A never-contacted contact is planned with DUE = today.
-        assert plan_one(contact("a"), now, zone) == [Planned("a", today, today, 0.0)]
+        assert plan_one(contact("a"), now, zone) == [Planned("a", today, today, NEVER_CONTACTED_RATIO)]
         # A contact due exactly today is planned; one due tomorrow is not.
         due_today = contact("b", "1", last=on(zone, today - timedelta(days=14), 10))
         due_tomorrow = contact("c", "1", last=on(zone, today - timedelta(days=13), 10))
@@ -694,7 +694,8 @@ def reference_due(c: Tracked, zone: ZoneInfo, today: date) -> date:
 
 
 def reference_ratio(c: Tracked, since: date, today: date) -> float:
-    return (today - since).days / c.interval.approx_days
+    ratio = (today - since).days / c.interval.approx_days
+    return ratio if c.last_contact is not None else max(ratio, NEVER_CONTACTED_RATIO)
 
 
 def rank_key(s: Scenario, c: Tracked) -> tuple[float, int, str]:

@@ -1,0 +1,114 @@
+"""NOTE tags (#circle2, #every 3w, #pause): lenient parsing, precedence in circles.resolve, mirroring."""
+
+from __future__ import annotations
+
+import pytest
+
+from syncd.circles import resolve
+from syncd.config import RuleConfig, Settings
+from syncd.contacts import CIRCLE, INTERVAL, Contact
+from syncd.durations import Duration
+from syncd.notetags import mirror_updates, parse
+
+KEYS = ["1", "2", "3"]
+
+
+@pytest.mark.parametrize(
+    ("note", "circle"),
+    [
+        ("#circle2", "2"),
+        ("Met in Lyon. #Circle 2", "2"),
+        ("#CIRCLE:3 loves sailing", "3"),
+        ("#circle=inner", "inner"),
+        ("first #circle1 then #circle3", "3"),
+        ("line one\n#circle-2\nline three", "2"),
+        ("no tag here", None),
+        ("mail#circle2 is not a tag", None),
+        ("##circle2", None),
+    ],
+)
+def test_circle_tags(note: str, circle: str | None) -> None:
+    assert parse(note).circle == circle
+
+
+@pytest.mark.parametrize(
+    ("note", "interval"),
+    [
+        ("#every 3w", "P3W"),
+        ("#every3w", "P3W"),
+        ("#Every 10 days", "P10D"),
+        ("#every 2 months", "P2M"),
+        ("#every 1y", "P1Y"),
+        ("#every P6W", "P6W"),
+        ("#every: 5d", "P5D"),
+    ],
+)
+def test_every_tags(note: str, interval: str) -> None:
+    assert parse(note).interval == Duration(interval)
+
+
+def test_unreadable_every_is_reported_not_fatal() -> None:
+    tags = parse("#every 0d #circle2")
+    assert tags.interval is None and tags.circle == "2"
+    assert tags.problems and "#every 0d" in tags.problems[0]
+
+
+@pytest.mark.parametrize("note", ["#pause", "on leave #PAUSED for now", "#pause."])
+def test_pause(note: str) -> None:
+    assert parse(note).pause
+
+
+def test_pause_needs_a_word_end() -> None:
+    assert not parse("#pauses").pause
+    assert not parse("#pause-me").pause
+
+
+def test_mirror_updates() -> None:
+    assert mirror_updates(parse("#circle2"), {}, KEYS) == {CIRCLE: "2"}
+    assert mirror_updates(parse("#circle2"), {CIRCLE: "2"}, KEYS) == {}
+    assert mirror_updates(parse("#pause"), {CIRCLE: "1"}, KEYS) == {CIRCLE: "none"}
+    assert mirror_updates(parse("#every 3w"), {INTERVAL: "P21D"}, KEYS) == {}  # same length: unchanged
+    assert mirror_updates(parse("#every 3w"), {INTERVAL: "P1M"}, KEYS) == {INTERVAL: "P3W"}
+    assert mirror_updates(parse("#circle9"), {}, KEYS) == {}  # not a circle: nothing written
+    assert mirror_updates(parse("nothing"), {CIRCLE: "1"}, KEYS) == {}
+
+
+def person(note: str = "", circle: str | None = None, categories: tuple[str, ...] = ()) -> Contact:
+    c = Contact(uid="u1", name="Ada", note=note, categories=list(categories))
+    if circle is not None:
+        c.xsyncd[CIRCLE] = circle
+    return c
+
+
+def settings(**kw: object) -> Settings:
+    return Settings(
+        rules=[RuleConfig(category="Family", circle="1"), RuleConfig(group="Circle 2", circle="2")],
+        **kw,  # type: ignore[arg-type]
+    )
+
+
+def test_precedence_tag_card_rule_default() -> None:
+    s = settings(contacts={"default_circle": "3"})
+    groups = {"circle 2": {"u1"}}
+    assert resolve(person("#circle2", "1", ("Family",)), s, groups).circle == "2"  # type: ignore[union-attr]
+    assert resolve(person("", "3", ("Family",)), s, groups).circle == "3"  # type: ignore[union-attr]
+    assert resolve(person("", None, ("family",)), s, groups).circle == "1"  # type: ignore[union-attr]
+    m = resolve(person(), s, groups)
+    assert m is not None and (m.circle, m.source) == ("2", "rule")
+    m = resolve(person(), s, {})
+    assert m is not None and (m.circle, m.source) == ("3", "default")
+    assert resolve(person("#pause", "1", ("Family",)), s, groups) is None
+
+
+def test_tag_interval_beats_card_interval() -> None:
+    c = person("#every 10d", "1")
+    c.xsyncd[INTERVAL] = "P2M"
+    m = resolve(c, settings(), {})
+    assert m is not None and m.interval == Duration("P10D") and m.source == "card"
+
+
+def test_unknown_tag_circle_warns_and_falls_through() -> None:
+    notes: list[str] = []
+    m = resolve(person("#circle7", "2"), settings(), {}, notes)
+    assert m is not None and m.circle == "2"
+    assert any("#circle7" in n for n in notes)
