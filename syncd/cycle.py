@@ -269,6 +269,8 @@ class Engine:
     def sync(self, now: datetime) -> Summary:
         start_requests = sum(self.client.counts.values())
         start_writes = self.client.writes
+        self.unwritten.clear()
+        self.planned.clear()
         world = self.read(create_task_list=not self.dry_run)
         if world.task_list is None and self.dry_run:
             world.task_list = self._planned_task_list(world)
