@@ -54,6 +54,7 @@ class World:
     broken: list[str]
     task_list: Collection | None
     tasks: list[Task]
+    broken_tasks: list[str] = field(default_factory=list)  # hrefs of tasks that could not be read
 
     def open_reminders(self) -> dict[str, Task]:
         return {t.contact_uid: t for t in self.tasks if t.open}
@@ -187,12 +188,15 @@ class Engine:
                 contacts[contact.uid] = contact
         return addressbooks, contacts, broken
 
-    def read_task_list(self, task_list: Collection) -> list[Task]:
-        """Every syncd reminder in the task list (broken tasks: a warning each, left alone)."""
+    def read_task_list(self, task_list: Collection, broken: list[str] | None = None) -> list[Task]:
+        """Every syncd reminder in the task list (broken tasks: a warning each, left alone, their hrefs in
+        `broken`)."""
         found: list[Task] = []
         for href, parsed in self._read_collection(task_list, incremental.task_reader(self.zone)):
             if isinstance(parsed, Broken):
                 log.warning("skipping the task %s: %s (it is left as it is)", href, parsed.reason)
+                if broken is not None:
+                    broken.append(href)
             elif isinstance(parsed, Task):
                 found.append(parsed)
         return found
@@ -285,8 +289,9 @@ class Engine:
         task_list = tasks.find_task_list(account, name)
         if task_list is None and create_task_list:
             task_list = tasks.create_task_list(self.client, account, name)
-        found = self.read_task_list(task_list) if task_list is not None else []
-        return World(account, addressbooks, people, groups, memberships, broken, task_list, found)
+        broken_tasks: list[str] = []
+        found = self.read_task_list(task_list, broken_tasks) if task_list is not None else []
+        return World(account, addressbooks, people, groups, memberships, broken, task_list, found, broken_tasks)
 
     # Writing cards -----------------------------------------------------------------------------------
 
@@ -335,6 +340,8 @@ class Engine:
     def sync(self, now: datetime) -> Summary:
         start_requests = sum(self.client.counts.values())
         start_writes = self.client.writes
+        self.unwritten.clear()
+        self.planned.clear()
         world = self.read(create_task_list=not self.dry_run)
         if world.task_list is None and self.dry_run:
             world.task_list = self._planned_task_list(world)
@@ -348,6 +355,8 @@ class Engine:
             for uid, row in self.state.reminders().items()
             if same_resource(row.href.rsplit("/", 1)[0], world.task_list.url)
         }
+        # A reminder that is there but unreadable (say, a client wrote a bad date into it) is not deleted.
+        known = {u: r for u, r in known.items() if not any(same_resource(r.href, b) for b in world.broken_tasks)}
         met = interactions.touches(
             self.client,
             world.account,

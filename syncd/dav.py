@@ -36,6 +36,7 @@ _RETRY_STATUS = {502, 503, 504}
 # condition that makes a second arrival fail harmlessly with 412 instead of applying twice.
 _IDEMPOTENT = {"GET", "HEAD", "OPTIONS", "PROPFIND", "REPORT"}
 MAX_RESPONSE_BYTES = 256 * 1024 * 1024
+RETRY_BACKOFF = 0.5  # seconds before the first retry; doubled for each further one (at most 8 s)
 
 _PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False, remove_blank_text=True)
 
@@ -54,6 +55,10 @@ class NotFound(ServerError):
 
 class ResponseTooLarge(ServerError):
     """The server's answer exceeded `MAX_RESPONSE_BYTES` (never read into memory in full)."""
+
+
+class BadXML(ServerError):
+    """The server's answer is not well-formed XML (e.g. bytes that are not UTF-8 inside a card)."""
 
 
 class ReadOnlyViolation(RuntimeError):
@@ -125,12 +130,15 @@ class Multistatus:
 
 
 def parse_xml(body: bytes, url: str) -> etree._Element:
+    # A DAV server never sends a DTD; one that declares entities is an XML bomb or an external-entity probe
+    # (refused like defusedxml's forbid_dtd, even though the parser would not expand them). In a body
+    # that is well-formed, "<!DOCTYPE" can only stand in the prolog: text content has its "<" escaped.
+    if b"<!DOCTYPE" in body[:65536]:
+        raise ServerError(f"{url}: the server sent XML with a DOCTYPE (entity declarations); refused")
     try:
         root = etree.fromstring(body, _PARSER)
     except etree.XMLSyntaxError as err:
-        raise ServerError(f"{url}: the server sent XML syncd cannot read ({err})") from err
-    # A DAV server never sends a DTD; one that declares entities is an XML bomb or an external-entity probe
-    # (refused like defusedxml's forbid_dtd, even though the parser would not expand them).
+        raise BadXML(f"{url}: the server sent XML syncd cannot read: {err}") from err
     if root.getroottree().docinfo.internalDTD is not None:
         raise ServerError(f"{url}: the server sent XML with a DOCTYPE (entity declarations); refused")
     return root
@@ -178,13 +186,17 @@ def iter_multistatus(chunks: Iterable[bytes], base_url: str) -> Iterator[Resourc
     parser = etree.XMLPullParser(
         events=("end",), tag=qname("d:response"), resolve_entities=False, no_network=True, huge_tree=False
     )
+    first = True
     try:
         for chunk in chunks:
+            if first and b"<!DOCTYPE" in chunk[:65536]:  # as in `parse_xml`: no DTD from a DAV server
+                raise ServerError(f"{base_url}: the server sent XML with a DOCTYPE (entity declarations); refused")
+            first = False
             parser.feed(chunk)
             yield from _drain(parser, base_url)
         parser.close()
     except etree.XMLSyntaxError as err:
-        raise ServerError(f"{base_url}: the server sent XML syncd cannot read ({err})") from err
+        raise BadXML(f"{base_url}: the server sent XML syncd cannot read: {err}") from err
     yield from _drain(parser, base_url)
 
 
@@ -344,7 +356,7 @@ class DavClient:
         return response
 
     def _retry(self, started: float, attempt: int) -> bool:
-        delay = min(0.5 * 2 ** (attempt - 1), 8.0)
+        delay = min(RETRY_BACKOFF * 2 ** (attempt - 1), 8.0)
         if attempt >= 5 or time.monotonic() - started + delay > self.deadline:
             return False
         log.debug("retrying in %.1f s", delay)
@@ -425,7 +437,7 @@ def _limited(raw: requests.Response, url: str) -> Iterator[bytes]:
     for chunk in raw.iter_content(65536):
         size += len(chunk)
         if size > MAX_RESPONSE_BYTES:
-            raise ServerError(f"REPORT {url}: the server's answer is larger than {MAX_RESPONSE_BYTES} bytes")
+            raise ResponseTooLarge(f"REPORT {url}: the server's answer is larger than {MAX_RESPONSE_BYTES} bytes")
         yield chunk
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 from xml.sax.saxutils import escape
 
-from syncd.dav import DavClient, HTTPStatusError, NotFound, Resource
+from syncd.dav import BadXML, DavClient, HTTPStatusError, NotFound, ResponseTooLarge, same_resource
 
 log = logging.getLogger("syncd.multiget")
 
@@ -58,17 +58,10 @@ def multiget(client: DavClient, url: str, hrefs: list[str], kind: Kind, batch: i
 def _batch(client: DavClient, url: str, hrefs: list[str], kind: Kind) -> Iterator[Item]:
     data_tag = f"{{{kind.namespace}}}{kind.data}"
     stream = client.report_stream(url, body(kind, hrefs), depth=1)
+    done: set[str] = set()
     try:
-        try:
-            first = next(stream, None)
-        except HTTPStatusError as err:
-            if err.status < 500:
-                raise
-            yield from _split(client, url, hrefs, kind, err.status)
-            return
-        if first is None:
-            return
-        for resource in _chain(first, stream):
+        for resource in stream:
+            done.add(resource.href)
             if resource.status != 200:
                 continue
             element = resource.props.get(data_tag)
@@ -76,25 +69,34 @@ def _batch(client: DavClient, url: str, hrefs: list[str], kind: Kind) -> Iterato
                 continue
             text = "".join(str(t) for t in element.itertext())
             yield Item(resource.href, (resource.text("d:getetag") or "").strip(), text)
+    except (HTTPStatusError, BadXML, ResponseTooLarge) as err:
+        # One item the server cannot put into XML (Xandikos answers 500, or sends bytes that are not UTF-8),
+        # or big PHOTOs that make a batch exceed the size limit where each item alone does not: halve what is
+        # left down to the one item at fault.
+        if isinstance(err, HTTPStatusError) and err.status < 500:
+            raise
+        left = [h for h in hrefs if not any(same_resource(h, d) for d in done)]
+        why = f"HTTP {err.status}" if isinstance(err, HTTPStatusError) else str(err).rsplit(": ", 1)[-1]
+        yield from _split(client, url, left, kind, why, isinstance(err, ResponseTooLarge))
     finally:
         stream.close()
 
 
-def _split(client: DavClient, url: str, hrefs: list[str], kind: Kind, status: int) -> Iterator[Item]:
+def _split(client: DavClient, url: str, hrefs: list[str], kind: Kind, why: str, too_large: bool) -> Iterator[Item]:
+    if not hrefs:
+        return
     if len(hrefs) > 1:
         half = len(hrefs) // 2
-        log.info("%s: multiget of %d items failed (HTTP %d)", url, len(hrefs), status)
+        log.info("%s: multiget of %d items failed (%s)", url, len(hrefs), why)
         yield from _batch(client, url, hrefs[:half], kind)
         yield from _batch(client, url, hrefs[half:], kind)
         return
-    log.warning("%s: the server cannot multiget this item (HTTP %d); using GET", hrefs[0], status)
+    if too_large:
+        log.warning("skipping %s: larger than the response size limit (it is left as it is)", hrefs[0])
+        return
+    log.warning("%s: the server cannot multiget this item (%s); using GET", hrefs[0], why)
     try:
         response = client.get(hrefs[0])
     except NotFound:
         return
     yield Item(hrefs[0], response.etag, response.text())
-
-
-def _chain(first: Resource, rest: Iterator[Resource]) -> Iterator[Resource]:
-    yield first
-    yield from rest

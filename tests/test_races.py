@@ -11,7 +11,7 @@ No lost update on either side, after the cycles converge:
 - syncd's: every completion is recorded in its card (LAST-CONTACT never behind it), every card keeps its
   X-SYNCD-CIRCLE, every deletion left a SNOOZE; no contact has two open reminders.
 
-SYNCD_RACE_CYCLES sets the number of cycles per server (default 14).
+SYNCD_RACE_CYCLES sets the number of cycles per server (default 10).
 """
 
 from __future__ import annotations
@@ -22,12 +22,22 @@ import re
 from datetime import date, timedelta
 from pathlib import Path
 
+import pytest
+
 from syncd.contacts import parse_date
 from tests.proxy import CountingProxy, Request
 from tests.servers import ICAL, VCARD, DavServer
-from tests.world import Book, TaskView, completions_recorded, duplicates, make_book, people
+from tests.world import (
+    Book,
+    TaskView,
+    completions_recorded,
+    duplicates,
+    fast_retries_fixture,  # noqa: F401  (the `fast_retries` fixture)
+    make_book,
+    people,
+)
 
-CYCLES = int(os.environ.get("SYNCD_RACE_CYCLES", "14"))
+CYCLES = int(os.environ.get("SYNCD_RACE_CYCLES", "10"))
 
 
 class Phone:
@@ -184,3 +194,8 @@ def check_no_lost_update(book: Book, phone: Phone, end: str) -> None:
     lost += completions_recorded(book)
     lost += duplicates(list(tasks.values()))
     assert lost == [], lost
+
+
+@pytest.fixture(autouse=True)
+def _quick(fast_retries: None) -> None:
+    """Every test here retries quickly."""
