@@ -135,3 +135,20 @@ def test_progress_only_in_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
     with Progress(10, "Reading contacts", small) as progress:
         progress.advance(10)
     assert small.getvalue() == "", "a short read shows nothing"
+
+
+def test_batches_are_fetched_ahead_in_order_and_errors_surface() -> None:
+    from syncd.multiget import Item, _ahead
+
+    def fetch(part: list[str]) -> list[Item]:
+        if part == ["boom"]:
+            raise RuntimeError("server fell over")
+        return [Item(h, "e", h) for h in part]
+
+    batches = [[f"{i}-{j}" for j in range(3)] for i in range(5)]
+    assert [i.href for i in _ahead(fetch, batches)] == [h for b in batches for h in b]
+    with pytest.raises(RuntimeError, match="fell over"):
+        list(_ahead(fetch, [["a"], ["boom"], ["c"]]))
+    stream = _ahead(fetch, batches)
+    assert next(stream).href == "0-0"
+    stream.close()  # the helper thread stops; nothing hangs
