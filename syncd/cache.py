@@ -13,6 +13,7 @@ which reports that href as changed, finds the ETag already known and fetches not
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -52,6 +53,7 @@ class Broken:
 Parsed = Contact | Task | Broken | None  # None: a task that is not a syncd reminder
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def canonical(href: str) -> str:
     """One spelling per resource (`/a%40b.vcf` and `/a@b.vcf` are the same card)."""
     parts = urlsplit(href)

@@ -263,7 +263,9 @@ def read_collection(
         by_key = {cache.canonical(href): href for href in wanted}
         with Progress(len(wanted), f"Reading {reader.label} from {collection.label()}") as progress:
             for item in multiget.multiget(client, collection.url, sorted(wanted), reader.data):
-                href = by_key.get(cache.canonical(item.href), cache.canonical(item.href))
+                href = by_key.get(cache.canonical(item.href), "")
+                if not href:  # not asked for: not a member as far as this read knows
+                    continue
                 parsed = reader.parse(href, item.etag, item.text)
                 fresh[href] = (item.etag, parsed)
                 try:

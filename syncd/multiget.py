@@ -9,7 +9,9 @@ plain GET, which serves its bytes. If that fails too, the error stands.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+import queue
+import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 from xml.sax.saxutils import escape
@@ -50,9 +52,58 @@ def body(kind: Kind, hrefs: list[str]) -> bytes:
 
 
 def multiget(client: DavClient, url: str, hrefs: list[str], kind: Kind, batch: int = BATCH) -> Iterator[Item]:
-    """Items by href, `batch` at a time, in the server's order. Missing ones (deleted meanwhile) are left out."""
-    for i in range(0, len(hrefs), batch):
-        yield from _batch(client, url, hrefs[i : i + batch], kind)
+    """Items by href, `batch` at a time, in the server's order. Missing ones (deleted meanwhile) are left out.
+
+    While the caller works on one batch (parses it), the next one is downloaded by a helper thread, so the
+    server's time and syncd's overlap. The caller must not use `client` until the iteration ends.
+    """
+    batches = [hrefs[i : i + batch] for i in range(0, len(hrefs), batch)]
+    if len(batches) == 1:
+        yield from _batch(client, url, batches[0], kind)
+        return
+    if batches:
+        yield from _ahead(lambda part: list(_batch(client, url, part, kind)), batches)
+
+
+_END = object()
+
+
+def _ahead(fetch: Callable[[list[str]], list[Item]], batches: list[list[str]]) -> Iterator[Item]:
+    """`fetch` each batch in a helper thread, one batch ahead of the consumer; errors are raised here."""
+    ready: queue.Queue[object] = queue.Queue(maxsize=1)
+    stop = threading.Event()
+
+    def hand_over(value: object) -> None:
+        while not stop.is_set():
+            try:
+                ready.put(value, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+
+    def work() -> None:
+        try:
+            for part in batches:
+                if stop.is_set():
+                    return
+                hand_over(fetch(part))
+            hand_over(_END)
+        except BaseException as err:  # handed to the consumer, raised there
+            hand_over(err)
+
+    worker = threading.Thread(target=work, name="syncd-multiget", daemon=True)
+    worker.start()
+    try:
+        while True:
+            value = ready.get()
+            if value is _END:
+                return
+            if isinstance(value, BaseException):
+                raise value
+            yield from value  # type: ignore[misc]
+    finally:
+        stop.set()
+        worker.join()
 
 
 def _batch(client: DavClient, url: str, hrefs: list[str], kind: Kind) -> Iterator[Item]:

@@ -135,3 +135,46 @@ def test_progress_only_in_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
     with Progress(10, "Reading contacts", small) as progress:
         progress.advance(10)
     assert small.getvalue() == "", "a short read shows nothing"
+
+
+def test_batches_are_fetched_ahead_in_order_and_errors_surface() -> None:
+    from syncd.multiget import Item, _ahead
+
+    def fetch(part: list[str]) -> list[Item]:
+        if part == ["boom"]:
+            raise RuntimeError("server fell over")
+        return [Item(h, "e", h) for h in part]
+
+    batches = [[f"{i}-{j}" for j in range(3)] for i in range(5)]
+    assert [i.href for i in _ahead(fetch, batches)] == [h for b in batches for h in b]
+    with pytest.raises(RuntimeError, match="fell over"):
+        list(_ahead(fetch, [["a"], ["boom"], ["c"]]))
+    stream = _ahead(fetch, batches)
+    assert next(stream).href == "0-0"
+    stream.close()  # the helper thread stops; nothing hangs
+
+
+def test_discovered_account_is_reused_for_an_hour_for_the_same_server(tmp_path: Path) -> None:
+    from syncd.config import Settings
+    from syncd.discovery import Account, Collection
+    from syncd.state import State
+
+    settings = Settings.model_validate({"state_dir": tmp_path, "server": {"url": "https://dav.example.org/"}})
+    other = Settings.model_validate({"state_dir": tmp_path, "server": {"url": "https://other.example.org/"}})
+    account = Account(
+        "https://dav.example.org/p/",
+        "https://dav.example.org/p/",
+        "https://dav.example.org/p/",
+        [Collection("https://dav.example.org/p/ab/", "Contacts", "addressbook", set(), True)],
+        [Collection("https://dav.example.org/p/t/", "Keep in touch", "calendar", {"VTODO"}, True)],
+    )
+    state = State.in_dir(tmp_path)
+    try:
+        cache.save_account(state, settings, account, now=1000.0)
+        assert cache.load_account(state, settings, now=1000.0 + cache.DISCOVERY_TTL - 1) == account
+        assert cache.load_account(state, settings, now=1000.0 + cache.DISCOVERY_TTL + 1) is None
+        assert cache.load_account(state, other, now=1001.0) is None
+        state.set_meta(cache.DISCOVERY_KEY, "{broken")
+        assert cache.load_account(state, settings, now=1001.0) is None
+    finally:
+        state.close()
