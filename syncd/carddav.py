@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from typing import Protocol
 from xml.sax.saxutils import escape
 
 from syncd.contacts import Card
@@ -102,36 +103,76 @@ class CardWrite:
     href: str
     before: dict[str, str]  # X-SYNCD values before
     after: dict[str, str]  # X-SYNCD values after
-    etag: str  # new ETag ('' when the server did not send one)
-    text: str  # the text that was PUT
+    etag: str  # new ETag ('' when the server did not send one; the old one in a dry run)
+    text: str  # the text that was PUT (or would be, in a dry run)
+    original: str = ""  # the text as the server served it
+    dry_run: bool = False  # True: nothing was sent
 
 
 Compute = Callable[[dict[str, str]], Mapping[str, str | None]]
 
 
-def write_xsyncd(client: DavClient, href: str, compute: Compute) -> CardWrite | None:
+class WriteLog(Protocol):
+    """Where each PUT attempt is recorded (the change journal): the intent before it is sent, the outcome
+    after the server answered."""
+
+    def intent(self, href: str, etag: str, before: Mapping[str, str], after: Mapping[str, str]) -> str: ...
+
+    def outcome(self, entry_id: str, outcome: str, etag: str = "") -> None: ...
+
+
+def write_xsyncd(
+    client: DavClient,
+    href: str,
+    compute: Compute,
+    *,
+    journal: WriteLog | None = None,
+    dry_run: bool = False,
+) -> CardWrite | None:
     """Apply `compute(current X-SYNCD values) -> updates` to the card as the server has it now.
 
     Reads the card's exact bytes, patches only X-SYNCD lines, and PUTs with If-Match. On 412 (the card
     changed meanwhile) it reads again and re-applies. Returns None when nothing needed to change, i.e. when
     the patch would leave the text as it is. (Comparing values alone is not enough: a stale duplicate
-    `X-SYNCD-*` line behind one with the wanted value must still be removed.)
+    `X-SYNCD-*` line behind one with the wanted value must still be removed.) `journal` records every PUT
+    attempt; `dry_run` stops before the PUT and returns what would have been sent.
     """
+    lost: tuple[str, dict[str, str]] | None = None  # the last attempt that got 412: (journal entry, after)
     for attempt in range(1, MAX_ATTEMPTS + 1):
         card = get_card(client, href)
         if not card.etag:
             raise ServerError(f"{href}: the server sent no ETag, so syncd cannot write it safely")
         before = xsyncd_values(card.text)
+        if lost is not None and before == lost[1]:
+            # The 412 came from a retry of our own PUT whose first answer was lost: it is in place.
+            _outcome(journal, lost[0], "written", card.etag)
+        lost = None
         patched = patch_xsyncd(card.text, compute(dict(before)))
         if patched == card.text:
             return None
+        after = xsyncd_values(patched)
+        if dry_run:
+            return CardWrite(href, before, after, card.etag, patched, card.text, dry_run=True)
+        entry = journal.intent(href, card.etag, before, after) if journal is not None else ""
         try:
             etag = client.put(href, patched, VCARD_TYPE, etag=card.etag)
         except PreconditionFailed:
+            _outcome(journal, entry, "conflict")
+            lost = (entry, after)
             log.info("%s changed on the server while writing (attempt %d); reading it again", href, attempt)
             continue
         except NotFound:
+            _outcome(journal, entry, "gone")
             log.warning("%s was deleted on the server; not written", href)
             return None
-        return CardWrite(href, before, xsyncd_values(patched), etag, patched)
+        except Exception:
+            _outcome(journal, entry, "failed")
+            raise
+        _outcome(journal, entry, "written", etag)
+        return CardWrite(href, before, after, etag, patched, card.text)
     raise ServerError(f"{href}: kept changing on the server; gave up after {MAX_ATTEMPTS} attempts")
+
+
+def _outcome(journal: WriteLog | None, entry: str, outcome: str, etag: str = "") -> None:
+    if journal is not None:
+        journal.outcome(entry, outcome, etag)

@@ -9,7 +9,7 @@ import sys
 from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime, time
 from pathlib import Path
-from typing import TextIO
+from typing import TextIO, TypeVar
 from zoneinfo import ZoneInfo
 
 from syncd import __version__, logs
@@ -21,6 +21,7 @@ from syncd.durations import parse_short
 from syncd.errors import DataError, SyncdError, UsageError
 
 log = logging.getLogger("syncd")
+_T = TypeVar("_T")
 
 DESCRIPTION = """\
 syncd keeps you in touch with the people who matter, on purpose.
@@ -62,8 +63,21 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"syncd {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
-    sub.add_parser("sync", help="one full cycle: read, record completions, plan, write; then exit")
-    run = sub.add_parser("run", help="the daemon: sync every schedule.sync_every until stopped")
+    sync = sub.add_parser("sync", help="one full cycle: read, record completions, plan, write; then exit")
+    sync.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="read and plan, then print every write the cycle would make (card X-SYNCD line changes, tasks to "
+        "create, complete or delete) and make none",
+    )
+    run = sub.add_parser(
+        "run",
+        help="the daemon: sync every schedule.sync_every until stopped",
+        description="Sync every schedule.sync_every until SIGTERM or SIGINT (exit 0); SIGHUP reloads the config "
+        "(an invalid one is reported and the old one kept). A failing server is retried with backoff and never "
+        "ends the daemon. Under systemd (Type=notify) it reports READY=1, STATUS= and WATCHDOG=1; see "
+        "systemd/syncd.service.",
+    )
     run.add_argument("--once", action="store_true", help=argparse.SUPPRESS)
     today = sub.add_parser("today", help="who to reach out to today")
     today.add_argument("--json", action="store_true", help="print a JSON array instead of a table")
@@ -87,6 +101,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("check", help="validate the config, reach the server, show what was found")
 
+    history = sub.add_parser(
+        "history",
+        help="every change syncd made to a card, and how to undo it",
+        description="The change journal (journal.jsonl in state_dir): each write syncd made to a card, with the "
+        "X-SYNCD values before and after, the card's ETag and the reason. Reads only the local journal, "
+        "except --undo, which writes the before-values back (conditional on the card's ETag, and only while the "
+        "card still holds the values that change set).",
+    )
+    history.add_argument("contact", nargs="?", metavar="CONTACT", help="a vCard UID or full name (default: all)")
+    history.add_argument("--json", action="store_true", help="print a JSON array instead of text")
+    history.add_argument("--undo", metavar="ID", help="undo the change with this id")
     import_ = sub.add_parser("import", help="take over what another keep-in-touch tool knew (frm)")
     sources = import_.add_subparsers(dest="source", metavar="SOURCE", parser_class=_Parser, required=True)
     frm = sources.add_parser(
@@ -110,7 +135,35 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--host", default="127.0.0.1", help="address to serve on (0.0.0.0 for your LAN)")
     demo.add_argument("--port", type=int, default=0, help="port (default: a free one)")
     demo.add_argument("--contacts", type=int, default=300, help=argparse.SUPPRESS)
+    add_insight_parsers(sub)
     return parser
+
+
+def add_insight_parsers(sub: argparse._SubParsersAction[_Parser]) -> None:
+    audit = sub.add_parser(
+        "audit",
+        help="network audit: key contacts, circle sizes, spread, neglected, capacity",
+        description="What your network is: the 10 most important contacts and when you last spoke, circle sizes "
+        "against the method's ranges (10-15, 30-50, 100-200), organisations/titles/categories over- or "
+        "under-represented in your circles, contacts over 2x their interval, and whether daily_limit "
+        "covers what the circles need.",
+    )
+    audit.add_argument("--json", action="store_true", help="print a JSON object instead of tables")
+    review = sub.add_parser(
+        "review",
+        help="weekly reflection or monthly review (the 7 / 30 days up to and including today)",
+        description="week: who you reached, new contacts, reminders that slipped, the streak of days with the "
+        "daily list done. month: per circle the share within cadence, categories and organisations active "
+        "or going quiet (60+ days), [goals], touches against the Connect-5 pace.",
+    )
+    review.add_argument("period", choices=["week", "month"], help="week = 7 days, month = 30 days")
+    review.add_argument("--json", action="store_true", help="print a JSON object instead of tables")
+    report = sub.add_parser(
+        "report",
+        help="write the audit, the reviews and charts as one self-contained HTML page",
+        description="One HTML file with no external references (charts are inline SVG): open it in any browser.",
+    )
+    report.add_argument("--html", metavar="FILE", required=True, help="where to write the page (- = stdout)")
 
 
 # Helpers -----------------------------------------------------------------------------------------------
@@ -219,11 +272,24 @@ class Context:
 
 def cmd_sync(ctx: Context) -> int:
     engine = ctx.engine()
+    if ctx.args.dry_run:
+        engine.dry_run = True
+        engine.client.read_only = True  # a write reaching the client would be a bug: refused, never sent
     try:
         engine.sync(ctx.now())
     finally:
         engine.close()
+    if ctx.args.dry_run:
+        from syncd.history import print_plan
+
+        print_plan(engine.planned, sys.stdout)
     return 0
+
+
+def cmd_history(ctx: Context) -> int:
+    from syncd.history import run_history
+
+    return run_history(ctx, sys.stdout)
 
 
 def cmd_today(ctx: Context) -> int:
@@ -370,6 +436,56 @@ def cmd_demo(ctx: Context) -> int:
     )
 
 
+def _insight(ctx: Context, view: Callable[[Engine, datetime], _T]) -> _T:
+    engine = ctx.engine()
+    try:
+        return view(engine, ctx.now())
+    finally:
+        engine.close()
+
+
+def _show(ctx: Context, as_json: Callable[[], object], human: Callable[[], None]) -> None:
+    """`--json` prints the JSON object, else the human view."""
+    if ctx.args.json:
+        json.dump(as_json(), sys.stdout, indent=2, ensure_ascii=False)
+        sys.stdout.write("\n")
+    else:
+        human()
+
+
+def cmd_audit(ctx: Context) -> int:
+    from syncd import insights, views
+
+    result = _insight(ctx, insights.run_audit)
+    _show(ctx, result.as_json, lambda: views.print_audit(result, sys.stdout))
+    return 0
+
+
+def cmd_review(ctx: Context) -> int:
+    from syncd import insights, views
+
+    if ctx.args.period == "week":
+        week = _insight(ctx, insights.run_week)
+        _show(ctx, week.as_json, lambda: views.print_week(week, sys.stdout))
+    else:
+        month = _insight(ctx, insights.run_month)
+        _show(ctx, month.as_json, lambda: views.print_month(month, sys.stdout))
+    return 0
+
+
+def cmd_report(ctx: Context) -> int:
+    from syncd import insights, report
+
+    net, audit, week, month = _insight(ctx, insights.run_all)
+    page = report.render(net, audit, week, month, now=ctx.now())
+    if ctx.args.html == "-":
+        sys.stdout.write(page)
+    else:
+        report.write(ctx.args.html, page)
+        print(f"wrote {ctx.args.html}")
+    return 0
+
+
 COMMANDS: dict[str, Callable[[Context], int]] = {
     "sync": cmd_sync,
     "run": cmd_run,
@@ -378,8 +494,12 @@ COMMANDS: dict[str, Callable[[Context], int]] = {
     "done": cmd_done,
     "snooze": cmd_snooze,
     "check": cmd_check,
+    "history": cmd_history,
     "import": cmd_import,
     "demo": cmd_demo,
+    "audit": cmd_audit,
+    "review": cmd_review,
+    "report": cmd_report,
 }
 
 

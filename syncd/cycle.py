@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
-from syncd import birthdays, carddav, interactions, notetags, tasks
+from syncd import birthdays, carddav, insights, interactions, notetags, repair, tasks
 from syncd.circles import Membership, group_members, resolve
 from syncd.config import Settings
 from syncd.contacts import (
@@ -28,9 +28,10 @@ from syncd.contacts import (
     parse_date,
     parse_instant,
 )
-from syncd.dav import DavClient, HTTPStatusError, same_resource
+from syncd.dav import DavClient, HTTPStatusError, NotFound, ResponseTooLarge, same_resource
 from syncd.discovery import Account, Collection, discover, select_addressbooks
-from syncd.errors import PreconditionFailed
+from syncd.errors import DataError, PreconditionFailed
+from syncd.journal import Entry, Journal, xsyncd_diff
 from syncd.planner import OpenReminder, Tracked, backlog, due_date, plan
 from syncd.reconcile import Reconciliation, reconcile
 from syncd.reminders import BrokenTask, Task, build_task, complete_text, parse_task
@@ -69,6 +70,7 @@ class Summary:
     closed: int = 0
     withdrawn: int = 0
     cards_written: int = 0
+    restored: int = 0
     waiting: int = 0
     requests: int = 0
     writes: int = 0
@@ -90,6 +92,8 @@ class Summary:
             parts.append(f"{self.closed} reminders closed")
         if self.withdrawn:
             parts.append(f"{self.withdrawn} withdrawn")
+        if self.restored:
+            parts.append(f"{self.restored} cards' X-SYNCD lines restored")
         if self.waiting:
             parts.append(f"{self.waiting} more due, waiting for a free slot")
         return ", ".join(parts)
@@ -126,12 +130,22 @@ class Engine:
         self.client = client
         self._state = state
         self.zone = settings.schedule.zone
+        self.dry_run = False  # `sync --dry-run`: every write goes to `planned` instead of the server
+        self.planned: list[str] = []
+        self.unwritten: set[str] = set()  # contact UIDs whose card write failed this run
+        self._journal: Journal | None = None
 
     @property
     def state(self) -> State:
         if self._state is None:
             self._state = State.in_dir(self.settings.state_dir)
         return self._state
+
+    @property
+    def journal(self) -> Journal:
+        if self._journal is None:
+            self._journal = Journal.in_dir(self.settings.state_dir)
+        return self._journal
 
     def close(self) -> None:
         if self._state is not None:
@@ -207,17 +221,36 @@ class Engine:
 
     # Writing cards -----------------------------------------------------------------------------------
 
-    def write_card(self, contact: Contact, compute: Callable[[dict[str, str]], Mapping[str, str | None]]) -> bool:
-        """Patch the contact's X-SYNCD lines on the server; returns whether a PUT happened."""
+    def write_card(
+        self,
+        contact: Contact,
+        compute: Callable[[dict[str, str]], Mapping[str, str | None]],
+        reason: str = "",
+    ) -> bool:
+        """Patch the contact's X-SYNCD lines on the server; returns whether a PUT happened (or, in a dry
+        run, would). Every PUT is recorded in the change journal with `reason`."""
+        journal = None if self.dry_run else self.journal.bind(contact.uid, contact.name, reason)
+        compute = repair.keep_lines(contact, compute)
         try:
-            result = carddav.write_xsyncd(self.client, contact.href, compute)
+            result = carddav.write_xsyncd(self.client, contact.href, compute, journal=journal, dry_run=self.dry_run)
         except HTTPStatusError as err:
             if 400 <= err.status < 500:
                 log.warning("could not write %s (%s): %s", contact.name, contact.href, err)
+                self.unwritten.add(contact.uid)
                 return False
             raise
+        except ResponseTooLarge as err:
+            log.warning("could not write %s (%s): %s; the card is left as it is", contact.name, contact.href, err)
+            self.unwritten.add(contact.uid)
+            return False
         if result is None:
             return False
+        if result.dry_run:
+            contact.xsyncd = dict(result.after)
+            diff = xsyncd_diff(result.original, result.text)
+            self.planned.append(f"card {contact.name} ({contact.href}){': ' + reason if reason else ''}")
+            self.planned.extend("    " + line for line in diff)
+            return True
         contact.xsyncd = dict(result.after)
         contact.etag = result.etag
         changes = ", ".join(
@@ -233,9 +266,12 @@ class Engine:
     def sync(self, now: datetime) -> Summary:
         start_requests = sum(self.client.counts.values())
         start_writes = self.client.writes
-        world = self.read(create_task_list=True)
+        world = self.read(create_task_list=not self.dry_run)
+        if world.task_list is None and self.dry_run:
+            world.task_list = self._planned_task_list(world)
         assert world.task_list is not None
         summary = Summary(contacts=len(world.contacts), tracked=len(world.memberships), broken=len(world.broken))
+        self._restore_vanished(world, summary)
         # Only reminders of this task list: after `reminders.task_list` names another list, the old list's
         # reminders are not "deleted by the user" (which would snooze every contact that had one).
         known = {
@@ -257,13 +293,56 @@ class Engine:
         self._apply_contact_updates(world, recon, summary)
         self._close_and_withdraw(world, recon, now, summary)
         created = self._create_reminders(world, now, summary)
-        self._save_state(world, recon, created)
+        if not self.dry_run:
+            self._save_state(world, recon, created)
+            self._save_copies(world)
+            insights.after_sync(self, world, now)  # review history; digest/review events in reminders.calendar
         today = now.astimezone(self.zone).date()
         summary.due = sum(1 for t in world.tasks if t.open and t.due is not None and t.due <= today)
         summary.requests = sum(self.client.counts.values()) - start_requests
         summary.writes = self.client.writes - start_writes
-        log.info("sync: %s", summary.line())
+        log.info("sync%s: %s", " (dry run: nothing written)" if self.dry_run else "", summary.line())
         return summary
+
+    def _planned_task_list(self, world: World) -> Collection:
+        """Dry run without a task list: where the sync would create it."""
+        from urllib.parse import urljoin
+
+        name = self.settings.reminders.task_list
+        home = world.account.calendar_home or ""
+        self.planned.append(f"task list {name!r}: create (VTODO-only) under {home}")
+        return Collection(url=urljoin(home, "new-task-list/"), name=name, kind="calendar", components={"VTODO"})
+
+    def _restore_vanished(self, world: World, summary: Summary) -> None:
+        """Put back X-SYNCD lines that another client dropped (see `repair`), before anything reads them."""
+        lost = repair.vanished(world.contacts, repair.Copies(self.state.db).all())
+        notes: list[str] = []
+        for uid, values in sorted(lost.items()):
+            contact = world.contacts[uid]
+            shown = ", ".join(f"{k}:{v}" for k, v in sorted(values.items()))
+            log.warning(
+                "%s (%s): every X-SYNCD line vanished after an edit elsewhere; restoring %s",
+                contact.name,
+                contact.href,
+                shown,
+            )
+
+            def compute(current: dict[str, str], values: dict[str, str] = values) -> dict[str, str | None]:
+                return {} if current else dict(values)  # lines that came back meanwhile win
+
+            if self.write_card(contact, compute, "restore: X-SYNCD lines vanished after an edit elsewhere"):
+                summary.restored += 1
+                membership = resolve(contact, self.settings, world.groups, notes)
+                if membership is not None:
+                    world.memberships[uid] = membership
+        for note in notes:
+            log.warning("%s", note)
+
+    def _save_copies(self, world: World) -> None:
+        copies = repair.Copies(self.state.db)
+        known = copies.all()
+        with self.state.transaction():
+            copies.save(world.contacts.values(), known)
 
     def _mirror_note_tags(self, world: World, summary: Summary) -> None:
         """NOTE tags (#circle2, #every 3w, #pause) that differ from the card's X-SYNCD fields are written there."""
@@ -272,7 +351,9 @@ class Engine:
             tags = notetags.parse(contact.note)
             if not notetags.mirror_updates(tags, contact.xsyncd, circles):
                 continue
-            if self.write_card(contact, functools.partial(notetags.mirror_updates, tags, circles=circles)):
+            if self.write_card(
+                contact, functools.partial(notetags.mirror_updates, tags, circles=circles), "NOTE tag changed"
+            ):
                 summary.cards_written += 1
 
     def _apply_contact_updates(self, world: World, recon: Reconciliation, summary: Summary) -> None:
@@ -295,17 +376,30 @@ class Engine:
                         updates[SNOOZE] = until.isoformat()
                 return updates
 
-            if self.write_card(contact, compute):
+            reasons = (["reminder completed"] if when is not None else []) + (
+                ["reminder deleted: snooze"] if until is not None else []
+            )
+            reason = " and ".join(reasons)
+            if self.write_card(contact, compute, reason):
                 summary.cards_written += 1
                 summary.completed += uid in recon.last_contact
                 summary.snoozed += uid in recon.snooze
                 if until is not None:
                     log.info("%s: reminder deleted, so not due before %s", contact.name, until.isoformat())
+            elif uid in self.unwritten:
+                # Not recorded in the card: keep the completion / deletion pending for the next cycle.
+                recon.recorded -= {t.uid for t in world.tasks if t.contact_uid == uid and t.done}
+                recon.deleted -= {r.uid for r in self.state.reminders().values() if r.contact_uid == uid}
+                log.warning("%s: the card was not written; the next sync tries again", contact.name)
 
     def _close_and_withdraw(self, world: World, recon: Reconciliation, now: datetime, summary: Summary) -> None:
         for task in recon.complete:
             contact = world.contacts[task.contact_uid]
             when = contact.last_contact or now
+            if self.dry_run:
+                self.planned.append(f"task {task.href}: mark done ({contact.name} reached {format_instant(when)})")
+                summary.closed += 1
+                continue
             try:
                 etag = tasks.update_task(self.client, task.href, task.etag, complete_text(task.text, when, now))
             except PreconditionFailed:
@@ -315,6 +409,11 @@ class Engine:
             recon.recorded.add(task.uid)
             summary.closed += 1
         for task in recon.withdraw:
+            if self.dry_run:
+                name = world.contacts[task.contact_uid].name
+                self.planned.append(f"task {task.href}: delete (If-Match) — {name} is no longer tracked")
+                summary.withdrawn += 1
+                continue
             try:
                 tasks.delete_task(self.client, task.href, task.etag)
             except PreconditionFailed:
@@ -366,7 +465,14 @@ class Engine:
                 now=now,
                 summary=birthdays.title(contact.name, item.birthday),
             )
-            href, new = tasks.create_task(self.client, world.task_list, uid, text)
+            if self.dry_run:
+                href, new = tasks.task_href(world.task_list, uid), True
+                self.planned.append(
+                    f"task {href}: create (If-None-Match) — Reach out to {contact.name}, due {item.due.isoformat()}"
+                    f", circle {membership.circle}"
+                )
+            else:
+                href, new = tasks.create_task(self.client, world.task_list, uid, text)
             task = Task(
                 href,
                 "",
@@ -470,7 +576,7 @@ class Engine:
             updates[CIRCLE] = circle
         if interval is not None or clear_interval:
             updates[INTERVAL] = interval
-        changed = self.write_card(contact, lambda current: updates)
+        changed = self.write_card(contact, lambda current: updates, "syncd set")
         return contact, changed
 
     def done(self, query: str, when: datetime) -> tuple[Contact, bool, bool]:
@@ -484,7 +590,7 @@ class Engine:
                 return {}
             return {LAST_CONTACT: format_instant(when)}
 
-        wrote = self.write_card(contact, compute)
+        wrote = self.write_card(contact, compute, "syncd done")
         if not wrote and contact.last_contact and contact.last_contact > when:
             log.warning(
                 "%s already has a later last contact (%s); kept",
@@ -509,8 +615,29 @@ class Engine:
 
     def snooze(self, query: str, until: date) -> tuple[Contact, bool]:
         _, contact = self.contact(query)
-        changed = self.write_card(contact, lambda current: {SNOOZE: until.isoformat()})
+        changed = self.write_card(contact, lambda current: {SNOOZE: until.isoformat()}, "syncd snooze")
         return contact, changed
+
+    def undo(self, entry: Entry) -> bool:
+        """Write back the X-SYNCD values a journaled write replaced — only while the card still holds the
+        values that write set (otherwise DataError: something changed them since). Conditional like any write."""
+        changes = entry.changes()
+
+        def compute(current: dict[str, str]) -> Mapping[str, str | None]:
+            for key, _old, new in changes:
+                if current.get(key) != new:
+                    now_is = current.get(key) or "absent"
+                    raise DataError(
+                        f"{entry.name}: {key} is {now_is} on the server now, not {new or 'absent'} as change "
+                        f"{entry.id} left it; not undone"
+                    )
+            return entry.undo_updates()
+
+        contact = Contact(uid=entry.uid, name=entry.name, href=entry.href)
+        try:
+            return self.write_card(contact, compute, f"undo {entry.id}")
+        except NotFound as err:
+            raise DataError(f"{entry.name}: the card is no longer at {entry.href}; not undone") from err
 
     def due_of(self, world: World, uid: str, now: datetime) -> date | None:
         membership = world.memberships.get(uid)

@@ -32,6 +32,9 @@ NS = {
 }
 WRITE_METHODS = {"PUT", "DELETE", "MKCOL", "MKCALENDAR", "PROPPATCH", "MOVE", "COPY", "POST", "PATCH"}
 _RETRY_STATUS = {502, 503, 504}
+# Requests that may be sent again when the answer was lost: they change nothing, or (below) they carry a
+# condition that makes a second arrival fail harmlessly with 412 instead of applying twice.
+_IDEMPOTENT = {"GET", "HEAD", "OPTIONS", "PROPFIND", "REPORT"}
 MAX_RESPONSE_BYTES = 256 * 1024 * 1024
 
 _PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False, remove_blank_text=True)
@@ -47,6 +50,23 @@ class NotFound(ServerError):
     def __init__(self, url: str) -> None:
         super().__init__(f"{url}: not found on the server")
         self.url = url
+
+
+class ResponseTooLarge(ServerError):
+    """The server's answer exceeded `MAX_RESPONSE_BYTES` (never read into memory in full)."""
+
+
+class ReadOnlyViolation(RuntimeError):
+    """A write was attempted through a read-only client (`syncd sync --dry-run`): a bug, never sent."""
+
+
+def safe_to_retry(method: str, headers: Mapping[str, str] | None) -> bool:
+    """Whether sending `method` a second time cannot apply it twice: a read, or a write conditional on an
+    ETag (If-Match) or on absence (If-None-Match), whose repeat after a lost answer gets 412, not a copy."""
+    if method.upper() in _IDEMPOTENT:
+        return True
+    names = {name.lower() for name in (headers or {})}
+    return "if-match" in names or "if-none-match" in names
 
 
 class HTTPStatusError(ServerError):
@@ -105,9 +125,14 @@ class Multistatus:
 
 def parse_xml(body: bytes, url: str) -> etree._Element:
     try:
-        return etree.fromstring(body, _PARSER)
+        root = etree.fromstring(body, _PARSER)
     except etree.XMLSyntaxError as err:
         raise ServerError(f"{url}: the server sent XML syncd cannot read ({err})") from err
+    # A DAV server never sends a DTD; one that declares entities is an XML bomb or an external-entity probe
+    # (refused like defusedxml's forbid_dtd, even though the parser would not expand them).
+    if root.getroottree().docinfo.internalDTD is not None:
+        raise ServerError(f"{url}: the server sent XML with a DOCTYPE (entity declarations); refused")
+    return root
 
 
 def parse_multistatus(body: bytes, base_url: str) -> Multistatus:
@@ -178,6 +203,7 @@ class DavClient:
         self.timeout = timeout
         self.deadline = deadline
         self.counts: Counter[str] = Counter()
+        self.read_only = False  # True: any write method raises ReadOnlyViolation before it is sent
 
     def close(self) -> None:
         self.session.close()
@@ -204,6 +230,9 @@ class DavClient:
         ok: Iterable[int] = (200, 201, 204, 207),
     ) -> Response:
         ok = set(ok)
+        if self.read_only and method.upper() in WRITE_METHODS:
+            raise ReadOnlyViolation(f"{method} {url} attempted by a read-only (dry-run) client")
+        retry_allowed = safe_to_retry(method, headers)
         started = time.monotonic()
         attempt = 0
         hops = 0
@@ -212,7 +241,7 @@ class DavClient:
             try:
                 response = self._send(method, url, body, headers)
             except requests.RequestException as err:  # refused, reset, timed out, truncated body, ...
-                if self._retry(started, attempt):
+                if retry_allowed and self._retry(started, attempt):
                     continue
                 raise ServerError(f"cannot reach {_origin(url)}: {_reason(err)}") from err
             status = response.status_code
@@ -229,7 +258,7 @@ class DavClient:
                 raise PreconditionFailed(url)
             if status == 404:
                 raise NotFound(url)
-            if status in _RETRY_STATUS and self._retry(started, attempt):
+            if status in _RETRY_STATUS and retry_allowed and self._retry(started, attempt):
                 continue
             raise HTTPStatusError(method, url, status, response.content[:4096])
 
@@ -248,13 +277,15 @@ class DavClient:
         try:
             length = int(response.headers.get("Content-Length", "0") or 0)
             if length > MAX_RESPONSE_BYTES:
-                raise ServerError(f"{method} {url}: the server's answer is too large ({length} bytes)")
+                raise ResponseTooLarge(f"{method} {url}: the server's answer is too large ({length} bytes)")
             chunks: list[bytes] = []
             size = 0
             for chunk in response.iter_content(65536):
                 size += len(chunk)
                 if size > MAX_RESPONSE_BYTES:
-                    raise ServerError(f"{method} {url}: the server's answer is larger than {MAX_RESPONSE_BYTES} bytes")
+                    raise ResponseTooLarge(
+                        f"{method} {url}: the server's answer is larger than {MAX_RESPONSE_BYTES} bytes"
+                    )
                 chunks.append(chunk)
             response._content = b"".join(chunks)
         finally:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import sys
 
 _PRIORITY = {logging.DEBUG: 7, logging.INFO: 6, logging.WARNING: 4, logging.ERROR: 3, logging.CRITICAL: 2}
@@ -38,7 +39,7 @@ class NoTracebackFormatter(logging.Formatter):
         if not self.debug:
             record.exc_info = None
             record.exc_text = None
-        return super().format(record)
+        return mask(super().format(record))  # the traceback too: an exception's text may quote a secret
 
 
 class JournalFormatter(NoTracebackFormatter):
@@ -66,10 +67,17 @@ class SecretFilter(logging.Filter):
 SECRETS = SecretFilter()
 
 
+# Credentials that may show up in library debug output even when syncd never logs them itself.
+_AUTH_HEADER = re.compile(r"(?i)\b((?:proxy-)?authorization)(['\"]?\s*[:=]\s*['\"]?)(?:[A-Za-z]+\s+)?[^\s'\",}]+")
+_AUTH_SCHEME = re.compile(r"(?i)\b(basic|bearer|digest)\s+[A-Za-z0-9+/=._~-]{8,}")
+
+
 def mask(text: str) -> str:
+    """`text` with every known secret, Authorization header value and Basic/Bearer token replaced by ***."""
     for secret in SECRETS.secrets:
         text = text.replace(secret, "***")
-    return text
+    text = _AUTH_HEADER.sub(r"\1\2***", text)
+    return _AUTH_SCHEME.sub(r"\1 ***", text)
 
 
 def add_secret(secret: str | None) -> None:

@@ -25,6 +25,10 @@ CREATE TABLE IF NOT EXISTS reminders (
     recorded INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+-- For the reviews (syncd/insights.py): when a contact first appeared (baseline = it was there on the first
+-- sync, so not "new"), and every X-SYNCD-LAST-CONTACT value seen (a card keeps only the latest).
+CREATE TABLE IF NOT EXISTS contacts_seen (uid TEXT PRIMARY KEY, first_seen TEXT NOT NULL, baseline INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS touches (contact_uid TEXT NOT NULL, at TEXT NOT NULL, PRIMARY KEY (contact_uid, at));
 """
 
 
@@ -107,3 +111,24 @@ class State:
             "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value=excluded.value",
             (key, value),
         )
+
+    # History for the reviews ------------------------------------------------------------------------
+
+    def first_seen(self) -> dict[str, str]:
+        """UID -> ISO date syncd first saw the contact, for contacts that were not there on the first sync."""
+        rows = self.db.execute("SELECT uid, first_seen FROM contacts_seen WHERE baseline = 0")
+        return {str(r[0]): str(r[1]) for r in rows}
+
+    def see_contacts(self, uids: list[str], day: str) -> None:
+        """Record contacts not seen before; on the very first call every contact is the baseline."""
+        baseline = int(self.db.execute("SELECT COUNT(*) FROM contacts_seen").fetchone()[0] == 0)
+        self.db.executemany(
+            "INSERT INTO contacts_seen (uid, first_seen, baseline) VALUES (?, ?, ?) ON CONFLICT(uid) DO NOTHING",
+            [(uid, day, baseline) for uid in uids],
+        )
+
+    def touches(self) -> list[tuple[str, str]]:
+        return [(str(r[0]), str(r[1])) for r in self.db.execute("SELECT contact_uid, at FROM touches")]
+
+    def remember_touches(self, touches: list[tuple[str, str]]) -> None:
+        self.db.executemany("INSERT INTO touches (contact_uid, at) VALUES (?, ?) ON CONFLICT DO NOTHING", touches)

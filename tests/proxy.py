@@ -29,6 +29,9 @@ requests, a given number of times.
     Reset()                       drop the connection without an answer (TCP RST)
     Stall(5.0)                    wait 5 s (cut short when the proxy closes), then forward (or do `then`)
     Truncate(10)                  forward, but send only the first 10 bytes of the response body, then close
+    Forward(after=f, drop=True)   forward, call f(request, status) (the "hook after forwarding"), then answer,
+                                  or with drop=True close the connection instead: the server did the work and
+                                  the client never hears of it
 """
 
 from __future__ import annotations
@@ -119,7 +122,16 @@ class Truncate:
     keep: int = 0
 
 
-Action = Respond | Reset | Stall | Truncate
+@dataclass(frozen=True)
+class Forward:
+    """Forward the request; then call `after(request, status)` if given; then answer normally, or with
+    `drop` close the connection without an answer (a response lost after the server applied the request)."""
+
+    after: Callable[[Request, int], object] | None = None
+    drop: bool = False
+
+
+Action = Respond | Reset | Stall | Truncate | Forward
 Fault = Callable[[Request], Action | None]
 
 
@@ -159,7 +171,7 @@ def when(
             if seen <= skip or (times is not None and fired >= times):
                 return None
             fired += 1
-        if action is None or isinstance(action, Respond | Reset | Stall | Truncate):
+        if action is None or isinstance(action, Respond | Reset | Stall | Truncate | Forward):
             return action
         return action(request)
 
@@ -418,6 +430,12 @@ class CountingProxy:
             self._set_status(record, 502)
             return
         self._set_status(record, status)
+        if isinstance(action, Forward):
+            if action.after is not None:
+                action.after(request, status)
+            if action.drop:
+                self._abort(handler)
+                return
         if isinstance(action, Truncate):
             self._send(handler, status, response_headers, response_body, method, reason, keep=action.keep)
             return
