@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from syncd.circles import resolve
 from syncd.config import RuleConfig, Settings
@@ -129,3 +131,14 @@ def test_removing_pause_ends_it() -> None:
     m = resolve(c, settings(contacts={"default_circle": "3"}), {})
     assert m is not None and m.circle == "3"
     assert resolve(person("", "none"), settings(contacts={"default_circle": "3"}), {}) is None
+
+
+FRAGMENTS = ["#circle2", "#Circle 3", "#every 3w", "#every 0d", "#pause", "#circle9", "#every P1M", " ", "\n", "x"]
+
+
+@given(st.lists(st.one_of(st.text(max_size=8), st.sampled_from(FRAGMENTS)), max_size=12).map("".join))
+def test_any_note_parses_without_error(note: str) -> None:
+    tags = parse(note)
+    updates = mirror_updates(tags, {}, KEYS)
+    assert set(updates) <= {CIRCLE, INTERVAL, PAUSED_BY}
+    assert mirror_updates(tags, {k: v for k, v in updates.items() if v is not None}, KEYS) == {}, "idempotent"
