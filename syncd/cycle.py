@@ -427,7 +427,7 @@ class Engine:
         circles = list(self.settings.circles)
         for contact in world.contacts.values():
             tags = notetags.parse(contact.note)
-            if tags.empty or not notetags.mirror_updates(tags, contact.xsyncd, circles):
+            if not notetags.mirror_updates(tags, contact.xsyncd, circles):
                 continue
             if self.write_card(
                 contact, functools.partial(notetags.mirror_updates, tags, circles=circles), "NOTE tag changed"
