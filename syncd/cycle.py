@@ -165,6 +165,7 @@ class Engine:
             log.warning("the account has no address books")
         contacts: dict[str, Contact] = {}
         broken: list[str] = []
+        known: dict[str, str] | None = None  # UID -> the href syncd last saw it at, read when two cards share a UID
         for addressbook in addressbooks:
             for href, parsed in self._read_collection(addressbook, incremental.card_reader(addressbook)):
                 if isinstance(parsed, Broken):
@@ -177,13 +178,15 @@ class Engine:
                 for warning in contact.warnings:
                     log.warning("%s (%s): %s", contact.name, href, warning)
                 if contact.uid in contacts:
-                    log.warning(
-                        "%s: UID %s is also used by %s; skipped",
-                        href,
-                        contact.uid,
-                        contacts[contact.uid].href,
-                    )
-                    broken.append(href)
+                    # Two cards with one UID: keep the one syncd knew for it (the listing order is no guide).
+                    keep, skip = contacts[contact.uid], contact
+                    if known is None:
+                        known = {uid: copy.href for uid, copy in repair.Copies(self.state.db).all().items()}
+                    if same_resource(skip.href, known.get(contact.uid, "")):
+                        keep, skip = skip, keep
+                    log.warning("%s: UID %s is also used by %s; skipped", skip.href, contact.uid, keep.href)
+                    broken.append(skip.href)
+                    contacts[contact.uid] = keep
                     continue
                 contacts[contact.uid] = contact
         return addressbooks, contacts, broken
@@ -315,6 +318,12 @@ class Engine:
             raise
         except ResponseTooLarge as err:
             log.warning("could not write %s (%s): %s; the card is left as it is", contact.name, contact.href, err)
+            self.unwritten.add(contact.uid)
+            return False
+        except NotFound:
+            log.warning(
+                "could not write %s (%s): the card was deleted on the server meanwhile", contact.name, contact.href
+            )
             self.unwritten.add(contact.uid)
             return False
         if result is None:

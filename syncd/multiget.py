@@ -30,10 +30,11 @@ class Kind:
     report: str
     data: str
     namespace: str
+    noun: str  # for log lines: "card", "task"
 
 
-ADDRESS_DATA = Kind("addressbook-multiget", "address-data", "urn:ietf:params:xml:ns:carddav")
-CALENDAR_DATA = Kind("calendar-multiget", "calendar-data", "urn:ietf:params:xml:ns:caldav")
+ADDRESS_DATA = Kind("addressbook-multiget", "address-data", "urn:ietf:params:xml:ns:carddav", "card")
+CALENDAR_DATA = Kind("calendar-multiget", "calendar-data", "urn:ietf:params:xml:ns:caldav", "item")
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,14 +139,16 @@ def _split(client: DavClient, url: str, hrefs: list[str], kind: Kind, why: str, 
         return
     if len(hrefs) > 1:
         half = len(hrefs) // 2
-        log.info("%s: multiget of %d items failed (%s)", url, len(hrefs), why)
+        log.info("%s: multiget of %d %ss failed (%s)", url, len(hrefs), kind.noun, why)
         yield from _batch(client, url, hrefs[:half], kind)
         yield from _batch(client, url, hrefs[half:], kind)
         return
     if too_large:
-        log.warning("skipping %s: larger than the response size limit (it is left as it is)", hrefs[0])
+        log.warning(
+            "skipping the %s %s: larger than the response size limit (it is left as it is)", kind.noun, hrefs[0]
+        )
         return
-    log.warning("%s: the server cannot multiget this item (%s); using GET", hrefs[0], why)
+    log.warning("%s: the server cannot multiget this %s (%s); using GET", hrefs[0], kind.noun, why)
     try:
         response = client.get(hrefs[0])
     except NotFound:
