@@ -25,9 +25,10 @@ from icalendar import Calendar
 
 from syncd.config import InteractionsConfig
 from syncd.contacts import Contact
-from syncd.dav import DavClient, HTTPStatusError, NotFound, same_resource
+from syncd.dav import DavClient, HTTPStatusError, NotFound
 from syncd.discovery import Account, find_calendar
 from syncd.durations import Duration
+from syncd.tasks import read_tasks
 
 log = logging.getLogger("syncd.interactions")
 
@@ -66,22 +67,17 @@ def read_meetings(
             log.warning("interactions.calendars: no calendar named %r; its meetings are not counted", name)
             continue
         try:
-            found = client.report(calendar.url, _query(start, end), depth=1)
+            found = read_tasks(client, calendar, _query(start, end))  # the one calendar-query reader
         except (HTTPStatusError, NotFound) as err:
             if isinstance(err, HTTPStatusError) and not 400 <= err.status < 500:
                 raise
             log.warning("interactions.calendars: cannot read the events of %r: %s", name, err)
             continue
-        for resource in found.resources:
-            if resource.status != 200 or same_resource(resource.href, calendar.url):
-                continue
-            data = resource.text("cal:calendar-data")
-            if not data:
-                continue
+        for raw in found:
             try:
-                meetings.extend(occurrences(data, start, end, zone))
+                meetings.extend(occurrences(raw.text, start, end, zone))
             except ValueError as err:
-                log.warning("skipping the event %s: %s (it is left as it is)", resource.href, err)
+                log.warning("skipping the event %s: %s (it is left as it is)", raw.href, err)
     return meetings
 
 
