@@ -6,9 +6,10 @@ the loop watches.
 
 - A failing cycle (server down, 5xx, timeout, even a bug) is logged in one line (the traceback only with
   `--verbose`) and retried with exponential backoff, capped at the sync interval; the process never dies of it.
-- SIGTERM/SIGINT during a cycle: the request in progress (a write included) completes, no further request is
-  sent, and the process exits 0. Every write is a single conditional PUT and reminder UIDs are deterministic, so
-  a cycle stopped between two requests leaves nothing half-written; the next cycle picks up where it stopped.
+- SIGTERM/SIGINT during a cycle: a write in progress completes (a read in progress is abandoned: it changes
+  nothing), no further request is sent, and the process exits 0. Every write is a single conditional PUT and
+  reminder UIDs are deterministic, so a cycle stopped between two requests leaves nothing half-written; the
+  next cycle picks up where it stopped.
 - SIGHUP: the config is loaded again; an invalid one is reported and the old one kept. A valid one takes effect
   at once (a cycle runs right after the reload).
 - Under systemd (`syncd.notify`): READY=1 once the config is loaded, STATUS= with the last cycle's summary,
@@ -33,7 +34,7 @@ import schedule
 
 from syncd import logs
 from syncd.config import LoadedConfig, Settings
-from syncd.dav import DavClient, Response
+from syncd.dav import WRITE_METHODS, DavClient, Response
 from syncd.errors import ConfigError, SyncdError
 from syncd.notify import Notifier
 
@@ -47,7 +48,7 @@ _IN_CYCLE_RETRY_SHARE = 0.5
 
 
 class StopRequested(BaseException):
-    """SIGTERM/SIGINT arrived during a cycle: raised before the next request (never during one).
+    """SIGTERM/SIGINT arrived during a cycle: raised before the next request, or during a read (never a write).
 
     A BaseException, so that no `except Exception` on the way (in the engine or its adapters) swallows it.
     """
@@ -87,7 +88,12 @@ class LoopClient(DavClient):
     ) -> Response:
         if self._daemon.stop_requested:
             raise StopRequested
-        response = super().request(method, url, body=body, headers=headers, ok=ok, stream=stream)
+        # A read may be abandoned at once on SIGTERM (it changes nothing); a write is always let finish.
+        self._daemon.abandonable = method.upper() not in WRITE_METHODS
+        try:
+            response = super().request(method, url, body=body, headers=headers, ok=ok, stream=stream)
+        finally:
+            self._daemon.abandonable = False
         self._daemon.feed_watchdog(only_if_due=True)
         return response
 
@@ -116,6 +122,7 @@ class Daemon:
         self.cycles = 0
         self.stop_requested = False
         self.reload_requested = False
+        self.abandonable = False  # a read request is in flight: a stop may abandon it
         self._due = time.monotonic()
 
     # Config-derived values ---------------------------------------------------------------------------
@@ -208,8 +215,13 @@ class Daemon:
         # Runs in the main thread between two bytecodes; the wakeup fd has already woken the loop's select.
         if signum == signal.SIGHUP:
             self.reload_requested = True
-        else:
-            self.stop_requested = True
+            return
+        self.stop_requested = True
+        if self.abandonable:
+            # Interrupts the blocking read (PEP 475: an exception from a handler ends the system call). The
+            # HTTP library drops the connection, as it does on Ctrl-C.
+            self.abandonable = False
+            raise StopRequested
 
     def _reload(self) -> None:
         self.reload_requested = False
@@ -272,7 +284,7 @@ class Daemon:
                 self._run_due_job()
                 self.feed_watchdog()
         except StopRequested:
-            log.info("stop requested during a sync: the request in progress was let finish, no further one was sent")
+            log.info("stop requested during a sync: no write was cut short, no further request was sent")
         finally:
             self.notifier.stopping()
             signal.set_wakeup_fd(old_fd)

@@ -34,7 +34,7 @@ from icalendar import Calendar
 from syncd.daemon import Daemon as DaemonLoop
 from syncd.daemon import backoff_seconds
 from syncd.localserver import LocalRadicale
-from tests.proxy import CountingProxy, Request, Respond, Stall, chain, when
+from tests.proxy import Action, CountingProxy, Request, Respond, Stall, chain, when
 from tests.servers import DavServer, radicale_server
 
 PASSWORD = "s3cret-Pa55word"  # what tests.servers.radicale_server sets up
@@ -134,7 +134,7 @@ def start_daemon(
 ) -> Daemon:
     """`syncd [extra] --config CONFIG run`, stdout and stderr into one file; `journal`: as if that were journald;
     `watchdog`: WatchdogSec= in seconds."""
-    output = workdir / f"daemon-{uuid.uuid4().hex[:6]}.log"
+    output = workdir / "daemon.log"
     output.touch()
     credentials = workdir / "credentials"
     credentials.mkdir(exist_ok=True)
@@ -157,6 +157,13 @@ def start_daemon(
             env=environment,
         )
     return Daemon(process, output)
+
+
+def stop_limit() -> float:
+    """1 s, the promise for a machine that is not overloaded. Under a load average above the number of CPUs
+    (other test runs sharing the machine) every process runs slower by about that factor, and so may this."""
+    load = os.getloadavg()[0] / (os.cpu_count() or 1)
+    return 1.0 * max(1.0, load)
 
 
 def terminate(daemon: Daemon) -> float:
@@ -324,7 +331,7 @@ def test_daemon_survives_outage_reload_and_stops_cleanly(
 
         # SIGTERM: exit 0 within a second, STOPPING=1, nothing half-written.
         took = terminate(daemon)
-        assert took < 1.0, f"took {took:.2f} s to stop"
+        assert took < stop_limit(), f"took {took:.2f} s to stop"
         notify.wait(lambda f: f.get("STOPPING") == "1", t0, timeout=1)
         reminders = open_reminders(dav, task_list)
         assert len(reminders) == 4 and set(reminders.values()) == {1}, reminders
@@ -361,6 +368,45 @@ def test_daemon_survives_outage_reload_and_stops_cleanly(
             restarted.stop()
 
 
+# Through a fault-injecting proxy ------------------------------------------------------------------------------
+
+
+def config_via(
+    proxy: CountingProxy,
+    dav: DavServer,
+    workdir: Path,
+    addressbook: str,
+    task_list: str,
+    *,
+    limit: int = 1,
+    every: str = "PT1H",
+) -> Path:
+    """A config for `dav` that reaches it through `proxy`."""
+    config = write_config(dav, workdir, addressbook, task_list, limit=limit, every=every)
+    config.write_text(config.read_text().replace(dav.url, proxy.url), encoding="utf-8")
+    return config
+
+
+def noticing(action: Action) -> tuple[threading.Event, Callable[[Request], Action]]:
+    """A fault hook that does `action` and sets the event when the first request reaches it."""
+    arrived = threading.Event()
+
+    def hook(request: Request) -> Action:
+        arrived.set()
+        return action
+
+    return arrived, hook
+
+
+def terminate_on(arrived: threading.Event, daemon: Daemon) -> float:
+    """Once the proxy saw the request: SIGTERM; returns how long the exit (code 0) took."""
+    try:
+        assert arrived.wait(20), daemon.text()
+        return terminate(daemon)
+    finally:
+        daemon.stop()
+
+
 def test_sigterm_during_a_write_lets_it_complete_and_sends_nothing_more(
     tmp_path: Path, notify: NotifySocket, radicale: DavServer
 ) -> None:
@@ -368,28 +414,16 @@ def test_sigterm_during_a_write_lets_it_complete_and_sends_nothing_more(
     With --verbose (debug output of every request), neither the password nor an Authorization header shows."""
     addressbook, _ = seed(radicale)
     task_list = f"Keep in touch {uuid.uuid4().hex[:6]}"
-    arrived = threading.Event()
-
-    def hold_first_put(request: Request) -> Stall:
-        arrived.set()
-        return Stall(1.0)
-
-    with CountingProxy(radicale.url, fault=when(hold_first_put, method="PUT", times=1)) as proxy:
-        config = write_config(radicale, tmp_path, addressbook, task_list, limit=3, every="PT1H")
-        config.write_text(config.read_text().replace(radicale.url, proxy.url), encoding="utf-8")
-        daemon = start_daemon(config, tmp_path, notify, "--verbose")
-        try:
-            assert arrived.wait(20), daemon.text()
-            daemon.process.send_signal(signal.SIGTERM)
-            assert daemon.process.wait(timeout=10) == 0, daemon.text()
-            puts = [r for r in proxy.snapshot() if r.method == "PUT"]
-            assert len(puts) == 1 and puts[0].status == 201, proxy.snapshot()
-            assert proxy.snapshot()[-1].method == "PUT", "nothing was sent after the write in progress"
-        finally:
-            daemon.stop()
+    arrived, hold = noticing(Stall(1.0))
+    with CountingProxy(radicale.url, fault=when(hold, method="PUT", times=1)) as proxy:
+        config = config_via(proxy, radicale, tmp_path, addressbook, task_list, limit=3)
+        terminate_on(arrived, start_daemon(config, tmp_path, notify, "--verbose"))
+        puts = [r for r in proxy.snapshot() if r.method == "PUT"]
+        assert len(puts) == 1 and puts[0].status == 201, proxy.snapshot()
+        assert proxy.snapshot()[-1].method == "PUT", "nothing was sent after the write in progress"
     assert len(open_reminders(radicale, task_list)) == 1
-    text = daemon.text()
-    assert "the request in progress was let finish" in text
+    text = (tmp_path / "daemon.log").read_text()
+    assert "no write was cut short" in text
     assert "PUT " in text, "debug output of the requests is there"
     assert_no_secret(text)
 
@@ -397,57 +431,58 @@ def test_sigterm_during_a_write_lets_it_complete_and_sends_nothing_more(
 def test_watchdog_follows_progress_and_stops_for_a_stuck_request(
     tmp_path: Path, notify: NotifySocket, radicale: DavServer
 ) -> None:
-    """WatchdogSec=1s: during a slow cycle (every request takes 0.25 s) WATCHDOG=1 keeps coming at least every
-    second; while one request hangs for 3 s none comes, so systemd would restart a really stuck daemon."""
+    """WatchdogSec=2s: during a slow cycle (every request takes 0.25 s) WATCHDOG=1 keeps coming well within
+    the 2 s; while one request hangs for 4 s none comes, so systemd would restart a really stuck daemon."""
     addressbook, _ = seed(radicale)
     stuck: list[float] = []
 
     def hang(request: Request) -> Stall:
         stuck.append(time.monotonic())
-        return Stall(3.0)
+        return Stall(4.0)
 
     fault = chain(when(hang, method="REPORT", skip=1, times=1), when(Stall(0.25)))
     with CountingProxy(radicale.url, fault=fault) as proxy:
-        config = write_config(radicale, tmp_path, addressbook, f"Tasks {uuid.uuid4().hex[:6]}", limit=1, every="PT1H")
-        config.write_text(config.read_text().replace(radicale.url, proxy.url), encoding="utf-8")
+        config = config_via(proxy, radicale, tmp_path, addressbook, f"Tasks {uuid.uuid4().hex[:6]}")
         t0 = time.monotonic()
-        daemon = start_daemon(config, tmp_path, notify, watchdog=1.0)
+        daemon = start_daemon(config, tmp_path, notify, watchdog=2.0)
         try:
             done = notify.wait(status_ok, t0, timeout=30)
-            assert terminate(daemon) < 1.0
+            assert terminate(daemon) < stop_limit()
         finally:
             daemon.stop()
     assert len(stuck) == 1
     pings = [m.at for m in notify.messages if m.fields.get("WATCHDOG") == "1" and m.at <= done]
     before = [t for t in pings if t < stuck[0]]
-    assert len(before) >= 3, "pings while the slow cycle makes progress"
-    assert max(b - a for a, b in itertools.pairwise(before)) < 1.0
-    assert not [t for t in pings if stuck[0] + 0.1 < t < stuck[0] + 2.9], "no ping while a request hangs"
-    assert [t for t in pings if t > stuck[0] + 2.9], "pings again once it moves on"
+    assert len(before) >= 2, "pings while the slow cycle makes progress"
+    assert max(b - a for a, b in itertools.pairwise(before)) < 2.0
+    assert not [t for t in pings if stuck[0] + 0.1 < t < stuck[0] + 3.9], "no ping while a request hangs"
+    assert [t for t in pings if t > stuck[0] + 3.9], "pings again once it moves on"
+
+
+def test_sigterm_during_a_slow_read_abandons_it(tmp_path: Path, notify: NotifySocket, radicale: DavServer) -> None:
+    """A read changes nothing, so a stop does not wait for a slow one (here a REPORT held for 20 s)."""
+    addressbook, _ = seed(radicale)
+    arrived, hold = noticing(Stall(20.0))
+    with CountingProxy(radicale.url, fault=when(hold, method="REPORT", times=1)) as proxy:
+        config = config_via(proxy, radicale, tmp_path, addressbook, f"Tasks {uuid.uuid4().hex[:6]}")
+        took = terminate_on(arrived, start_daemon(config, tmp_path, notify))
+        assert took < stop_limit(), f"took {took:.2f} s"
+        assert proxy.snapshot()[-1].method == "REPORT", "nothing was sent after it"
+        assert not proxy.writes()
+    assert "no write was cut short" in (tmp_path / "daemon.log").read_text()
 
 
 def test_sigterm_while_retrying_a_failing_server_sends_no_further_attempt(
     tmp_path: Path, notify: NotifySocket, radicale: DavServer
 ) -> None:
     """A server answering 503: a stop does not wait for the request's remaining retries (up to 25 s)."""
-    arrived = threading.Event()
-
-    def unavailable(request: Request) -> Respond:
-        arrived.set()
-        return Respond(503)
-
+    arrived, unavailable = noticing(Respond(503))
     with CountingProxy(radicale.url, fault=when(unavailable)) as proxy:
-        config = write_config(radicale, tmp_path, "Contacts", "Tasks", limit=1, every="PT1H")
-        config.write_text(config.read_text().replace(radicale.url, proxy.url), encoding="utf-8")
-        daemon = start_daemon(config, tmp_path, notify)
-        try:
-            assert arrived.wait(20), daemon.text()
-            took = terminate(daemon)
-        finally:
-            daemon.stop()
+        config = config_via(proxy, radicale, tmp_path, "Contacts", "Tasks")
+        took = terminate_on(arrived, start_daemon(config, tmp_path, notify))
         assert took < 3.0, f"took {took:.2f} s"
         assert len(proxy.snapshot()) <= 2, proxy.snapshot()
-    assert "sync failed" not in daemon.text()
+    assert "sync failed" not in (tmp_path / "daemon.log").read_text()
 
 
 def test_journald_format_and_verbose_failures_keep_secrets(
@@ -456,14 +491,13 @@ def test_journald_format_and_verbose_failures_keep_secrets(
     """Under journald (JOURNAL_STREAM names our stderr): syslog priority prefixes, no timestamps. A server that
     answers 500 to everything, with --verbose: tracebacks are shown, the password and Authorization are not."""
     addressbook, _ = seed(radicale)
-    config = write_config(radicale, tmp_path, addressbook, f"Tasks {uuid.uuid4().hex[:6]}", limit=1, every="PT1S")
     with CountingProxy(radicale.url, fault=when(Respond(500, b"boom"))) as proxy:
-        config.write_text(config.read_text().replace(radicale.url, proxy.url), encoding="utf-8")
+        config = config_via(proxy, radicale, tmp_path, addressbook, f"Tasks {uuid.uuid4().hex[:6]}", every="PT1S")
         t0 = time.monotonic()
         daemon = start_daemon(config, tmp_path, notify, "--verbose", journal=True)
         try:
             notify.wait(lambda f: "(2 in a row)" in f.get("STATUS", ""), t0, timeout=20)
-            assert terminate(daemon) < 1.0
+            assert terminate(daemon) < stop_limit()
         finally:
             daemon.stop()
         assert proxy.snapshot(), "the daemon did talk to the server"
