@@ -415,7 +415,8 @@ def cmd_import(ctx: Context) -> int:
 def cmd_check(ctx: Context) -> int:
     from syncd.check import run_check
 
-    return run_check(ctx.loaded, make_client(ctx.settings), sys.stdout)
+    with make_client(ctx.settings) as client:
+        return run_check(ctx.loaded, client, sys.stdout)
 
 
 def cmd_run(ctx: Context) -> int:

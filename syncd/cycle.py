@@ -12,7 +12,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
-from syncd import birthdays, carddav, insights, interactions, notetags, repair, tasks
+from syncd import birthdays, cache, carddav, incremental, insights, interactions, notetags, repair, tasks
+from syncd.cache import Broken, Parsed
 from syncd.circles import Membership, group_members, resolve
 from syncd.config import Settings
 from syncd.contacts import (
@@ -29,12 +30,12 @@ from syncd.contacts import (
     parse_instant,
 )
 from syncd.dav import DavClient, HTTPStatusError, NotFound, ResponseTooLarge, same_resource
-from syncd.discovery import Account, Collection, discover, select_addressbooks
-from syncd.errors import DataError, PreconditionFailed
+from syncd.discovery import Account, Collection, describe_collection, discover, select_addressbooks
+from syncd.errors import ConfigError, DataError, PreconditionFailed
 from syncd.journal import Entry, Journal, xsyncd_diff
 from syncd.planner import OpenReminder, Tracked, backlog, due_date, plan
 from syncd.reconcile import Reconciliation, reconcile
-from syncd.reminders import BrokenTask, Task, build_task, complete_text, parse_task
+from syncd.reminders import Task, build_task, complete_text
 from syncd.state import State
 from syncd.vcard import CardSyntaxError
 
@@ -135,6 +136,8 @@ class Engine:
         self.planned: list[str] = []
         self.unwritten: set[str] = set()  # contact UIDs whose card write failed this run
         self._journal: Journal | None = None
+        self._watching = False  # the read cache follows this client's writes
+        self._account_cached = False  # the account came from the cache
 
     @property
     def state(self) -> State:
@@ -163,21 +166,81 @@ class Engine:
         contacts: dict[str, Contact] = {}
         broken: list[str] = []
         for addressbook in addressbooks:
-            for card in carddav.read_addressbook(self.client, addressbook):
-                contact = self._read_card(card, broken)
-                if contact is None:
+            for href, parsed in self._read_collection(addressbook, incremental.card_reader(addressbook)):
+                if isinstance(parsed, Broken):
+                    log.warning("skipping the card %s: %s (it is left as it is)", href, parsed.reason)
+                    broken.append(href)
                     continue
+                if not isinstance(parsed, Contact):
+                    continue
+                contact = parsed
+                for warning in contact.warnings:
+                    log.warning("%s (%s): %s", contact.name, href, warning)
                 if contact.uid in contacts:
                     log.warning(
                         "%s: UID %s is also used by %s; skipped",
-                        card.href,
+                        href,
                         contact.uid,
                         contacts[contact.uid].href,
                     )
-                    broken.append(card.href)
+                    broken.append(href)
                     continue
                 contacts[contact.uid] = contact
         return addressbooks, contacts, broken
+
+    def read_task_list(self, task_list: Collection, broken: list[str] | None = None) -> list[Task]:
+        """Every syncd reminder in the task list (broken tasks: a warning each, left alone, their hrefs in
+        `broken`)."""
+        found: list[Task] = []
+        for href, parsed in self._read_collection(task_list, incremental.task_reader(self.zone)):
+            if isinstance(parsed, Broken):
+                log.warning("skipping the task %s: %s (it is left as it is)", href, parsed.reason)
+                if broken is not None:
+                    broken.append(href)
+            elif isinstance(parsed, Task):
+                found.append(parsed)
+        return found
+
+    def _read_collection(self, collection: Collection, reader: incremental.Reader) -> list[tuple[str, Parsed]]:
+        """Through the local cache: only what changed since the last read is downloaded (syncd.incremental)."""
+        if not self._watching:
+            self.client.write_listeners.append(cache.WriteHook(self.state, self.zone))
+            self._watching = True
+        stats = incremental.ReadStats()
+        entries = incremental.read_collection(self.client, self.state, collection, reader, stats)
+        log.debug(
+            "%s: %s, %d listed, %d fetched, %d from the cache, %d deleted",
+            collection.url,
+            stats.how,
+            stats.listed,
+            stats.fetched,
+            stats.cached,
+            stats.deleted,
+        )
+        return entries
+
+    def discover(self, *, fresh: bool = False) -> Account:
+        """The account: from the cache when discovered recently for these server settings and it holds every
+        collection the config names (syncd.cache), else discovered now."""
+        if not fresh:
+            account = cache.load_account(self.state, self.settings)
+            if account is not None and self._covers(account):
+                self._account_cached = True
+                return account
+        account = discover(self.client, self.settings.server)
+        cache.save_account(self.state, self.settings, account)
+        self._account_cached = False
+        return account
+
+    def _covers(self, account: Account) -> bool:
+        names = [self.settings.reminders.task_list, self.settings.reminders.calendar]
+        names += list(self.settings.interactions.calendars)
+        known = {c.name for c in account.calendars}
+        try:
+            select_addressbooks(account, self.settings.contacts.addressbooks)
+        except ConfigError:
+            return False
+        return all(name in known for name in names if name)
 
     @staticmethod
     def _read_card(card: Card, broken: list[str]) -> Contact | None:
@@ -192,7 +255,25 @@ class Engine:
         return contact
 
     def read(self, *, create_task_list: bool) -> World:
-        account = discover(self.client, self.settings.server)
+        account = self.discover()
+        known = len(account.calendars)
+        try:
+            world = self._read(account, create_task_list=create_task_list)
+        except NotFound:
+            if not self._account_cached:
+                raise
+            log.info("a collection is no longer where it was; discovering the account again")
+            account = self.discover(fresh=True)
+            known = len(account.calendars)
+            world = self._read(account, create_task_list=create_task_list)
+        for i, created in enumerate(world.account.calendars[known:], start=known):
+            # made by syncd in this read: ask the server what it supports (sync-collection) once
+            world.account.calendars[i] = describe_collection(self.client, created.url) or created
+        if len(world.account.calendars) != known or not self._account_cached:
+            cache.save_account(self.state, self.settings, world.account)
+        return world
+
+    def _read(self, account: Account, *, create_task_list: bool) -> World:
         addressbooks, everyone, broken = self.read_contacts(account)
         groups = group_members(everyone.values())
         people = {uid: c for uid, c in everyone.items() if not c.is_group}
@@ -208,18 +289,8 @@ class Engine:
         task_list = tasks.find_task_list(account, name)
         if task_list is None and create_task_list:
             task_list = tasks.create_task_list(self.client, account, name)
-        found: list[Task] = []
         broken_tasks: list[str] = []
-        if task_list is not None:
-            for raw in tasks.read_tasks(self.client, task_list):
-                try:
-                    task = parse_task(raw.href, raw.etag, raw.text, self.zone)
-                except BrokenTask as err:
-                    log.warning("skipping the task %s: %s (it is left as it is)", raw.href, err)
-                    broken_tasks.append(raw.href)
-                    continue
-                if task is not None:
-                    found.append(task)
+        found = self.read_task_list(task_list, broken_tasks) if task_list is not None else []
         return World(account, addressbooks, people, groups, memberships, broken, task_list, found, broken_tasks)
 
     # Writing cards -----------------------------------------------------------------------------------
@@ -356,7 +427,7 @@ class Engine:
         circles = list(self.settings.circles)
         for contact in world.contacts.values():
             tags = notetags.parse(contact.note)
-            if tags.empty or not notetags.mirror_updates(tags, contact.xsyncd, circles):
+            if not notetags.mirror_updates(tags, contact.xsyncd, circles):
                 continue
             if self.write_card(
                 contact, functools.partial(notetags.mirror_updates, tags, circles=circles), "NOTE tag changed"

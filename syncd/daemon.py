@@ -83,10 +83,11 @@ class LoopClient(DavClient):
         body: bytes | None = None,
         headers: Mapping[str, str] | None = None,
         ok: Iterable[int] = (200, 201, 204, 207),
+        stream: bool = False,
     ) -> Response:
         if self._daemon.stop_requested:
             raise StopRequested
-        response = super().request(method, url, body=body, headers=headers, ok=ok)
+        response = super().request(method, url, body=body, headers=headers, ok=ok, stream=stream)
         self._daemon.feed_watchdog(only_if_due=True)
         return response
 

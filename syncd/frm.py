@@ -8,7 +8,8 @@ frm's formats, as its source writes them:
 - `X-FRM-SNOOZE-UNTIL`: `YYYY-MM-DD`;
 - `X-FRM-GROUP`: free text; not imported (map it with a `[[rules]] category`/`group` rule if wanted);
 - history: `~/.frm/log.jsonl` (or `$FRM_CONFIG_DIR/log.jsonl`), one JSON object per line:
-  `{"contact": "<FN>", "time": "<RFC 3339>", "note": "..."}`; newer versions add the card's `"path"`.
+  `{"contact": "<FN>", "time": "<RFC 3339>", "note": "..."}`. Newer frm versions also record the card's
+  CardDAV path; syncd reads it from a `"path"` key (that key name is an assumption) and otherwise matches FN.
   The latest time per contact is its last contact. Lines that cannot be read are skipped, as frm does.
 
 Each X-SYNCD value is written only when the card has none of its own:

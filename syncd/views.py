@@ -163,7 +163,8 @@ def week_text(result: WeekReview) -> str:
         + (": " + ", ".join(n.name for n in result.new_contacts) if result.new_contacts else ""),
         f"Slipped: {len(result.slipped)}"
         + (": " + ", ".join(f"{s.name} ({s.days_overdue}d)" for s in result.slipped) if result.slipped else ""),
-        f"Daily list done {result.lists_done}/{result.list_days} days; streak {result.streak} days",
+        f"Daily list done {result.lists_done}/{result.list_days} days; streak {result.streak} "
+        + ("day" if result.streak == 1 else "days"),
         "",
         "Ask yourself: who do I owe a reply? Who did I think of and not call? Who should move circles?",
     ]

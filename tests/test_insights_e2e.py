@@ -197,7 +197,7 @@ def test_events_views_and_report(dav: DavServer, tmp_path: Path, capsys: pytest.
         assert "If-Match" in deletes[0].headers
         found = events(dav, calendar_url)
         assert sorted(found) == ["syncd-month-202611", "syncd-week-20261122"]
-        assert "Daily list done 1/1 days; streak 1 days" in str(found["syncd-week-20261122"]["DESCRIPTION"])
+        assert "Daily list done 1/1 days; streak 1 day\n" in str(found["syncd-week-20261122"]["DESCRIPTION"])
         proxy.reset()
         assert syncd(cfg, "2026-11-22T14:30", "sync") == 0
         assert proxy.writes() == []
