@@ -150,11 +150,14 @@ def test_kill_9_at_random_points(dav: DavServer, tmp_path: Path) -> None:
         for uid, text in served.items():
             assert non_xsyncd(book.card_text(uid)) == non_xsyncd(text), uid
         done = sum(1 for t in book.tasks() if t.done)
+        journal = Journal.in_dir(state).entries()
+        interrupted = sum(1 for e in journal if e.outcome == "interrupted")
     finally:
         proxy.close()
         forker.close()
     print(
         f"\n{dav.kind}: {kills} kills in {runs} runs ({places}), state damaged/lost {rebuilt} times, "
-        f"{len(book.tasks())} reminders ({done} completed), 0 duplicates, 0 lost completions, "
+        f"{len(book.tasks())} reminders ({done} completed), journal: {len(journal)} card writes "
+        f"({interrupted} interrupted by a kill), 0 duplicates, 0 lost completions, "
         f"{time.monotonic() - started:.0f} s"
     )

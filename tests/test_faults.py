@@ -287,3 +287,22 @@ def test_only_reads_and_conditional_writes_are_retried(radicale: DavServer) -> N
         assert not safe_to_retry("PUT", {}) and safe_to_retry("PUT", {"If-None-Match": "*"})
     finally:
         proxy.close()
+
+
+def test_refused_card_write_keeps_the_completion_pending(dav: DavServer, tmp_path: Path) -> None:
+    """A card PUT refused with 403 is not retried (not transient) — and the completion it was recording stays
+    pending, so the next cycle records it instead of forgetting it."""
+    book, proxy = proxied_book(dav, tmp_path)
+    try:
+        assert book.sync() == 0
+        task = book.tasks()[0]
+        assert complete(dav, task, "20261122T101500Z")
+        before = book.values(task.contact).get("X-SYNCD-LAST-CONTACT")
+        proxy.fault = when(Respond(403), method="PUT", path=".vcf", times=1)
+        assert book.sync("2026-11-22T12:00") == 0
+        assert book.values(task.contact).get("X-SYNCD-LAST-CONTACT") == before
+        assert book.sync("2026-11-22T12:30") == 0
+        assert book.values(task.contact)["X-SYNCD-LAST-CONTACT"] == "2026-11-22T10:15:00Z"
+        assert completions_recorded(book) == []
+    finally:
+        proxy.close()
