@@ -17,6 +17,7 @@ import functools
 import hashlib
 import json
 import logging
+import re
 import time
 from dataclasses import dataclass, fields
 from datetime import date, datetime
@@ -138,9 +139,26 @@ def decode(kind: str, href: str, etag: str, text: str) -> Parsed:
     return Task(href=href, etag=etag, **values)
 
 
+# PHOTO/LOGO/SOUND/KEY: often tens of KB of base64 folded over hundreds of lines that no Contact field uses;
+# unfolding them is most of the time a photo card takes to read. A property line at the start of a physical
+# line (optionally `item1.`-grouped) and its folded continuation lines.
+_BINARY = re.compile(
+    r"^(?:[A-Za-z0-9-]+\.)?(?:PHOTO|LOGO|SOUND|KEY)[;:][^\r\n]*(?:\r\n|\n)(?:[ \t][^\r\n]*(?:\r\n|\n|$))*",
+    re.IGNORECASE | re.MULTILINE,
+)
+
+
+def without_binary(text: str) -> str:
+    """The card's text without binary properties, for reading only (never written back). Cards with
+    quoted-printable are left whole: a soft line break lets any text start a physical line there."""
+    if len(text) < 2048 or "QUOTED-PRINTABLE" in text.upper():
+        return text
+    return _BINARY.sub("", text)
+
+
 def parse_card(href: str, etag: str, text: str, addressbook: str) -> Contact | Broken:
     try:
-        return contact_from_card(Card(href=href, etag=etag, text=text, addressbook=addressbook))
+        return contact_from_card(Card(href=href, etag=etag, text=without_binary(text), addressbook=addressbook))
     except CardSyntaxError as err:
         return Broken(str(err))
 

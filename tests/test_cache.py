@@ -14,12 +14,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from syncd import cache
-from syncd.contacts import Contact
+from syncd.contacts import Card, Contact, contact_from_card
 from syncd.dav import iter_multistatus, parse_multistatus
 from syncd.demo import generate_cards
 from syncd.durations import Duration
 from syncd.progress import Progress
 from syncd.reminders import build_task
+from syncd.vcard import CardSyntaxError
 
 CORPUS = Path(__file__).parent / "corpus"
 ZONE = ZoneInfo("Europe/Berlin")
@@ -35,6 +36,50 @@ def test_cached_card_is_the_parsed_card(path: Path) -> None:
     parsed = cache.parse_card("http://h/ab/x.vcf", '"e1"', text, "Contacts")
     again = cache.decode(cache.CARD, "http://h/ab/x.vcf", '"e1"', cache.encode(parsed))
     assert again == parsed
+    try:  # reading without the binary properties gives what reading the whole card gives
+        whole: object = contact_from_card(Card("http://h/ab/x.vcf", '"e1"', text, "Contacts"))
+    except CardSyntaxError as err:
+        whole = cache.Broken(str(err))
+    assert parsed == whole
+
+
+PHOTO = "PHOTO;ENCODING=b;TYPE=JPEG:" + "QUJD" * 2000
+
+
+def _folded(line: str, eol: str) -> str:
+    return eol.join([line[:75]] + [" " + line[i : i + 74] for i in range(75, len(line), 74)])
+
+
+@pytest.mark.parametrize("eol", ["\r\n", "\n"])
+@pytest.mark.parametrize(
+    "binary",
+    [
+        PHOTO,
+        "item1." + PHOTO,
+        "photo;encoding=b:" + "QUJD" * 800,
+        "PHOTO:data:image/jpeg;base64," + "QUJD" * 900,
+        "LOGO;VALUE=uri:https://example.org/logo.png",
+        "KEY;ENCODING=b:" + "QUJD" * 700,
+    ],
+)
+def test_binary_properties_are_skipped_when_reading(binary: str, eol: str) -> None:
+    note = "NOTE:a note that mentions" + " x" * 60 + " PHOTO: and KEY: in its text"
+    lines = [
+        "BEGIN:VCARD",
+        "VERSION:3.0",
+        "UID:u-1",
+        "FN:Ada",
+        _folded(note, eol),
+        _folded(binary, eol),
+        "EMAIL:ada@example.org",
+        "X-SYNCD-CIRCLE:1",
+        "END:VCARD",
+    ]
+    text = eol.join(lines) + eol
+    assert "QUJDQUJD" not in cache.without_binary(text) or len(text) < 2048
+    parsed = cache.parse_card("h", "e", text, "x")
+    assert parsed == contact_from_card(Card("h", "e", text, "x"))
+    assert isinstance(parsed, Contact) and parsed.emails == ["ada@example.org"] and "KEY:" in parsed.note
 
 
 def test_generated_cards_round_trip() -> None:
