@@ -201,7 +201,7 @@ def render(table: dict[str, object]) -> str:
     circles = table["circles"]
     assert isinstance(circles, dict)
     lines = [
-        f"{CONTACTS} contacts, circles 1/2/3: "
+        f"{CONTACTS} contacts ({sum(c for c, _ in CIRCLES.values())} tracked), circles 1/2/3: "
         + "/".join(str(c) for c, _ in CIRCLES.values())
         + " every "
         + "/".join(str(d) for _, d in CIRCLES.values())

@@ -10,6 +10,7 @@ the birthday reminder as well. BDAY without a year (vCard 4 `--MMDD`, Apple's ye
 
 from __future__ import annotations
 
+import math
 from datetime import date, timedelta
 
 from syncd.durations import Duration
@@ -43,7 +44,7 @@ def birthday_due(
         return today  # already due (or overdue): the reminder today is a birthday one
     if coming > due or (snooze is not None and coming < snooze):
         return None
-    if last_contact is not None and coming < last_contact + timedelta(days=interval.approx_days / 2):
+    if last_contact is not None and coming < last_contact + timedelta(days=math.ceil(interval.approx_days / 2)):
         return None
     return coming
 

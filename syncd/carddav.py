@@ -7,17 +7,17 @@ import logging
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Protocol
-from xml.sax.saxutils import escape
 
 from syncd.contacts import Card
-from syncd.dav import DavClient, HTTPStatusError, NotFound, same_resource
+from syncd.dav import DavClient, NotFound, same_resource
 from syncd.discovery import Collection
 from syncd.errors import PreconditionFailed, ServerError
+from syncd.multiget import ADDRESS_DATA, BATCH
+from syncd.multiget import multiget as generic_multiget
 from syncd.vcard import patch_xsyncd, xsyncd_values
 
 log = logging.getLogger("syncd.carddav")
 
-BATCH = 100
 MAX_ATTEMPTS = 5
 VCARD_TYPE = "text/vcard"
 
@@ -34,58 +34,12 @@ def list_etags(client: DavClient, addressbook: Collection) -> dict[str, str]:
     return out
 
 
-def _multiget_body(hrefs: list[str]) -> bytes:
-    from urllib.parse import urlsplit
-
-    inner = "".join(f"<d:href>{escape(urlsplit(h).path)}</d:href>" for h in hrefs)
-    return (
-        '<?xml version="1.0" encoding="utf-8"?>'
-        '<card:addressbook-multiget xmlns:d="DAV:" xmlns:card="urn:ietf:params:xml:ns:carddav">'
-        f"<d:prop><d:getetag/><card:address-data/></d:prop>{inner}</card:addressbook-multiget>"
-    ).encode()
-
-
-def multiget(client: DavClient, addressbook: Collection, hrefs: list[str]) -> Iterator[Card]:
-    """Cards by href, fetched `BATCH` at a time. Missing ones (deleted meanwhile) are left out."""
-    for i in range(0, len(hrefs), BATCH):
-        yield from _multiget_batch(client, addressbook, hrefs[i : i + BATCH])
-
-
-def _multiget_batch(client: DavClient, addressbook: Collection, batch: list[str]) -> Iterator[Card]:
-    """One addressbook-multiget. A server can fail a whole multiget over one card it stored but cannot put
-    into XML (Xandikos answers 500 when a card is not valid UTF-8): then the batch is halved until that card
-    is alone, and it is read with a plain GET, which serves its bytes. If that fails too, the error stands."""
-    try:
-        found = client.report(addressbook.url, _multiget_body(batch), depth=1)
-    except HTTPStatusError as err:
-        if err.status < 500:
-            raise
-        if len(batch) > 1:
-            half = len(batch) // 2
-            log.info("%s: multiget of %d cards failed (HTTP %d)", addressbook.url, len(batch), err.status)
-            yield from _multiget_batch(client, addressbook, batch[:half])
-            yield from _multiget_batch(client, addressbook, batch[half:])
-            return
-        log.warning("%s: the server cannot multiget this card (HTTP %d); using GET", batch[0], err.status)
-        try:
-            card = get_card(client, batch[0])
-        except NotFound:
-            return
-        card.addressbook = addressbook.name or addressbook.url
-        yield card
-        return
-    for resource in found.resources:
-        if resource.status != 200:
-            continue
-        data = resource.text("card:address-data")
-        if data is None:
-            continue
-        yield Card(
-            href=resource.href,
-            etag=(resource.text("d:getetag") or "").strip(),
-            text=data,
-            addressbook=addressbook.name or addressbook.url,
-        )
+def multiget(client: DavClient, addressbook: Collection, hrefs: list[str], batch: int = BATCH) -> Iterator[Card]:
+    """Cards by href, fetched `batch` at a time and parsed as they stream in (see `syncd.multiget`).
+    Missing ones (deleted meanwhile) are left out."""
+    label = addressbook.name or addressbook.url
+    for item in generic_multiget(client, addressbook.url, hrefs, ADDRESS_DATA, batch):
+        yield Card(href=item.href, etag=item.etag, text=item.text, addressbook=label)
 
 
 def read_addressbook(client: DavClient, addressbook: Collection) -> list[Card]:

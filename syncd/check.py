@@ -72,6 +72,11 @@ def run_check(loaded: LoadedConfig, client: DavClient, out: TextIO) -> int:
         cal = find_calendar(account, settings.reminders.calendar)
         state = "found" if cal else "NOT FOUND"
         say(f"events     calendar {settings.reminders.calendar!r}: {state}\n")
+    for name in settings.interactions.calendars:
+        from syncd.discovery import find_calendar
+
+        state = "found" if find_calendar(account, name) else "NOT FOUND: its meetings are not counted"
+        say(f"meetings   calendar {name!r}: {state}\n")
     limit = settings.reminders.daily_limit
     zone = settings.schedule.timezone
     say(f"plan       up to {limit} reminders a day; days are counted in {zone}\n")

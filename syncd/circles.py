@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from syncd.config import Settings
 from syncd.contacts import NO_CIRCLE, Contact
 from syncd.durations import Duration
-from syncd.notetags import circle_key
+from syncd.notetags import circle_key, pause_ended
 from syncd.notetags import parse as parse_tags
 
 
@@ -52,6 +52,8 @@ def resolve(
         if circle is None and warnings is not None:
             warnings.append(f"{contact.name} ({contact.href}): NOTE #circle{tags.circle} is not a configured circle")
     own = contact.circle
+    if own is not None and own.lower() == NO_CIRCLE and pause_ended(tags, contact.xsyncd):
+        own = None  # paused by a NOTE tag that has been removed: tracked again
     if circle is None and own is not None:
         if own.lower() == NO_CIRCLE:
             return None

@@ -8,7 +8,8 @@ import logging
 import sys
 from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime, time
-from typing import TextIO
+from pathlib import Path
+from typing import TextIO, TypeVar
 from zoneinfo import ZoneInfo
 
 from syncd import __version__, logs
@@ -17,9 +18,10 @@ from syncd.contacts import NO_CIRCLE, format_instant, parse_date
 from syncd.cycle import Engine, TodayItem
 from syncd.dav import DavClient
 from syncd.durations import parse_short
-from syncd.errors import SyncdError, UsageError
+from syncd.errors import DataError, SyncdError, UsageError
 
 log = logging.getLogger("syncd")
+_T = TypeVar("_T")
 
 DESCRIPTION = """\
 syncd keeps you in touch with the people who matter, on purpose.
@@ -110,6 +112,18 @@ def build_parser() -> argparse.ArgumentParser:
     history.add_argument("contact", nargs="?", metavar="CONTACT", help="a vCard UID or full name (default: all)")
     history.add_argument("--json", action="store_true", help="print a JSON array instead of text")
     history.add_argument("--undo", metavar="ID", help="undo the change with this id")
+    import_ = sub.add_parser("import", help="take over what another keep-in-touch tool knew (frm)")
+    sources = import_.add_subparsers(dest="source", metavar="SOURCE", parser_class=_Parser, required=True)
+    frm = sources.add_parser(
+        "frm",
+        help="X-FRM-FREQUENCY / X-FRM-IGNORE / X-FRM-SNOOZE-UNTIL and frm's history, where no X-SYNCD value is",
+        description="Write X-SYNCD-CIRCLE (nearest circle; none for X-FRM-IGNORE:true), X-SYNCD-INTERVAL, "
+        "X-SYNCD-SNOOZE and X-SYNCD-LAST-CONTACT (the latest entry of frm's log.jsonl) into cards that do not "
+        "have them yet. Values a card already has are never changed.",
+    )
+    frm.add_argument("--log", metavar="PATH", help="frm's history (default: $FRM_CONFIG_DIR or ~/.frm, log.jsonl)")
+    frm.add_argument("--dry-run", action="store_true", help="show what would be written; write nothing")
+    frm.add_argument("--json", action="store_true", help="print a JSON array instead of a table")
 
     demo = sub.add_parser(
         "demo",
@@ -121,7 +135,35 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--host", default="127.0.0.1", help="address to serve on (0.0.0.0 for your LAN)")
     demo.add_argument("--port", type=int, default=0, help="port (default: a free one)")
     demo.add_argument("--contacts", type=int, default=300, help=argparse.SUPPRESS)
+    add_insight_parsers(sub)
     return parser
+
+
+def add_insight_parsers(sub: argparse._SubParsersAction[_Parser]) -> None:
+    audit = sub.add_parser(
+        "audit",
+        help="network audit: key contacts, circle sizes, spread, neglected, capacity",
+        description="What your network is: the 10 most important contacts and when you last spoke, circle sizes "
+        "against the method's ranges (10-15, 30-50, 100-200), organisations/titles/categories over- or "
+        "under-represented in your circles, contacts over 2x their interval, and whether daily_limit "
+        "covers what the circles need.",
+    )
+    audit.add_argument("--json", action="store_true", help="print a JSON object instead of tables")
+    review = sub.add_parser(
+        "review",
+        help="weekly reflection or monthly review (the 7 / 30 days up to and including today)",
+        description="week: who you reached, new contacts, reminders that slipped, the streak of days with the "
+        "daily list done. month: per circle the share within cadence, categories and organisations active "
+        "or going quiet (60+ days), [goals], touches against the Connect-5 pace.",
+    )
+    review.add_argument("period", choices=["week", "month"], help="week = 7 days, month = 30 days")
+    review.add_argument("--json", action="store_true", help="print a JSON object instead of tables")
+    report = sub.add_parser(
+        "report",
+        help="write the audit, the reviews and charts as one self-contained HTML page",
+        description="One HTML file with no external references (charts are inline SVG): open it in any browser.",
+    )
+    report.add_argument("--html", metavar="FILE", required=True, help="where to write the page (- = stdout)")
 
 
 # Helpers -----------------------------------------------------------------------------------------------
@@ -336,10 +378,45 @@ def cmd_snooze(ctx: Context) -> int:
     return 0
 
 
+def cmd_import(ctx: Context) -> int:
+    from syncd import frm
+
+    path = Path(ctx.args.log).expanduser() if ctx.args.log else frm.default_log_path()
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        if ctx.args.log:
+            raise DataError(f"--log: {path}: no such file") from None
+        log.warning("no frm history at %s; importing the X-FRM fields only", path)
+        lines = []
+    except OSError as err:
+        raise DataError(f"{path}: cannot read frm's history: {err.strerror}") from err
+    history = frm.read_history(lines)
+    if history.skipped:
+        log.warning("%s: %d lines could not be read; skipped", path, history.skipped)
+    engine = ctx.engine()
+    try:
+        rows = frm.import_frm(engine, history, ctx.now(), dry_run=ctx.args.dry_run)
+    finally:
+        engine.close()
+    if ctx.args.json:
+        json.dump([row.as_json() for row in rows], sys.stdout, indent=2, ensure_ascii=False)
+        sys.stdout.write("\n")
+        return 0
+    table = [[r.name, ", ".join(f"{k}:{v}" for k, v in r.values.items()), "yes" if r.written else "no"] for r in rows]
+    if table:
+        render_table(["NAME", "VALUES", "WRITTEN"], table, sys.stdout)
+    written = sum(1 for r in rows if r.written)
+    verb = "would be written (dry run)" if ctx.args.dry_run else "written"
+    print(f"{len(rows)} cards with frm data to take over, {written if not ctx.args.dry_run else len(rows)} {verb}")
+    return 0
+
+
 def cmd_check(ctx: Context) -> int:
     from syncd.check import run_check
 
-    return run_check(ctx.loaded, make_client(ctx.settings), sys.stdout)
+    with make_client(ctx.settings) as client:
+        return run_check(ctx.loaded, client, sys.stdout)
 
 
 def cmd_run(ctx: Context) -> int:
@@ -360,6 +437,56 @@ def cmd_demo(ctx: Context) -> int:
     )
 
 
+def _insight(ctx: Context, view: Callable[[Engine, datetime], _T]) -> _T:
+    engine = ctx.engine()
+    try:
+        return view(engine, ctx.now())
+    finally:
+        engine.close()
+
+
+def _show(ctx: Context, as_json: Callable[[], object], human: Callable[[], None]) -> None:
+    """`--json` prints the JSON object, else the human view."""
+    if ctx.args.json:
+        json.dump(as_json(), sys.stdout, indent=2, ensure_ascii=False)
+        sys.stdout.write("\n")
+    else:
+        human()
+
+
+def cmd_audit(ctx: Context) -> int:
+    from syncd import insights, views
+
+    result = _insight(ctx, insights.run_audit)
+    _show(ctx, result.as_json, lambda: views.print_audit(result, sys.stdout))
+    return 0
+
+
+def cmd_review(ctx: Context) -> int:
+    from syncd import insights, views
+
+    if ctx.args.period == "week":
+        week = _insight(ctx, insights.run_week)
+        _show(ctx, week.as_json, lambda: views.print_week(week, sys.stdout))
+    else:
+        month = _insight(ctx, insights.run_month)
+        _show(ctx, month.as_json, lambda: views.print_month(month, sys.stdout))
+    return 0
+
+
+def cmd_report(ctx: Context) -> int:
+    from syncd import insights, report
+
+    net, audit, week, month = _insight(ctx, insights.run_all)
+    page = report.render(net, audit, week, month, now=ctx.now())
+    if ctx.args.html == "-":
+        sys.stdout.write(page)
+    else:
+        report.write(ctx.args.html, page)
+        print(f"wrote {ctx.args.html}")
+    return 0
+
+
 COMMANDS: dict[str, Callable[[Context], int]] = {
     "sync": cmd_sync,
     "run": cmd_run,
@@ -369,7 +496,11 @@ COMMANDS: dict[str, Callable[[Context], int]] = {
     "snooze": cmd_snooze,
     "check": cmd_check,
     "history": cmd_history,
+    "import": cmd_import,
     "demo": cmd_demo,
+    "audit": cmd_audit,
+    "review": cmd_review,
+    "report": cmd_report,
 }
 
 

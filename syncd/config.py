@@ -186,6 +186,52 @@ class InteractionsConfig(_Section):
     match_names: bool = False  # an event whose SUMMARY names a contact (full name, whole words) counts too
 
 
+def _clock(value: str) -> str:
+    if value and not re.match(r"^([01]\d|2[0-3]):[0-5]\d$", value):
+        raise ValueError('must be "" (none) or a time such as "18:00"')
+    return value
+
+
+_WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+
+class EventsConfig(_Section):
+    """What syncd writes into `reminders.calendar` (see syncd/events.py)."""
+
+    digest_time: str = "07:30"
+    weekly_day: str = "sunday"
+    weekly_time: str = "18:00"
+    monthly_time: str = "18:00"
+
+    @field_validator("digest_time", "weekly_time", "monthly_time")
+    @classmethod
+    def _times(cls, value: str) -> str:
+        return _clock(value)
+
+    @field_validator("weekly_day")
+    @classmethod
+    def _weekday(cls, value: str) -> str:
+        if value.strip().lower() not in _WEEKDAYS:
+            raise ValueError(f"must be a day of the week: {', '.join(_WEEKDAYS)}")
+        return value.strip().lower()
+
+    @property
+    def weekday(self) -> int:
+        return _WEEKDAYS.index(self.weekly_day)
+
+    @staticmethod
+    def at(value: str) -> time | None:
+        if not value:
+            return None
+        hours, minutes = value.split(":")
+        return time(int(hours), int(minutes))
+
+
+class GoalsConfig(_Section):
+    categories: dict[str, int] = Field(default_factory=dict)
+    touches_per_year: int = Field(default=1000, ge=1)
+
+
 def _default_circles() -> dict[str, CircleConfig]:
     return {
         "1": CircleConfig(interval="P14D"),
@@ -218,6 +264,8 @@ class Settings(BaseSettings):
     schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)
     rules: list[RuleConfig] = Field(default_factory=list)
     interactions: InteractionsConfig = Field(default_factory=InteractionsConfig)
+    events: EventsConfig = Field(default_factory=EventsConfig)
+    goals: GoalsConfig = Field(default_factory=GoalsConfig)
 
     @classmethod
     def settings_customise_sources(

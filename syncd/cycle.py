@@ -12,7 +12,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
-from syncd import birthdays, carddav, notetags, repair, tasks
+from syncd import birthdays, cache, carddav, incremental, insights, interactions, notetags, repair, tasks
+from syncd.cache import Broken, Parsed
 from syncd.circles import Membership, group_members, resolve
 from syncd.config import Settings
 from syncd.contacts import (
@@ -29,12 +30,12 @@ from syncd.contacts import (
     parse_instant,
 )
 from syncd.dav import DavClient, HTTPStatusError, NotFound, ResponseTooLarge, same_resource
-from syncd.discovery import Account, Collection, discover, select_addressbooks
-from syncd.errors import DataError, PreconditionFailed
+from syncd.discovery import Account, Collection, describe_collection, discover, select_addressbooks
+from syncd.errors import ConfigError, DataError, PreconditionFailed
 from syncd.journal import Entry, Journal, xsyncd_diff
 from syncd.planner import OpenReminder, Tracked, backlog, due_date, plan
 from syncd.reconcile import Reconciliation, reconcile
-from syncd.reminders import BrokenTask, Task, build_task, complete_text, parse_task
+from syncd.reminders import Task, build_task, complete_text
 from syncd.state import State
 from syncd.vcard import CardSyntaxError
 
@@ -53,6 +54,7 @@ class World:
     broken: list[str]
     task_list: Collection | None
     tasks: list[Task]
+    broken_tasks: list[str] = field(default_factory=list)  # hrefs of tasks that could not be read
 
     def open_reminders(self) -> dict[str, Task]:
         return {t.contact_uid: t for t in self.tasks if t.open}
@@ -134,6 +136,8 @@ class Engine:
         self.planned: list[str] = []
         self.unwritten: set[str] = set()  # contact UIDs whose card write failed this run
         self._journal: Journal | None = None
+        self._watching = False  # the read cache follows this client's writes
+        self._account_cached = False  # the account came from the cache
 
     @property
     def state(self) -> State:
@@ -161,22 +165,85 @@ class Engine:
             log.warning("the account has no address books")
         contacts: dict[str, Contact] = {}
         broken: list[str] = []
+        known: dict[str, str] | None = None  # UID -> the href syncd last saw it at, read when two cards share a UID
         for addressbook in addressbooks:
-            for card in carddav.read_addressbook(self.client, addressbook):
-                contact = self._read_card(card, broken)
-                if contact is None:
+            for href, parsed in self._read_collection(addressbook, incremental.card_reader(addressbook)):
+                if isinstance(parsed, Broken):
+                    log.warning("skipping the card %s: %s (it is left as it is)", href, parsed.reason)
+                    broken.append(href)
                     continue
+                if not isinstance(parsed, Contact):
+                    continue
+                contact = parsed
+                for warning in contact.warnings:
+                    log.warning("%s (%s): %s", contact.name, href, warning)
                 if contact.uid in contacts:
-                    log.warning(
-                        "%s: UID %s is also used by %s; skipped",
-                        card.href,
-                        contact.uid,
-                        contacts[contact.uid].href,
-                    )
-                    broken.append(card.href)
+                    # Two cards with one UID: keep the one syncd knew for it (the listing order is no guide).
+                    keep, skip = contacts[contact.uid], contact
+                    if known is None:
+                        known = {uid: copy.href for uid, copy in repair.Copies(self.state.db).all().items()}
+                    if same_resource(skip.href, known.get(contact.uid, "")):
+                        keep, skip = skip, keep
+                    log.warning("%s: UID %s is also used by %s; skipped", skip.href, contact.uid, keep.href)
+                    broken.append(skip.href)
+                    contacts[contact.uid] = keep
                     continue
                 contacts[contact.uid] = contact
         return addressbooks, contacts, broken
+
+    def read_task_list(self, task_list: Collection, broken: list[str] | None = None) -> list[Task]:
+        """Every syncd reminder in the task list (broken tasks: a warning each, left alone, their hrefs in
+        `broken`)."""
+        found: list[Task] = []
+        for href, parsed in self._read_collection(task_list, incremental.task_reader(self.zone)):
+            if isinstance(parsed, Broken):
+                log.warning("skipping the task %s: %s (it is left as it is)", href, parsed.reason)
+                if broken is not None:
+                    broken.append(href)
+            elif isinstance(parsed, Task):
+                found.append(parsed)
+        return found
+
+    def _read_collection(self, collection: Collection, reader: incremental.Reader) -> list[tuple[str, Parsed]]:
+        """Through the local cache: only what changed since the last read is downloaded (syncd.incremental)."""
+        if not self._watching:
+            self.client.write_listeners.append(cache.WriteHook(self.state, self.zone))
+            self._watching = True
+        stats = incremental.ReadStats()
+        entries = incremental.read_collection(self.client, self.state, collection, reader, stats)
+        log.debug(
+            "%s: %s, %d listed, %d fetched, %d from the cache, %d deleted",
+            collection.url,
+            stats.how,
+            stats.listed,
+            stats.fetched,
+            stats.cached,
+            stats.deleted,
+        )
+        return entries
+
+    def discover(self, *, fresh: bool = False) -> Account:
+        """The account: from the cache when discovered recently for these server settings and it holds every
+        collection the config names (syncd.cache), else discovered now."""
+        if not fresh:
+            account = cache.load_account(self.state, self.settings)
+            if account is not None and self._covers(account):
+                self._account_cached = True
+                return account
+        account = discover(self.client, self.settings.server)
+        cache.save_account(self.state, self.settings, account)
+        self._account_cached = False
+        return account
+
+    def _covers(self, account: Account) -> bool:
+        names = [self.settings.reminders.task_list, self.settings.reminders.calendar]
+        names += list(self.settings.interactions.calendars)
+        known = {c.name for c in account.calendars}
+        try:
+            select_addressbooks(account, self.settings.contacts.addressbooks)
+        except ConfigError:
+            return False
+        return all(name in known for name in names if name)
 
     @staticmethod
     def _read_card(card: Card, broken: list[str]) -> Contact | None:
@@ -191,7 +258,25 @@ class Engine:
         return contact
 
     def read(self, *, create_task_list: bool) -> World:
-        account = discover(self.client, self.settings.server)
+        account = self.discover()
+        known = len(account.calendars)
+        try:
+            world = self._read(account, create_task_list=create_task_list)
+        except NotFound:
+            if not self._account_cached:
+                raise
+            log.info("a collection is no longer where it was; discovering the account again")
+            account = self.discover(fresh=True)
+            known = len(account.calendars)
+            world = self._read(account, create_task_list=create_task_list)
+        for i, created in enumerate(world.account.calendars[known:], start=known):
+            # made by syncd in this read: ask the server what it supports (sync-collection) once
+            world.account.calendars[i] = describe_collection(self.client, created.url) or created
+        if len(world.account.calendars) != known or not self._account_cached:
+            cache.save_account(self.state, self.settings, world.account)
+        return world
+
+    def _read(self, account: Account, *, create_task_list: bool) -> World:
         addressbooks, everyone, broken = self.read_contacts(account)
         groups = group_members(everyone.values())
         people = {uid: c for uid, c in everyone.items() if not c.is_group}
@@ -207,17 +292,9 @@ class Engine:
         task_list = tasks.find_task_list(account, name)
         if task_list is None and create_task_list:
             task_list = tasks.create_task_list(self.client, account, name)
-        found: list[Task] = []
-        if task_list is not None:
-            for raw in tasks.read_tasks(self.client, task_list):
-                try:
-                    task = parse_task(raw.href, raw.etag, raw.text, self.zone)
-                except BrokenTask as err:
-                    log.warning("skipping the task %s: %s (it is left as it is)", raw.href, err)
-                    continue
-                if task is not None:
-                    found.append(task)
-        return World(account, addressbooks, people, groups, memberships, broken, task_list, found)
+        broken_tasks: list[str] = []
+        found = self.read_task_list(task_list, broken_tasks) if task_list is not None else []
+        return World(account, addressbooks, people, groups, memberships, broken, task_list, found, broken_tasks)
 
     # Writing cards -----------------------------------------------------------------------------------
 
@@ -230,6 +307,7 @@ class Engine:
         """Patch the contact's X-SYNCD lines on the server; returns whether a PUT happened (or, in a dry
         run, would). Every PUT is recorded in the change journal with `reason`."""
         journal = None if self.dry_run else self.journal.bind(contact.uid, contact.name, reason)
+        compute = repair.keep_lines(contact, compute)
         try:
             result = carddav.write_xsyncd(self.client, contact.href, compute, journal=journal, dry_run=self.dry_run)
         except HTTPStatusError as err:
@@ -240,6 +318,12 @@ class Engine:
             raise
         except ResponseTooLarge as err:
             log.warning("could not write %s (%s): %s; the card is left as it is", contact.name, contact.href, err)
+            self.unwritten.add(contact.uid)
+            return False
+        except NotFound:
+            log.warning(
+                "could not write %s (%s): the card was deleted on the server meanwhile", contact.name, contact.href
+            )
             self.unwritten.add(contact.uid)
             return False
         if result is None:
@@ -265,6 +349,8 @@ class Engine:
     def sync(self, now: datetime) -> Summary:
         start_requests = sum(self.client.counts.values())
         start_writes = self.client.writes
+        self.unwritten.clear()
+        self.planned.clear()
         world = self.read(create_task_list=not self.dry_run)
         if world.task_list is None and self.dry_run:
             world.task_list = self._planned_task_list(world)
@@ -278,7 +364,18 @@ class Engine:
             for uid, row in self.state.reminders().items()
             if same_resource(row.href.rsplit("/", 1)[0], world.task_list.url)
         }
-        recon = reconcile(world.contacts, world.memberships, world.tasks, known, now, self.zone)
+        # A reminder that is there but unreadable (say, a client wrote a bad date into it) is not deleted.
+        known = {u: r for u, r in known.items() if not any(same_resource(r.href, b) for b in world.broken_tasks)}
+        met = interactions.touches(
+            self.client,
+            world.account,
+            self.settings.interactions,
+            world.contacts,
+            [m.interval for m in world.memberships.values()],
+            now,
+            self.zone,
+        )
+        recon = reconcile(world.contacts, world.memberships, world.tasks, known, now, self.zone, met)
         self._mirror_note_tags(world, summary)
         self._apply_contact_updates(world, recon, summary)
         self._close_and_withdraw(world, recon, now, summary)
@@ -286,6 +383,7 @@ class Engine:
         if not self.dry_run:
             self._save_state(world, recon, created)
             self._save_copies(world)
+            insights.after_sync(self, world, now)  # review history; digest/review events in reminders.calendar
         today = now.astimezone(self.zone).date()
         summary.due = sum(1 for t in world.tasks if t.open and t.due is not None and t.due <= today)
         summary.requests = sum(self.client.counts.values()) - start_requests
@@ -338,7 +436,7 @@ class Engine:
         circles = list(self.settings.circles)
         for contact in world.contacts.values():
             tags = notetags.parse(contact.note)
-            if tags.empty or not notetags.mirror_updates(tags, contact.xsyncd, circles):
+            if not notetags.mirror_updates(tags, contact.xsyncd, circles):
                 continue
             if self.write_card(
                 contact, functools.partial(notetags.mirror_updates, tags, circles=circles), "NOTE tag changed"
@@ -557,6 +655,9 @@ class Engine:
         self, query: str, circle: str | None, interval: str | None, *, clear_interval: bool = False
     ) -> tuple[Contact, bool]:
         _, contact = self.contact(query)
+        tags = notetags.parse(contact.note)
+        if (circle is not None and (tags.circle or tags.pause)) or (interval is not None and tags.interval):
+            log.warning("%s: the NOTE's tags (#circle, #every, #pause) win over this; remove them there", contact.name)
         updates: dict[str, str | None] = {}
         if circle is not None:
             updates[CIRCLE] = circle

@@ -84,13 +84,15 @@ class LoopClient(DavClient):
         body: bytes | None = None,
         headers: Mapping[str, str] | None = None,
         ok: Iterable[int] = (200, 201, 204, 207),
+        stream: bool = False,
     ) -> Response:
         if self._daemon.stop_requested:
             raise StopRequested
         # A read may be abandoned at once on SIGTERM (it changes nothing); a write is always let finish.
+        # (A streamed answer is read after this returns, by the caller: that read is let finish too.)
         self._daemon.abandonable = method.upper() not in WRITE_METHODS
         try:
-            response = super().request(method, url, body=body, headers=headers, ok=ok)
+            response = super().request(method, url, body=body, headers=headers, ok=ok, stream=stream)
         finally:
             self._daemon.abandonable = False
         self._daemon.feed_watchdog(only_if_due=True)

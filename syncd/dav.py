@@ -9,10 +9,11 @@ Neither the password nor the Authorization header is ever logged.
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from urllib.parse import unquote, urljoin, urlsplit
 
@@ -36,6 +37,7 @@ _RETRY_STATUS = {502, 503, 504}
 # condition that makes a second arrival fail harmlessly with 412 instead of applying twice.
 _IDEMPOTENT = {"GET", "HEAD", "OPTIONS", "PROPFIND", "REPORT"}
 MAX_RESPONSE_BYTES = 256 * 1024 * 1024
+RETRY_BACKOFF = 0.5  # seconds before the first retry; doubled for each further one (at most 8 s)
 
 _PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False, remove_blank_text=True)
 
@@ -54,6 +56,10 @@ class NotFound(ServerError):
 
 class ResponseTooLarge(ServerError):
     """The server's answer exceeded `MAX_RESPONSE_BYTES` (never read into memory in full)."""
+
+
+class BadXML(ServerError):
+    """The server's answer is not well-formed XML (e.g. bytes that are not UTF-8 inside a card)."""
 
 
 class ReadOnlyViolation(RuntimeError):
@@ -82,6 +88,7 @@ class Response:
     headers: Mapping[str, str]
     body: bytes
     url: str
+    raw: requests.Response | None = None  # the open response of a streamed request (body not read yet)
 
     @property
     def etag(self) -> str:
@@ -124,12 +131,15 @@ class Multistatus:
 
 
 def parse_xml(body: bytes, url: str) -> etree._Element:
+    # A DAV server never sends a DTD; one that declares entities is an XML bomb or an external-entity probe
+    # (refused like defusedxml's forbid_dtd, even though the parser would not expand them). In a body
+    # that is well-formed, "<!DOCTYPE" can only stand in the prolog: text content has its "<" escaped.
+    if b"<!DOCTYPE" in body[:65536]:
+        raise ServerError(f"{url}: the server sent XML with a DOCTYPE (entity declarations); refused")
     try:
         root = etree.fromstring(body, _PARSER)
     except etree.XMLSyntaxError as err:
-        raise ServerError(f"{url}: the server sent XML syncd cannot read ({err})") from err
-    # A DAV server never sends a DTD; one that declares entities is an XML bomb or an external-entity probe
-    # (refused like defusedxml's forbid_dtd, even though the parser would not expand them).
+        raise BadXML(f"{url}: the server sent XML syncd cannot read: {err}") from err
     if root.getroottree().docinfo.internalDTD is not None:
         raise ServerError(f"{url}: the server sent XML with a DOCTYPE (entity declarations); refused")
     return root
@@ -139,28 +149,82 @@ def parse_multistatus(body: bytes, base_url: str) -> Multistatus:
     root = parse_xml(body, base_url)
     resources: list[Resource] = []
     for response in root.iterfind(qname("d:response")):
-        href_el = response.find(qname("d:href"))
-        raw_href = (href_el.text or "").strip() if href_el is not None else ""
-        if not raw_href:
-            continue
-        href = urljoin(base_url, raw_href)
-        status_el = response.find(qname("d:status"))
-        status = _status_code(status_el.text if status_el is not None else None, 200)
-        props: dict[str, etree._Element] = {}
-        for propstat in response.iterfind(qname("d:propstat")):
-            ps_status = propstat.find(qname("d:status"))
-            if _status_code(ps_status.text if ps_status is not None else None, 200) != 200:
-                continue
-            prop = propstat.find(qname("d:prop"))
-            if prop is None:
-                continue
-            for child in prop:
-                if isinstance(child.tag, str):
-                    props[child.tag] = child
-        resources.append(Resource(href=href, status=status, props=props))
+        resource = _resource(response, base_url)
+        if resource is not None:
+            resources.append(resource)
     token_el = root.find(qname("d:sync-token"))
     token = token_el.text.strip() if token_el is not None and token_el.text else None
     return Multistatus(resources, token)
+
+
+def _resource(response: etree._Element, base_url: str) -> Resource | None:
+    """One `<d:response>` element as a Resource (None when it has no href)."""
+    href_el = response.find(qname("d:href"))
+    raw_href = (href_el.text or "").strip() if href_el is not None else ""
+    if not raw_href:
+        return None
+    href = _join(base_url, raw_href)
+    status_el = response.find(qname("d:status"))
+    status = _status_code(status_el.text if status_el is not None else None, 200)
+    props: dict[str, etree._Element] = {}
+    for propstat in response.iterfind(qname("d:propstat")):
+        ps_status = propstat.find(qname("d:status"))
+        if _status_code(ps_status.text if ps_status is not None else None, 200) != 200:
+            continue
+        prop = propstat.find(qname("d:prop"))
+        if prop is None:
+            continue
+        for child in prop:
+            if isinstance(child.tag, str):
+                props[child.tag] = child
+    return Resource(href=href, status=status, props=props)
+
+
+def _join(base_url: str, href: str) -> str:
+    """urljoin, with a fast path for the usual absolute path (thousands of hrefs per answer)."""
+    if href.startswith("/") and not href.startswith("//") and "/." not in href:
+        return _origin_of(base_url) + href
+    return urljoin(base_url, href)
+
+
+@functools.lru_cache(maxsize=64)
+def _origin_of(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def iter_multistatus(chunks: Iterable[bytes], base_url: str) -> Iterator[Resource]:
+    """The `<d:response>`s of a multistatus, parsed as the bytes arrive: each one is yielded and then
+    dropped, so memory holds one response (e.g. one card with its photo), not the whole answer. A Resource
+    is valid until the next one is requested."""
+    parser = etree.XMLPullParser(
+        events=("end",), tag=qname("d:response"), resolve_entities=False, no_network=True, huge_tree=False
+    )
+    first = True
+    try:
+        for chunk in chunks:
+            if first and b"<!DOCTYPE" in chunk[:65536]:  # as in `parse_xml`: no DTD from a DAV server
+                raise ServerError(f"{base_url}: the server sent XML with a DOCTYPE (entity declarations); refused")
+            first = False
+            parser.feed(chunk)
+            yield from _drain(parser, base_url)
+        parser.close()
+    except etree.XMLSyntaxError as err:
+        raise BadXML(f"{base_url}: the server sent XML syncd cannot read: {err}") from err
+    yield from _drain(parser, base_url)
+
+
+def _drain(parser: etree.XMLPullParser, base_url: str) -> Iterator[Resource]:
+    for _event, element in parser.read_events():
+        if not isinstance(element, etree._Element):
+            continue
+        resource = _resource(element, base_url)
+        if resource is not None:
+            yield resource
+        element.clear()
+        parent = element.getparent()
+        if parent is not None:
+            parent.remove(element)
 
 
 def _status_code(text: str | None, default: int) -> int:
@@ -204,6 +268,10 @@ class DavClient:
         self.deadline = deadline
         self.counts: Counter[str] = Counter()
         self.read_only = False  # True: any write method raises ReadOnlyViolation before it is sent
+        # Called after each successful PUT (url, body, new ETag or '') and DELETE (url, None, ''): the local
+        # cache of parsed cards and tasks keeps itself current through this.
+        self.write_listeners: list[Callable[[str, bytes | None, str], None]] = []
+        self._leave_open: set[int] = set()  # statuses whose body `_send` leaves unread (streamed requests)
 
     def close(self) -> None:
         self.session.close()
@@ -228,7 +296,9 @@ class DavClient:
         body: bytes | None = None,
         headers: Mapping[str, str] | None = None,
         ok: Iterable[int] = (200, 201, 204, 207),
+        stream: bool = False,
     ) -> Response:
+        """Send one request. `stream`: an OK answer comes back unread in `Response.raw` (close it)."""
         ok = set(ok)
         if self.read_only and method.upper() in WRITE_METHODS:
             raise ReadOnlyViolation(f"{method} {url} attempted by a read-only (dry-run) client")
@@ -239,6 +309,7 @@ class DavClient:
         while True:
             attempt += 1
             try:
+                self._leave_open = ok if stream else set()
                 response = self._send(method, url, body, headers)
             except requests.RequestException as err:  # refused, reset, timed out, truncated body, ...
                 if retry_allowed and self._retry(started, attempt):
@@ -250,6 +321,8 @@ class DavClient:
                 url = urljoin(url, response.headers["Location"])
                 continue
             if status in ok:
+                if stream:
+                    return Response(status, response.headers, b"", url, raw=response)
                 return Response(status, response.headers, response.content, url)
             if status == 401:
                 who = f"user {self.username!r}" if self.username else "anonymous access"
@@ -274,6 +347,9 @@ class DavClient:
             allow_redirects=False,
             stream=True,
         )
+        if response.status_code in self._leave_open:
+            log.debug("%s %s -> %s (streaming)", method, url, response.status_code)
+            return response
         try:
             length = int(response.headers.get("Content-Length", "0") or 0)
             if length > MAX_RESPONSE_BYTES:
@@ -294,7 +370,7 @@ class DavClient:
         return response
 
     def _retry(self, started: float, attempt: int) -> bool:
-        delay = min(0.5 * 2 ** (attempt - 1), 8.0)
+        delay = min(RETRY_BACKOFF * 2 ** (attempt - 1), 8.0)
         if attempt >= 5 or time.monotonic() - started + delay > self.deadline:
             return False
         log.debug("retrying in %.1f s", delay)
@@ -319,6 +395,20 @@ class DavClient:
         response = self.request("REPORT", url, body=body, headers=headers)
         return parse_multistatus(response.body, response.url)
 
+    def report_stream(self, url: str, body: bytes, depth: int = 1) -> Generator[Resource, None, None]:
+        """A REPORT whose multistatus is parsed while it arrives (see `iter_multistatus`)."""
+        headers = {"Content-Type": "application/xml; charset=utf-8", "Depth": str(depth)}
+        response = self.request("REPORT", url, body=body, headers=headers, stream=True)
+        raw = response.raw
+        if raw is None:  # pragma: no cover - stream=True always leaves it open
+            raise ServerError(f"REPORT {url}: no response body")
+        try:
+            yield from iter_multistatus(_limited(raw, url), response.url)
+        except requests.RequestException as err:  # reset or truncated while streaming
+            raise ServerError(f"cannot read the answer of {_origin(url)}: {_reason(err)}") from err
+        finally:
+            raw.close()
+
     def get(self, url: str) -> Response:
         return self.request("GET", url, ok=(200,))
 
@@ -335,10 +425,16 @@ class DavClient:
             headers["If-None-Match"] = "*"
         body = text if isinstance(text, bytes) else text.encode("utf-8", "surrogateescape")
         response = self.request("PUT", url, body=body, headers=headers, ok=(200, 201, 204))
+        self._written(url, body, response.etag)
         return response.etag
 
     def delete(self, url: str, etag: str) -> None:
         self.request("DELETE", url, headers={"If-Match": etag}, ok=(200, 204))
+        self._written(url, None, "")
+
+    def _written(self, url: str, body: bytes | None, etag: str) -> None:
+        for listener in self.write_listeners:
+            listener(url, body, etag)
 
     def mkcalendar(self, url: str, body: bytes) -> None:
         self.request(
@@ -348,6 +444,15 @@ class DavClient:
             headers={"Content-Type": "application/xml; charset=utf-8"},
             ok=(201,),
         )
+
+
+def _limited(raw: requests.Response, url: str) -> Iterator[bytes]:
+    size = 0
+    for chunk in raw.iter_content(65536):
+        size += len(chunk)
+        if size > MAX_RESPONSE_BYTES:
+            raise ResponseTooLarge(f"REPORT {url}: the server's answer is larger than {MAX_RESPONSE_BYTES} bytes")
+        yield chunk
 
 
 def _origin(url: str) -> str:

@@ -131,6 +131,8 @@ NOTES = [
     "",
 ]
 
+DEMO_CALENDAR = "Keep in touch — agenda"
+
 # (circle, share of contacts, interval days)
 CIRCLES = [("1", 15, 14), ("2", 45, 30), ("3", 150, 90)]
 
@@ -215,6 +217,8 @@ def local_zone_name() -> str:
 
 
 def run_demo(*, once: bool, host: str, port: int, count: int, now_arg: str | None) -> int:
+    from syncd import insights
+    from syncd.audit import headline
     from syncd.cli import make_client, parse_now, print_today
     from syncd.cycle import Engine
     from syncd.daemon import Daemon
@@ -232,6 +236,7 @@ def run_demo(*, once: bool, host: str, port: int, count: int, now_arg: str | Non
                 "state_dir": root / "state",
                 "server": {"url": server.url, "username": server.username, "password": server.password},
                 "schedule": {"timezone": zone_name, "sync_every": "PT1M"},
+                "reminders": {"calendar": DEMO_CALENDAR},
             }
         )
         now = parse_now(now_arg, settings.schedule.zone)
@@ -242,14 +247,17 @@ def run_demo(*, once: bool, host: str, port: int, count: int, now_arg: str | Non
         try:
             summary = engine.sync(now)
             items = engine.today(now)
+            network = insights.run_audit(engine, now)
         finally:
             engine.close()
             engine.client.close()
         out.write(f"One sync: {summary.line()}.\n\nToday ({today.isoformat()}, {zone_name}):\n")
         print_today(items, today, settings.schedule.zone, False, out)
+        out.write(f"\nYour network: {headline(network)}\n{network.capacity.summary()}\n")
         shown = server.url if host in ("127.0.0.1", "localhost") else f"http://<this machine's address>:{server.port}/"
         out.write(
-            '\nThe reminders are in the task list "Keep in touch" on the demo server:\n'
+            '\nThe reminders are in the task list "Keep in touch", today\'s digest and the weekly and monthly\n'
+            f'reviews in the calendar "{DEMO_CALENDAR}" on the demo server:\n'
             f"  CalDAV/CardDAV server  {shown}\n"
             f"  username               {server.username}\n"
             f"  password               {server.password}\n"

@@ -6,8 +6,10 @@ Parsing is lenient: case does not matter, and a separator between the word and i
 `#pause` (also `#paused`) stops tracking. When a tag appears twice, the last one counts.
 
 A tag is mirrored into the card's X-SYNCD fields when it differs from them (`mirror_updates`):
-`#circleN` → `X-SYNCD-CIRCLE:N`, `#every ...` → `X-SYNCD-INTERVAL`, `#pause` → `X-SYNCD-CIRCLE:none`.
-Removing a tag from the NOTE leaves the mirrored value in place.
+`#circleN` → `X-SYNCD-CIRCLE:N`, `#every ...` → `X-SYNCD-INTERVAL`, `#pause` → `X-SYNCD-CIRCLE:none` plus
+`X-SYNCD-PAUSED-BY:note`, so that removing `#pause` from the NOTE ends the pause (both lines are removed and
+the contact's circle comes from the rules or the default again). Removing `#circle` or `#every` leaves the
+mirrored value in place.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from dataclasses import dataclass
 
 from syncd.contacts import CIRCLE, INTERVAL, NO_CIRCLE
 from syncd.durations import Duration, parse_short
+
+PAUSED_BY = "X-SYNCD-PAUSED-BY"  # "note": X-SYNCD-CIRCLE:none was written because of a #pause tag
 
 _TAG = re.compile(
     r"(?<![\w#])#(?:"
@@ -73,11 +77,18 @@ def circle_key(tags: NoteTags, circles: Collection[str]) -> str | None:
 def mirror_updates(tags: NoteTags, xsyncd: Mapping[str, str], circles: Collection[str]) -> dict[str, str | None]:
     """The X-SYNCD values to write so the card's fields say what its NOTE tags say (empty = nothing)."""
     updates: dict[str, str | None] = {}
+    current = xsyncd.get(CIRCLE, "").strip()
     if tags.pause:
         wanted: str | None = NO_CIRCLE
+        if current.lower() != NO_CIRCLE:
+            updates[PAUSED_BY] = "note"
     else:
         wanted = circle_key(tags, circles)
-    if wanted is not None and xsyncd.get(CIRCLE, "").strip() != wanted:
+        if xsyncd.get(PAUSED_BY, "").strip():  # the #pause tag is gone: so is the pause
+            updates[PAUSED_BY] = None
+            if wanted is None and current.lower() == NO_CIRCLE:
+                updates[CIRCLE] = None
+    if wanted is not None and current != wanted:
         updates[CIRCLE] = wanted
     if tags.interval is not None:
         current = xsyncd.get(INTERVAL, "").strip()
@@ -88,3 +99,8 @@ def mirror_updates(tags: NoteTags, xsyncd: Mapping[str, str], circles: Collectio
         if not same:
             updates[INTERVAL] = tags.interval.text
     return updates
+
+
+def pause_ended(tags: NoteTags, xsyncd: Mapping[str, str]) -> bool:
+    """The card says `X-SYNCD-CIRCLE:none` because of a `#pause` that is no longer in the NOTE."""
+    return not tags.pause and bool(xsyncd.get(PAUSED_BY, "").strip())

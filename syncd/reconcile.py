@@ -31,10 +31,18 @@ def reconcile(
     known: Mapping[str, KnownReminder],
     now: datetime,
     zone: ZoneInfo,
+    touches: Mapping[str, datetime] | None = None,
 ) -> Reconciliation:
+    """`touches`: contact uid -> when the contact was reached outside the reminders (calendar meetings)."""
     out = Reconciliation()
     today = now.astimezone(zone).date()
     on_server = {t.uid for t in tasks}
+
+    # Contact found elsewhere (meetings): recorded when later than the card's, like a completion.
+    for uid, when in (touches or {}).items():
+        contact = contacts.get(uid)
+        if contact is not None and (contact.last_contact is None or when > contact.last_contact):
+            out.last_contact[uid] = when
 
     # Completions: the latest completion per contact, unless the card already holds a later contact.
     for task in tasks:

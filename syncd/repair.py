@@ -11,11 +11,14 @@ some X-SYNCD lines is left as it is. (`syncd set CONTACT --circle none` is the w
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 from syncd.contacts import Contact
+
+log = logging.getLogger("syncd.repair")
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS xsyncd_copy (
@@ -76,3 +79,25 @@ def vanished(contacts: Mapping[str, Contact], copies: Mapping[str, Copy]) -> dic
             continue  # the same card version syncd saw with values: not a foreign edit
         out[uid] = dict(copy.values)
     return out
+
+
+def keep_lines(
+    contact: Contact, compute: Callable[[dict[str, str]], Mapping[str, str | None]]
+) -> Callable[[dict[str, str]], Mapping[str, str | None]]:
+    """`compute` for a card write, also restoring the X-SYNCD values syncd read this cycle when every line
+    vanished between the read and the write (a foreign client saved the card meanwhile): without this, the
+    write would leave only the one value it sets, and the rest would be lost for good."""
+    seen = dict(contact.xsyncd)
+
+    def guarded(current: dict[str, str]) -> Mapping[str, str | None]:
+        updates = compute(current)
+        if current or not seen:
+            return updates
+        log.warning(
+            "%s (%s): every X-SYNCD line vanished after an edit elsewhere; restoring them with this write",
+            contact.name,
+            contact.href,
+        )
+        return {**seen, **updates}
+
+    return guarded

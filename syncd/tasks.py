@@ -45,25 +45,31 @@ def find_task_list(account: Account, name: str) -> Collection | None:
 
 
 def create_task_list(client: DavClient, account: Account, name: str) -> Collection:
+    return create_calendar(client, account, name, "VTODO", "syncd", "the task list")
+
+
+def create_calendar(client: DavClient, account: Account, name: str, component: str, slug: str, what: str) -> Collection:
+    """MKCALENDAR a collection that holds only `component` (VTODO or VEVENT), named `name`."""
     if not account.calendar_home:
-        raise ServerError("the server has no CalDAV calendar home, so syncd cannot create the task list")
-    url = urljoin(account.calendar_home, quote(f"syncd-{uuid.uuid4().hex[:12]}") + "/")
+        raise ServerError(f"the server has no CalDAV calendar home, so syncd cannot create {what}")
+    url = urljoin(account.calendar_home, quote(f"{slug}-{uuid.uuid4().hex[:12]}") + "/")
     body = (
         '<?xml version="1.0" encoding="utf-8"?>'
         '<cal:mkcalendar xmlns:d="DAV:" xmlns:cal="urn:ietf:params:xml:ns:caldav"><d:set><d:prop>'
         f"<d:displayname>{escape(name)}</d:displayname>"
-        '<cal:supported-calendar-component-set><cal:comp name="VTODO"/></cal:supported-calendar-component-set>'
+        f'<cal:supported-calendar-component-set><cal:comp name="{component}"/></cal:supported-calendar-component-set>'
         "</d:prop></d:set></cal:mkcalendar>"
     ).encode()
     client.mkcalendar(url, body)
-    log.info("created the task list %r at %s", name, url)
-    collection = Collection(url=url, name=name, kind="calendar", components={"VTODO"})
+    log.info("created %s %r at %s", what, name, url)
+    collection = Collection(url=url, name=name, kind="calendar", components={component})
     account.calendars.append(collection)
     return collection
 
 
-def read_tasks(client: DavClient, task_list: Collection) -> list[RawTask]:
-    found = client.report(task_list.url, _QUERY, depth=1)
+def read_tasks(client: DavClient, task_list: Collection, query: bytes = _QUERY) -> list[RawTask]:
+    """Every VTODO of the list (or whatever another calendar-query `query` selects), in one REPORT."""
+    found = client.report(task_list.url, query, depth=1)
     out: list[RawTask] = []
     for resource in found.resources:
         if resource.status != 200 or same_resource(resource.href, task_list.url):

@@ -31,16 +31,18 @@ requests, a given number of times.
     Truncate(10)                  forward, but send only the first 10 bytes of the response body, then close
     Forward(after=f, drop=True)   forward, call f(request, status) (the "hook after forwarding"), then answer,
                                   or with drop=True close the connection instead: the server did the work and
-                                  the client never hears of it
+                                  the client never hears of it; edit=g answers with g(body) instead of body
 """
 
 from __future__ import annotations
 
 import contextlib
+import gzip
 import http.client
 import socket
 import struct
 import threading
+import zlib
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -129,6 +131,7 @@ class Forward:
 
     after: Callable[[Request, int], object] | None = None
     drop: bool = False
+    edit: Callable[[bytes], bytes] | None = None  # rewrites the response body (e.g. to inject hostile items)
 
 
 Action = Respond | Reset | Stall | Truncate | Forward
@@ -436,6 +439,14 @@ class CountingProxy:
             if action.drop:
                 self._abort(handler)
                 return
+            if action.edit is not None:
+                encoding = next((v for k, v in response_headers if k.lower() == "content-encoding"), "").lower()
+                if encoding == "gzip":
+                    response_body = gzip.decompress(response_body)
+                elif encoding == "deflate":
+                    response_body = zlib.decompress(response_body)
+                response_headers = [(k, v) for k, v in response_headers if k.lower() != "content-encoding"]
+                response_body = action.edit(response_body)
         if isinstance(action, Truncate):
             self._send(handler, status, response_headers, response_body, method, reason, keep=action.keep)
             return

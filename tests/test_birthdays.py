@@ -5,6 +5,9 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from syncd.birthdays import birthday_due, next_birthday, title
 from syncd.contacts import Card, contact_from_card
 from syncd.durations import Duration
@@ -67,3 +70,25 @@ def test_bday_forms_read_from_cards() -> None:
     assert bday("BDAY:--03-10") == date(1604, 3, 10)
     assert bday("BDAY;X-APPLE-OMIT-YEAR=1604:1604-03-10") == date(1604, 3, 10)
     assert bday("BDAY:1985-03-10T00:00:00Z") == date(1985, 3, 10)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    last=st.one_of(st.none(), st.dates(date(2026, 1, 1), date(2027, 12, 31))),
+    days=st.integers(1, 400),
+    bday=st.dates(date(1604, 1, 1), date(1604, 12, 31)),
+    today=st.dates(date(2027, 1, 1), date(2027, 12, 31)),
+    snooze=st.one_of(st.none(), st.dates(date(2027, 1, 1), date(2028, 6, 30))),
+)
+def test_a_birthday_only_ever_brings_the_due_date_forward_to_itself(
+    last: date | None, days: int, bday: date, today: date, snooze: date | None
+) -> None:
+    interval = Duration(f"P{days}D")
+    instant = datetime(last.year, last.month, last.day, 12, tzinfo=UTC) if last else None
+    plain = due_date(Tracked("a", "1", interval, instant, snooze), ZONE, today)
+    moved = due_date(Tracked("a", "1", interval, instant, snooze, bday), ZONE, today)
+    assert moved <= plain
+    if moved != plain:
+        assert moved >= today and (moved.month, moved.day) in {(bday.month, bday.day), (2, 28)}
+        assert snooze is None or moved >= snooze
+        assert last is None or (moved - last).days >= days / 2

@@ -21,6 +21,8 @@ def test_demo_once() -> None:
     assert "5 created" in out  # the default daily limit
     assert "NAME" in out and "CIRCLE" in out and "LAST CONTACT" in out
     assert "Keep in touch" in out and "username" in out and "password" in out
+    assert "Your network: Of your 300 contacts, " in out and "touches a day; the daily limit is 5" in out
+    assert 'in the calendar "Keep in touch — agenda"' in out
     # Exactly five people in the table.
     table = out.split("NAME", 1)[1].split("\n\n", 1)[0].strip().splitlines()[2:]
     assert len(table) == 5, table

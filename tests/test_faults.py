@@ -3,7 +3,7 @@ stalls past the timeout, truncated bodies, answers lost after the server applied
 editing a card or task between syncd's read and its write. Nothing may be lost or duplicated, and the
 cycles converge (a clean cycle afterwards writes nothing).
 
-SYNCD_FAULT_CYCLES sets the number of randomized cycles per server (default 10).
+SYNCD_FAULT_CYCLES sets the number of randomized cycles per server (default 8).
 """
 
 from __future__ import annotations
@@ -15,13 +15,25 @@ import time
 from datetime import date, timedelta
 from pathlib import Path
 
-from syncd.contacts import parse_instant
+import pytest
+
 from syncd.journal import Journal
 from tests.proxy import CountingProxy, Fault, Forward, Request, Reset, Respond, Stall, Truncate, before, chain, when
 from tests.servers import DavServer
-from tests.world import Book, complete, delete, duplicates, make_book, move_due, non_xsyncd, people
+from tests.world import (
+    Book,
+    complete,
+    completions_recorded,
+    delete,
+    duplicates,
+    fast_retries_fixture,  # noqa: F401  (the `fast_retries` fixture)
+    make_book,
+    move_due,
+    non_xsyncd,
+    people,
+)
 
-FAULT_CYCLES = int(os.environ.get("SYNCD_FAULT_CYCLES", "10"))
+FAULT_CYCLES = int(os.environ.get("SYNCD_FAULT_CYCLES", "8"))
 
 
 def proxied_book(dav: DavServer, tmp_path: Path, n: int = 6, **sections: object) -> tuple[Book, CountingProxy]:
@@ -34,19 +46,6 @@ def proxied_book(dav: DavServer, tmp_path: Path, n: int = 6, **sections: object)
 def cards_intact(book: Book, served: dict[str, str]) -> None:
     for uid, text in served.items():
         assert non_xsyncd(book.card_text(uid)) == non_xsyncd(text), f"{uid}: a non-X-SYNCD line changed"
-
-
-def completions_recorded(book: Book) -> list[str]:
-    """Completed reminders whose completion is not (yet) in the contact's card."""
-    missing = []
-    for task in book.tasks():
-        if not task.done or task.todo.get("COMPLETED") is None:
-            continue
-        completed = task.todo["COMPLETED"].dt
-        last = parse_instant(book.values(task.contact).get("X-SYNCD-LAST-CONTACT", ""))
-        if last is None or last < completed:
-            missing.append(f"{task.contact}: completed {completed}, card has {last}")
-    return missing
 
 
 def converge(book: Book, proxy: CountingProxy, now: str) -> None:
@@ -255,3 +254,36 @@ def test_random_faults_lose_and_duplicate_nothing(dav: DavServer, tmp_path: Path
     finally:
         proxy.close()
     print(f"\n{dav.kind}: {FAULT_CYCLES} cycles with injected faults ({failed} ended in exit 69): {seen}")
+
+
+@pytest.fixture(autouse=True)
+def _quick(fast_retries: None) -> None:
+    """Every test here retries quickly."""
+
+
+def test_only_reads_and_conditional_writes_are_retried(radicale: DavServer) -> None:
+    """Every request answered 503: reads and conditional writes are tried again (5 attempts), an unconditional
+    request (MKCALENDAR) once; an unconditional PUT is never even sent."""
+    from syncd.dav import DavClient, safe_to_retry
+    from syncd.errors import ServerError
+
+    proxy = CountingProxy(radicale.url, fault=Respond(503)).start()
+    url = proxy.url + "x/"
+    try:
+        with DavClient(username=radicale.username, password=radicale.password, deadline=5) as client:
+            for call in (
+                lambda: client.get(url + "a.vcf"),
+                lambda: client.propfind(url, ["d:getetag"]),
+                lambda: client.put(url + "a.vcf", "x", "text/vcard", etag='"1"'),
+                lambda: client.put(url + "a.ics", "x", "text/calendar", create=True),
+                lambda: client.delete(url + "a.ics", '"1"'),
+                lambda: client.mkcalendar(url, b"<x/>"),
+            ):
+                with pytest.raises(ServerError):
+                    call()
+            with pytest.raises(ValueError, match="never writes unconditionally"):
+                client.put(url + "a.vcf", "x", "text/vcard")
+        assert proxy.counts() == {"GET": 5, "PROPFIND": 5, "PUT": 10, "DELETE": 5, "MKCALENDAR": 1}
+        assert not safe_to_retry("PUT", {}) and safe_to_retry("PUT", {"If-None-Match": "*"})
+    finally:
+        proxy.close()

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from syncd.circles import resolve
 from syncd.config import RuleConfig, Settings
 from syncd.contacts import CIRCLE, INTERVAL, Contact
 from syncd.durations import Duration
-from syncd.notetags import mirror_updates, parse
+from syncd.notetags import PAUSED_BY, mirror_updates, parse
 
 KEYS = ["1", "2", "3"]
 
@@ -66,7 +68,10 @@ def test_pause_needs_a_word_end() -> None:
 def test_mirror_updates() -> None:
     assert mirror_updates(parse("#circle2"), {}, KEYS) == {CIRCLE: "2"}
     assert mirror_updates(parse("#circle2"), {CIRCLE: "2"}, KEYS) == {}
-    assert mirror_updates(parse("#pause"), {CIRCLE: "1"}, KEYS) == {CIRCLE: "none"}
+    assert mirror_updates(parse("#pause"), {CIRCLE: "1"}, KEYS) == {CIRCLE: "none", PAUSED_BY: "note"}
+    assert mirror_updates(parse("#pause"), {CIRCLE: "none", PAUSED_BY: "note"}, KEYS) == {}
+    # Already `none` (syncd set --circle none): the tag does not claim that pause.
+    assert mirror_updates(parse("#pause"), {CIRCLE: "none"}, KEYS) == {}
     assert mirror_updates(parse("#every 3w"), {INTERVAL: "P21D"}, KEYS) == {}  # same length: unchanged
     assert mirror_updates(parse("#every 3w"), {INTERVAL: "P1M"}, KEYS) == {INTERVAL: "P3W"}
     assert mirror_updates(parse("#circle9"), {}, KEYS) == {}  # not a circle: nothing written
@@ -112,3 +117,28 @@ def test_unknown_tag_circle_warns_and_falls_through() -> None:
     m = resolve(person("#circle7", "2"), settings(), {}, notes)
     assert m is not None and m.circle == "2"
     assert any("#circle7" in n for n in notes)
+
+
+def test_removing_pause_ends_it() -> None:
+    paused = {CIRCLE: "none", PAUSED_BY: "note"}
+    assert mirror_updates(parse("back again"), paused, KEYS) == {CIRCLE: None, PAUSED_BY: None}
+    assert mirror_updates(parse("#circle2"), paused, KEYS) == {CIRCLE: "2", PAUSED_BY: None}
+    # Set to a circle meanwhile: only the marker goes.
+    assert mirror_updates(parse(""), {CIRCLE: "1", PAUSED_BY: "note"}, KEYS) == {PAUSED_BY: None}
+    # Resolution does not wait for the write: the contact is tracked again at once.
+    c = person("", "none")
+    c.xsyncd[PAUSED_BY] = "note"
+    m = resolve(c, settings(contacts={"default_circle": "3"}), {})
+    assert m is not None and m.circle == "3"
+    assert resolve(person("", "none"), settings(contacts={"default_circle": "3"}), {}) is None
+
+
+FRAGMENTS = ["#circle2", "#Circle 3", "#every 3w", "#every 0d", "#pause", "#circle9", "#every P1M", " ", "\n", "x"]
+
+
+@given(st.lists(st.one_of(st.text(max_size=8), st.sampled_from(FRAGMENTS)), max_size=12).map("".join))
+def test_any_note_parses_without_error(note: str) -> None:
+    tags = parse(note)
+    updates = mirror_updates(tags, {}, KEYS)
+    assert set(updates) <= {CIRCLE, INTERVAL, PAUSED_BY}
+    assert mirror_updates(tags, {k: v for k, v in updates.items() if v is not None}, KEYS) == {}, "idempotent"

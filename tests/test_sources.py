@@ -97,7 +97,7 @@ def test_rules_groups_and_note_tags(dav: DavServer, tmp_path: Path, capsys: pyte
         assert card_values(dav, ab_url, uid) == {}, uid
     assert card_values(dav, ab_url, "src-tag") == {"X-SYNCD-CIRCLE": "2"}
     assert card_values(dav, ab_url, "src-every") == {"X-SYNCD-INTERVAL": "P3W"}
-    assert card_values(dav, ab_url, "src-pause") == {"X-SYNCD-CIRCLE": "none"}
+    assert card_values(dav, ab_url, "src-pause") == {"X-SYNCD-CIRCLE": "none", "X-SYNCD-PAUSED-BY": "note"}
     assert card_values(dav, ab_url, "src-own") == {"X-SYNCD-CIRCLE": "3"}
     tagged = next(t for h, t in cards_text(dav, ab_url).items() if "src-tag" in h)
     assert "Met in Lyon. #circle2" in tagged, "the NOTE itself is left alone"
@@ -114,6 +114,22 @@ def test_rules_groups_and_note_tags(dav: DavServer, tmp_path: Path, capsys: pyte
     r = dav.get(href)
     dav.put(href, r.text.replace("#circle2", "#Circle 1"), **{"If-Match": r.headers["ETag"]})
     assert syncd(cfg, "2027-03-01T11:00", "sync") == 0
+    assert card_values(dav, ab_url, "src-tag") == {"X-SYNCD-CIRCLE": "1"}
+
+    # #pause is removed on the phone: the pause ends, the default circle applies again.
+    href = next(h for h in before if "src-pause" in h)
+    r = dav.get(href)
+    dav.put(href, r.text.replace(" #pause", ""), **{"If-Match": r.headers["ETag"]})
+    assert syncd(cfg, "2027-03-01T11:30", "sync") == 0
+    assert card_values(dav, ab_url, "src-pause") == {}
+    assert today_json(cfg, "2027-03-01T11:35", capsys)["src-pause"]["circle"] == "3"
+
+    # `syncd set` against a tag: written, with a warning; the tag wins again at the next sync.
+    capsys.readouterr()
+    assert syncd(cfg, "2027-03-01T12:00", "set", "Tag Ged", "--circle", "3") == 0
+    assert "NOTE's tags" in capsys.readouterr().err
+    assert card_values(dav, ab_url, "src-tag") == {"X-SYNCD-CIRCLE": "3"}
+    assert syncd(cfg, "2027-03-01T12:05", "sync") == 0
     assert card_values(dav, ab_url, "src-tag") == {"X-SYNCD-CIRCLE": "1"}
 
 

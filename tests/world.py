@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pytest
 from icalendar import Calendar
 
 from syncd.cli import main
@@ -17,6 +18,14 @@ from tests.servers import ICAL, DavServer
 from tests.test_e2e import card, find_list
 
 NOW = "2026-11-22T09:00"
+
+
+@pytest.fixture(name="fast_retries")
+def fast_retries_fixture(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Retries after 20 ms instead of 500 ms (same logic, same number of attempts): keeps fault tests quick."""
+    import syncd.dav
+
+    monkeypatch.setattr(syncd.dav, "RETRY_BACKOFF", 0.02)
 
 
 @dataclass
@@ -37,6 +46,20 @@ class Book:
     def card_text(self, uid: str) -> str:
         return self.dav.get(self.hrefs[uid]).text
 
+    def all_values(self) -> dict[str, dict[str, str]]:
+        """Every card's X-SYNCD values, in one REPORT (addressbook-query for all cards)."""
+        body = (
+            '<?xml version="1.0" encoding="utf-8"?>'
+            '<card:addressbook-query xmlns:d="DAV:" xmlns:card="urn:ietf:params:xml:ns:carddav">'
+            "<d:prop><d:getetag/><card:address-data/></d:prop></card:addressbook-query>"
+        )
+        out: dict[str, dict[str, str]] = {}
+        by_href = {href: uid for uid, href in self.hrefs.items()}
+        for href, _etag, text in _report(self.dav, self.ab_url, body, "card:address-data"):
+            if href in by_href:
+                out[by_href[href]] = xsyncd_values(text)
+        return out
+
     def values(self, uid: str) -> dict[str, str]:
         return xsyncd_values(self.card_text(uid))
 
@@ -45,12 +68,31 @@ class Book:
             url = self.list_url()
         except AssertionError:
             return []
+        body = (
+            '<?xml version="1.0" encoding="utf-8"?>'
+            '<cal:calendar-query xmlns:d="DAV:" xmlns:cal="urn:ietf:params:xml:ns:caldav">'
+            "<d:prop><d:getetag/><cal:calendar-data/></d:prop>"
+            '<cal:filter><cal:comp-filter name="VCALENDAR"/></cal:filter></cal:calendar-query>'
+        )
         out = []
-        for href in self.dav.list_hrefs(url):
-            r = self.dav.get(href)
-            todo = next(iter(Calendar.from_ical(r.text).walk("VTODO")))
-            out.append(TaskView(href, r.headers.get("ETag", ""), r.text, todo))
+        for href, etag, text in _report(self.dav, url, body, "cal:calendar-data"):
+            todo = next(iter(Calendar.from_ical(text).walk("VTODO")))
+            out.append(TaskView(href, etag, text, todo))
         return out
+
+
+def _report(dav: DavServer, url: str, body: str, data: str) -> list[tuple[str, str, str]]:
+    """(href, etag, text) of every item of a collection, by one REPORT, read independently of syncd's reader."""
+    from syncd.dav import parse_multistatus, same_resource
+
+    r = dav.http("REPORT", url, body, Depth="1", **{"Content-Type": "application/xml"})
+    assert r.status_code == 207, (r.status_code, r.text[:300])
+    out = []
+    for res in parse_multistatus(r.content, url).resources:
+        text = res.text(data)
+        if res.status == 200 and text is not None and not same_resource(res.href, url):
+            out.append((res.href, (res.text("d:getetag") or "").strip(), text))
+    return out
 
 
 @dataclass
@@ -143,3 +185,19 @@ def duplicates(tasks: list[TaskView]) -> list[str]:
     found += [f"{c}: {n} open reminders" for c, n in open_by_contact.items() if n > 1]
     found += [f"{u}: stored {n} times" for u, n in uids.items() if n > 1]
     return found
+
+
+def completions_recorded(book: Book) -> list[str]:
+    """Completed reminders whose completion is not (yet) in the contact's card."""
+    from syncd.contacts import parse_instant
+
+    values = book.all_values()
+    missing = []
+    for task in book.tasks():
+        if not task.done or task.todo.get("COMPLETED") is None:
+            continue
+        completed = task.todo["COMPLETED"].dt
+        last = parse_instant(values.get(task.contact, {}).get("X-SYNCD-LAST-CONTACT", ""))
+        if last is None or last < completed:
+            missing.append(f"{task.contact}: completed {completed}, card has {last}")
+    return missing

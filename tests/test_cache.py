@@ -1,0 +1,180 @@
+"""The pure parts of the read path: cached contacts and tasks decode to exactly what a fresh parse gives,
+the streamed multistatus parser gives what the whole-body parser gives however the bytes are cut, and the
+progress display shows only in a terminal."""
+
+from __future__ import annotations
+
+import io
+from datetime import UTC, date, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from syncd import cache
+from syncd.contacts import Contact
+from syncd.dav import iter_multistatus, parse_multistatus
+from syncd.demo import generate_cards
+from syncd.durations import Duration
+from syncd.progress import Progress
+from syncd.reminders import build_task
+
+CORPUS = Path(__file__).parent / "corpus"
+ZONE = ZoneInfo("Europe/Berlin")
+
+
+def corpus_cards() -> list[Path]:
+    return sorted(p for p in CORPUS.rglob("*.vcf"))
+
+
+@pytest.mark.parametrize("path", corpus_cards(), ids=lambda p: p.name)
+def test_cached_card_is_the_parsed_card(path: Path) -> None:
+    text = path.read_bytes().decode("utf-8", "surrogateescape")
+    parsed = cache.parse_card("http://h/ab/x.vcf", '"e1"', text, "Contacts")
+    again = cache.decode(cache.CARD, "http://h/ab/x.vcf", '"e1"', cache.encode(parsed))
+    assert again == parsed
+
+
+def test_generated_cards_round_trip() -> None:
+    for i, text in enumerate(generate_cards(200, date(2026, 11, 22))):
+        parsed = cache.parse_card(f"http://h/ab/{i}.vcf", f'"{i}"', text, "Contacts")
+        assert isinstance(parsed, Contact)
+        assert cache.decode(cache.CARD, parsed.href, parsed.etag, cache.encode(parsed)) == parsed
+
+
+def test_cached_task_is_the_parsed_task() -> None:
+    contact = Contact(uid="u1", name="Ada Lovelace", emails=["ada@example.org"])
+    now = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
+    _, text = build_task(
+        contact=contact,
+        circle="1",
+        interval=Duration("P14D"),
+        priority=1,
+        due=date(2026, 11, 22),
+        due_time=None,
+        zone=ZONE,
+        now=now,
+    )
+    task = cache.parse_reminder("http://h/cal/t.ics", '"t"', text, ZONE)
+    assert task is not None and not isinstance(task, cache.Broken)
+    assert cache.decode(cache.TASK, task.href, task.etag, cache.encode(task)) == task
+    assert cache.decode(cache.TASK, "h", "e", cache.encode(None)) is None
+    broken = cache.parse_reminder("http://h/cal/b.ics", '"b"', "not ical", ZONE)
+    assert isinstance(broken, cache.Broken)
+    assert cache.decode(cache.TASK, "h", "e", cache.encode(broken)) == broken
+
+
+def test_fingerprints_follow_the_zone() -> None:
+    assert cache.task_fingerprint(ZONE) != cache.task_fingerprint(ZoneInfo("UTC"))
+    assert cache.card_fingerprint() == cache.card_fingerprint()
+
+
+def test_canonical_href() -> None:
+    assert cache.canonical("http://h:1/a%40b/c.vcf") == cache.canonical("http://h:1/a@b/c.vcf")
+    assert cache.canonical("http://h/x%20y.vcf") == "http://h/x%20y.vcf"
+
+
+MULTISTATUS = (
+    b'<?xml version="1.0"?><d:multistatus xmlns:d="DAV:" xmlns:c="urn:ietf:params:xml:ns:carddav">'
+    + b"".join(
+        f'<d:response><d:href>/ab/{i}.vcf</d:href><d:propstat><d:prop><d:getetag>"{i}"</d:getetag>'
+        f"<c:address-data>BEGIN:VCARD&#13;\nUID:{i}&#13;\nNOTE:&lt;{'x' * i}&gt;&#13;\nEND:VCARD&#13;\n"
+        "</c:address-data></d:prop><d:status>HTTP/1.1 200 OK</d:status></d:propstat></d:response>".encode()
+        for i in range(20)
+    )
+    + b"<d:response><d:href>/ab/gone.vcf</d:href><d:status>HTTP/1.1 404 Not Found</d:status></d:response>"
+    + b"<d:sync-token>tok</d:sync-token></d:multistatus>"
+)
+
+
+def _summary(resources: object) -> list[tuple[str, int, str | None, str | None]]:
+    return [
+        (r.href, r.status, r.text("d:getetag"), r.text("card:address-data"))  # type: ignore[attr-defined]
+        for r in resources  # type: ignore[attr-defined]
+    ]
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(st.integers(min_value=1, max_value=len(MULTISTATUS)), max_size=8))
+def test_streamed_parse_equals_whole_parse(cuts: list[int]) -> None:
+    points = sorted(set(cuts))
+    chunks = [MULTISTATUS[a:b] for a, b in zip([0, *points], [*points, len(MULTISTATUS)], strict=True)]
+    whole = parse_multistatus(MULTISTATUS, "http://h/ab/")
+    streamed = _summary(iter_multistatus(chunks, "http://h/ab/"))
+    assert streamed == _summary(whole.resources)
+    assert streamed[0][3] is not None and "\r\n" in streamed[0][3]
+
+
+def test_streamed_parse_of_broken_xml_is_a_server_error() -> None:
+    from syncd.errors import ServerError
+
+    with pytest.raises(ServerError):
+        list(iter_multistatus([MULTISTATUS[:300], b"<<<"], "http://h/ab/"))
+
+
+class Tty(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_only_in_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("JOURNAL_STREAM", raising=False)
+    tty = Tty()
+    with Progress(1000, "Reading contacts", tty) as progress:
+        for _ in range(1000):
+            progress.advance()
+    assert "Reading contacts: 0/1000" in tty.getvalue()
+    assert tty.getvalue().endswith("\r\x1b[K")
+    pipe = io.StringIO()
+    with Progress(1000, "Reading contacts", pipe) as progress:
+        progress.advance(1000)
+    assert pipe.getvalue() == ""
+    small = Tty()
+    with Progress(10, "Reading contacts", small) as progress:
+        progress.advance(10)
+    assert small.getvalue() == "", "a short read shows nothing"
+
+
+def test_batches_are_fetched_ahead_in_order_and_errors_surface() -> None:
+    from syncd.multiget import Item, _ahead
+
+    def fetch(part: list[str]) -> list[Item]:
+        if part == ["boom"]:
+            raise RuntimeError("server fell over")
+        return [Item(h, "e", h) for h in part]
+
+    batches = [[f"{i}-{j}" for j in range(3)] for i in range(5)]
+    assert [i.href for i in _ahead(fetch, batches)] == [h for b in batches for h in b]
+    with pytest.raises(RuntimeError, match="fell over"):
+        list(_ahead(fetch, [["a"], ["boom"], ["c"]]))
+    stream = _ahead(fetch, batches)
+    assert next(stream).href == "0-0"
+    stream.close()  # the helper thread stops; nothing hangs
+
+
+def test_discovered_account_is_reused_for_an_hour_for_the_same_server(tmp_path: Path) -> None:
+    from syncd.config import Settings
+    from syncd.discovery import Account, Collection
+    from syncd.state import State
+
+    settings = Settings.model_validate({"state_dir": tmp_path, "server": {"url": "https://dav.example.org/"}})
+    other = Settings.model_validate({"state_dir": tmp_path, "server": {"url": "https://other.example.org/"}})
+    account = Account(
+        "https://dav.example.org/p/",
+        "https://dav.example.org/p/",
+        "https://dav.example.org/p/",
+        [Collection("https://dav.example.org/p/ab/", "Contacts", "addressbook", set(), True)],
+        [Collection("https://dav.example.org/p/t/", "Keep in touch", "calendar", {"VTODO"}, True)],
+    )
+    state = State.in_dir(tmp_path)
+    try:
+        cache.save_account(state, settings, account, now=1000.0)
+        assert cache.load_account(state, settings, now=1000.0 + cache.DISCOVERY_TTL - 1) == account
+        assert cache.load_account(state, settings, now=1000.0 + cache.DISCOVERY_TTL + 1) is None
+        assert cache.load_account(state, other, now=1001.0) is None
+        state.set_meta(cache.DISCOVERY_KEY, "{broken")
+        assert cache.load_account(state, settings, now=1001.0) is None
+    finally:
+        state.close()
