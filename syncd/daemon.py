@@ -89,6 +89,7 @@ class LoopClient(DavClient):
         if self._daemon.stop_requested:
             raise StopRequested
         # A read may be abandoned at once on SIGTERM (it changes nothing); a write is always let finish.
+        # (A streamed answer is read after this returns, by the caller: that read is let finish too.)
         self._daemon.abandonable = method.upper() not in WRITE_METHODS
         try:
             response = super().request(method, url, body=body, headers=headers, ok=ok, stream=stream)
