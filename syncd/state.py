@@ -102,6 +102,8 @@ class State:
             _sync_schema(db)
             db.execute("PRAGMA quick_check").fetchone()
             return db
+        except sqlite3.OperationalError as err:  # cannot open or write it (permissions, a directory, locked)
+            raise ConfigError(f"state_dir: cannot use {self.path}: {err}") from err
         except sqlite3.DatabaseError as err:
             log.warning("state file %s is damaged (%s); starting afresh from the server", self.path, err)
             for suffix in ("", "-wal", "-shm"):
@@ -111,8 +113,6 @@ class State:
             db.executescript(SCHEMA)
             _sync_schema(db)
             return db
-        except sqlite3.OperationalError as err:  # pragma: no cover - permissions
-            raise ConfigError(f"state_dir: cannot open {self.path}: {err}") from err
 
     @classmethod
     def in_dir(cls, state_dir: Path) -> State:
