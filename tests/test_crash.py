@@ -115,7 +115,7 @@ def test_kill_9_at_random_points(dav: DavServer, tmp_path: Path) -> None:
                     db.write_bytes(b"this is not a database" * 64)
                     Path(str(db) + "-wal").unlink(missing_ok=True)
             kind = "write" if rng.random() < 0.7 else "any"
-            target = (kind, rng.randint(1, 2 if kind == "write" else 12), rng.random() < 0.5)
+            target = (kind, rng.randint(1, 2 if kind == "write" else 6), rng.random() < 0.5)
             killer.arm(target)
             code = forker.run(["--config", str(book.cfg), "--now", now, "sync"], str(tmp_path / "syncd.log"))
             if killer.killed:
