@@ -93,8 +93,16 @@ def weekly(text: str, today: date, weekday: int, clock: time, zone: ZoneInfo) ->
     )
 
 
+def month_day(today: date) -> date:
+    """The next 1st of a month on or after today: the day of the monthly review."""
+    if today.day == 1:
+        return today
+    last = today.replace(day=calmod.monthrange(today.year, today.month)[1])
+    return last + timedelta(days=1)
+
+
 def monthly(text: str, today: date, clock: time, zone: ZoneInfo) -> Wanted:
-    day = today.replace(day=calmod.monthrange(today.year, today.month)[1])
+    day = month_day(today)
     return Wanted(
         uid=f"syncd-month-{day:%Y%m}",
         kind=MONTHLY,

@@ -373,7 +373,11 @@ def test_weekly_and_monthly_event_days_and_uids() -> None:
     w = weekly("text", date(2026, 11, 18), 6, time(18, 0), BERLIN)
     assert (w.uid, w.start, w.minutes) == ("syncd-week-20261122", datetime(2026, 11, 22, 18, tzinfo=BERLIN), 15)
     m = monthly("text", date(2026, 2, 3), time(18, 0), BERLIN)
-    assert (m.uid, m.start.date(), m.minutes) == ("syncd-month-202602", date(2026, 2, 28), 30)
+    assert (m.uid, m.start.date(), m.minutes) == ("syncd-month-202603", date(2026, 3, 1), 30)
+    m = monthly("text", date(2026, 3, 1), time(18, 0), BERLIN)  # on the 1st: today's
+    assert (m.uid, m.start.date()) == ("syncd-month-202603", date(2026, 3, 1))
+    m = monthly("text", date(2026, 12, 31), time(18, 0), BERLIN)
+    assert (m.uid, m.start.date()) == ("syncd-month-202701", date(2027, 1, 1))
 
 
 def test_event_text_round_trip_and_update_keeps_foreign_properties() -> None:
@@ -413,7 +417,7 @@ def test_stale_events_from_today_on_are_removed_past_ones_kept() -> None:
         Found("syncd-digest-20261122", "digest", TODAY),  # today's, now empty
         Found("syncd-week-20261122", "weekly", TODAY),  # wanted
         Found("syncd-week-20261127", "weekly", TODAY + timedelta(days=5)),  # left after weekly_day changed
-        Found("syncd-month-202610", "monthly", date(2026, 10, 31)),  # last month's
+        Found("syncd-month-202611", "monthly", date(2026, 11, 1)),  # this month's, held on the 1st
     ]
     assert stale(found, [week_event], TODAY) == ["syncd-digest-20261122", "syncd-week-20261127"]
 

@@ -100,7 +100,7 @@ def test_events_views_and_report(dav: DavServer, tmp_path: Path, capsys: pytest.
         tasks_url = find_list(dav, task_list)
         assert calendar_url != tasks_url
         found = events(dav, calendar_url)
-        assert sorted(found) == ["syncd-digest-20261122", "syncd-month-202611", "syncd-week-20261122"]
+        assert sorted(found) == ["syncd-digest-20261122", "syncd-month-202612", "syncd-week-20261122"]
         digest = found["syncd-digest-20261122"]
         assert str(digest["SUMMARY"]) == "Keep in touch: 3 people today"
         text = str(digest["DESCRIPTION"])
@@ -112,8 +112,8 @@ def test_events_views_and_report(dav: DavServer, tmp_path: Path, capsys: pytest.
         assert digest["DTSTART"].dt < week["DTSTART"].dt
         assert week["DTSTART"].dt.isoformat() == "2026-11-22T18:00:00+01:00"
         assert "Reached: 2 people: Dan Dirac, Fay Faraday" in str(week["DESCRIPTION"])
-        month = found["syncd-month-202611"]
-        assert month["DTSTART"].dt.isoformat() == "2026-11-30T18:00:00+01:00"
+        month = found["syncd-month-202612"]
+        assert month["DTSTART"].dt.isoformat() == "2026-12-01T18:00:00+01:00"
         assert "Within cadence: Circle 1 50% (1/2)" in str(month["DESCRIPTION"])
 
         # 2. Nothing changed: the next sync writes nothing, not even an event.
@@ -135,7 +135,7 @@ def test_events_views_and_report(dav: DavServer, tmp_path: Path, capsys: pytest.
         event_writes = [r for r in proxy.writes() if "/syncd-events-" in r.path]
         assert sorted(r.path.rsplit("/", 1)[1] for r in event_writes) == [
             "syncd-digest-20261122.ics",
-            "syncd-month-202611.ics",
+            "syncd-month-202612.ics",
             "syncd-week-20261122.ics",
         ]
         assert {r.method for r in event_writes} == {"PUT"}
@@ -196,7 +196,7 @@ def test_events_views_and_report(dav: DavServer, tmp_path: Path, capsys: pytest.
         assert len(deletes) == 1 and "syncd-digest-20261122" in deletes[0].path
         assert "If-Match" in deletes[0].headers
         found = events(dav, calendar_url)
-        assert sorted(found) == ["syncd-month-202611", "syncd-week-20261122"]
+        assert sorted(found) == ["syncd-month-202612", "syncd-week-20261122"]
         assert "Daily list done 1/1 days; streak 1 day\n" in str(found["syncd-week-20261122"]["DESCRIPTION"])
         proxy.reset()
         assert syncd(cfg, "2026-11-22T14:30", "sync") == 0
