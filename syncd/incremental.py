@@ -181,7 +181,7 @@ def _cached(
     snapshot = _SNAPSHOTS.get((str(state.path), collection.url))
     if snapshot is not None and snapshot.key == key:
         members = {href: (etag, clone(parsed)) for href, (etag, parsed) in snapshot.members.items()}
-        return members, set(snapshot.unreadable), set(snapshot.pending), synced.token is not None
+        return members, set(snapshot.unreadable), set(snapshot.pending), True
     rows = state.synced_items(collection.url)
     if len(rows) != synced.items:
         log.warning("the local cache of %s is inconsistent; reading it afresh", collection.url)
@@ -200,17 +200,37 @@ def _cached(
     return members, unreadable, pending, synced.token is not None
 
 
-def _remember(state: State, collection: Collection, members: dict[str, tuple[str, Parsed]]) -> None:
-    """Keep what this read produced, for the next read in this process (it is the cache's new content)."""
+def _remember(
+    state: State,
+    collection: Collection,
+    hrefs: list[str],
+    fresh: dict[str, tuple[str, Parsed]],
+    cached: dict[str, tuple[str, Parsed]],
+) -> None:
+    """Keep what this read produced, for the next read in this process (it is the cache's new content).
+    Members unchanged since this process's last snapshot keep their pristine copy; the others are copied,
+    because the caller got (and may change) the objects themselves."""
     synced = state.synced_collection(collection.url)
     if synced is None:
         return
     key = (synced.fingerprint, synced.kind, synced.token, synced.items, synced.generation)
-    if len(members) != synced.items:  # something was not cached: decode from the state next time
-        _SNAPSHOTS.pop((str(state.path), collection.url), None)
+    where = (str(state.path), collection.url)
+    if len(hrefs) != synced.items:  # something was not cached: decode from the state next time
+        _SNAPSHOTS.pop(where, None)
         return
-    kept = {href: (etag, clone(parsed)) for href, (etag, parsed) in members.items()}
-    _SNAPSHOTS[(str(state.path), collection.url)] = _Snapshot(key, kept, set(), set())
+    previous = _SNAPSHOTS.get(where)
+    base = previous.members if previous is not None else {}
+    kept: dict[str, tuple[str, Parsed]] = {}
+    for href in hrefs:
+        if href in fresh:
+            etag, parsed = fresh[href]
+            kept[href] = (etag, clone(parsed))
+        elif href in base and base[href][0] == cached[href][0]:
+            kept[href] = base[href]
+        else:
+            etag, parsed = cached[href]
+            kept[href] = (etag, clone(parsed))
+    _SNAPSHOTS[where] = _Snapshot(key, kept, set(), set())
 
 
 def clone(parsed: Parsed) -> Parsed:
@@ -287,15 +307,26 @@ def read_collection(
         elif href in cached:
             out.append((href, cached[href][1]))
     stats.cached = len(out) - len(fresh)
-    state.save_synced(
-        collection.url,
-        reader.kind,
-        reader.fingerprint,
-        listing.token if complete_cache else None,
-        upserts,
-        sorted(set(removed)),
-        replace_all=not cached and not unreadable,
+    token = listing.token if complete_cache else None
+    quiet = (
+        synced is not None
+        and token_usable
+        and synced.token == token
+        and not upserts
+        and not removed
+        and not pending
+        and not unreadable
     )
+    if not quiet:  # nothing to write when nothing changed (and what this process holds stays valid)
+        state.save_synced(
+            collection.url,
+            reader.kind,
+            reader.fingerprint,
+            token,
+            upserts,
+            sorted(set(removed)),
+            replace_all=not cached and not unreadable,
+        )
     if complete_cache:
-        _remember(state, collection, {href: fresh[href] if href in fresh else cached[href] for href, _ in out})
+        _remember(state, collection, [href for href, _ in out], fresh, cached)
     return out
