@@ -206,6 +206,6 @@ def import_frm(engine: Engine, history: History, now: datetime, *, dry_run: bool
             written = False
             if not dry_run:
                 compute = functools.partial(updates_for, frm, circles=circles, last_contact=last, today=today)
-                written = engine.write_card(contact, compute)
+                written = engine.write_card(contact, compute, "syncd import frm")
             out.append(Imported(contact.uid, contact.name, wanted, written))
     return out
