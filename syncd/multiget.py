@@ -55,7 +55,7 @@ def body(kind: Kind, hrefs: list[str]) -> bytes:
 def multiget(client: DavClient, url: str, hrefs: list[str], kind: Kind, batch: int = BATCH) -> Iterator[Item]:
     """Items by href, `batch` at a time, in the server's order. Missing ones (deleted meanwhile) are left out.
 
-    While the caller works on one batch (parses it), the next one is downloaded by a helper thread, so the
+    While the caller works on one batch (parses it), the next one is downloaded by a second thread, so the
     server's time and syncd's overlap. The caller must not use `client` until the iteration ends.
     """
     batches = [hrefs[i : i + batch] for i in range(0, len(hrefs), batch)]
@@ -70,7 +70,7 @@ _END = object()
 
 
 def _ahead(fetch: Callable[[list[str]], list[Item]], batches: list[list[str]]) -> Iterator[Item]:
-    """`fetch` each batch in a helper thread, one batch ahead of the consumer; errors are raised here."""
+    """`fetch` each batch in a second thread, one batch ahead of the consumer; errors are raised here."""
     ready: queue.Queue[object] = queue.Queue(maxsize=1)
     stop = threading.Event()
 

@@ -196,7 +196,7 @@ def test_batches_are_fetched_ahead_in_order_and_errors_surface() -> None:
         list(_ahead(fetch, [["a"], ["boom"], ["c"]]))
     stream = _ahead(fetch, batches)
     assert next(stream).href == "0-0"
-    stream.close()  # the helper thread stops; nothing hangs
+    stream.close()  # the fetching thread stops; nothing hangs
 
 
 def test_discovered_account_is_reused_for_an_hour_for_the_same_server(tmp_path: Path) -> None:
