@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
@@ -58,6 +58,16 @@ class World:
 
     def open_reminders(self) -> dict[str, Task]:
         return {t.contact_uid: t for t in self.tasks if t.open}
+
+    def due_reminders(self, today: date) -> Iterator[tuple[Task, date, Contact, Membership | None]]:
+        """Open reminders due today or earlier, with their DUE, contact and circle (a reminder whose contact
+        is not in the address books any more is left out)."""
+        for task in self.tasks:
+            if not task.open or task.due is None or task.due > today:
+                continue
+            contact = self.contacts.get(task.contact_uid)
+            if contact is not None:
+                yield task, task.due, contact, self.memberships.get(contact.uid)
 
 
 @dataclass(slots=True)
@@ -603,25 +613,18 @@ class Engine:
         """Open reminders due today or earlier, then whoever the next sync would add (read-only)."""
         world = self.read(create_task_list=False)
         today = now.astimezone(self.zone).date()
-        items: list[TodayItem] = []
-        for task in world.tasks:
-            if not task.open or task.due is None or task.due > today:
-                continue
-            contact = world.contacts.get(task.contact_uid)
-            if contact is None:
-                continue
-            membership = world.memberships.get(contact.uid)
-            items.append(
-                TodayItem(
-                    contact.uid,
-                    contact.name,
-                    membership.circle if membership else "",
-                    task.due,
-                    contact.last_contact,
-                    contact.reach,
-                    task.href,
-                )
+        items = [
+            TodayItem(
+                contact.uid,
+                contact.name,
+                membership.circle if membership else "",
+                due,
+                contact.last_contact,
+                contact.reach,
+                task.href,
             )
+            for task, due, contact, membership in world.due_reminders(today)
+        ]
         rank = {key: i for i, key in enumerate(self.settings.circles)}
         items.sort(key=lambda i: (i.due, rank.get(i.circle, len(rank)), i.name.casefold()))
         tracked = self.tracked(world)

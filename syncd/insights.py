@@ -67,23 +67,16 @@ def run_all(engine: Engine, now: datetime) -> tuple[Network, Audit, WeekReview, 
 
 
 def digest_items(world: World, today: date) -> list[events.DigestItem]:
-    items = []
-    for task in world.tasks:
-        if not task.open or task.due is None or task.due > today:
-            continue
-        contact = world.contacts.get(task.contact_uid)
-        if contact is None:
-            continue
-        membership = world.memberships.get(contact.uid)
-        items.append(
-            events.DigestItem(
-                contact.name,
-                membership.circle if membership else "",
-                task.due,
-                tuple(contact.phones),
-                tuple(contact.emails),
-            )
+    items = [
+        events.DigestItem(
+            contact.name,
+            membership.circle if membership else "",
+            due,
+            tuple(contact.phones),
+            tuple(contact.emails),
         )
+        for _task, due, contact, membership in world.due_reminders(today)
+    ]
     items.sort(key=lambda i: (i.due, i.circle or "~", i.name.casefold()))
     return items
 
