@@ -21,9 +21,7 @@ from syncd.contacts import (
     INTERVAL,
     LAST_CONTACT,
     SNOOZE,
-    Card,
     Contact,
-    contact_from_card,
     find_contact,
     format_instant,
     parse_date,
@@ -37,7 +35,6 @@ from syncd.planner import OpenReminder, Tracked, backlog, due_date, plan
 from syncd.reconcile import Reconciliation, reconcile
 from syncd.reminders import Task, build_task, complete_text
 from syncd.state import State
-from syncd.vcard import CardSyntaxError
 
 log = logging.getLogger("syncd")
 
@@ -254,18 +251,6 @@ class Engine:
         except ConfigError:
             return False
         return all(name in known for name in names if name)
-
-    @staticmethod
-    def _read_card(card: Card, broken: list[str]) -> Contact | None:
-        try:
-            contact = contact_from_card(card)
-        except CardSyntaxError as err:
-            log.warning("skipping the card %s: %s (it is left as it is)", card.href, err)
-            broken.append(card.href)
-            return None
-        for warning in contact.warnings:
-            log.warning("%s (%s): %s", contact.name, card.href, warning)
-        return contact
 
     def read(self, *, create_task_list: bool) -> World:
         account = self.discover()
