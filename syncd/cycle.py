@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
-from syncd import birthdays, cache, carddav, incremental, insights, interactions, notetags, repair, tasks
+from syncd import birthdays, cache, carddav, incremental, interactions, notetags, repair, tasks
 from syncd.cache import Broken, Parsed
 from syncd.circles import Membership, group_members, resolve
 from syncd.config import Settings
@@ -378,6 +378,8 @@ class Engine:
         if not self.dry_run:
             self._save_state(world, recon, created)
             self._save_copies(world)
+            from syncd import insights  # imported here: reviews and events are not needed to start a cycle
+
             insights.after_sync(self, world, now)  # review history; digest/review events in reminders.calendar
         today = now.astimezone(self.zone).date()
         summary.due = sum(1 for t in world.tasks if t.open and t.due is not None and t.due <= today)

@@ -61,6 +61,18 @@ def backoff_seconds(failures: int, interval: float) -> float:
     return float(min(FIRST_RETRY_SECONDS * 2.0 ** min(failures - 1, 30), interval))
 
 
+def release_memory() -> None:
+    """Hand the heap a cycle freed back to the system: glibc keeps it otherwise, and the daemon idles for hours
+    (after a first sync of 5,000 cards that is ~5 MB of its RSS). Nothing happens without glibc."""
+    import ctypes
+
+    try:
+        trim = ctypes.CDLL(None).malloc_trim
+    except (OSError, AttributeError):
+        return
+    trim(0)
+
+
 def check_server(loaded: LoadedConfig) -> LoadedConfig:
     """The daemon needs a server; without one the config is invalid (exit 78, no restart by systemd)."""
     server = loaded.settings.server
@@ -169,6 +181,7 @@ class Daemon:
                 summary = engine.sync(self._now())
             finally:
                 engine.close()
+                release_memory()
         except SyncdError as err:
             log.debug("the cycle failed here", exc_info=True)
             self._failed(logs.mask(str(err)))

@@ -11,11 +11,13 @@ import calendar as calmod
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from icalendar import Alarm, Calendar, Event, Timezone
-
 from syncd.reminders import PRODID
+
+if TYPE_CHECKING:  # icalendar is imported where an event is built or read: most syncs touch no event
+    from icalendar import Calendar, Event, Timezone
 
 KIND_PROP = "X-SYNCD-KIND"
 DIGEST, WEEKLY, MONTHLY = "digest", "weekly", "monthly"
@@ -118,6 +120,8 @@ def _stamp(now: datetime) -> datetime:
 
 
 def _timezone(zone: ZoneInfo, day: date) -> Timezone:
+    from icalendar import Timezone
+
     return Timezone.from_tzinfo(zone, first_date=day - timedelta(days=370), last_date=day + timedelta(days=740))
 
 
@@ -131,6 +135,8 @@ def _set_times(event: Event, wanted: Wanted) -> None:
 
 def build(wanted: Wanted, now: datetime) -> str:
     """A new event with a display alarm at its start."""
+    from icalendar import Alarm, Calendar, Event
+
     cal = Calendar()
     cal.add("PRODID", PRODID)
     cal.add("VERSION", "2.0")
@@ -156,6 +162,8 @@ def build(wanted: Wanted, now: datetime) -> str:
 
 
 def _event(text: str) -> tuple[Calendar, Event]:
+    from icalendar import Calendar, Event
+
     try:
         cal = Calendar.from_ical(text)
     except ValueError as err:

@@ -20,9 +20,6 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import recurring_ical_events
-from icalendar import Calendar
-
 from syncd.config import InteractionsConfig
 from syncd.contacts import Contact
 from syncd.dav import DavClient, HTTPStatusError, NotFound
@@ -135,6 +132,9 @@ def _people(event: Any) -> frozenset[str]:
 
 def occurrences(text: str, start: datetime, end: datetime, zone: ZoneInfo) -> list[Meeting]:
     """The occurrences of the events in one calendar object that overlap [start, end)."""
+    import recurring_ical_events  # only with interactions.calendars set: most cycles never need it
+    from icalendar import Calendar
+
     try:
         cal = Calendar.from_ical(text)
     except ValueError as err:

@@ -45,7 +45,12 @@ class NoteTags:
         return self.circle is None and self.interval is None and not self.pause
 
 
+_NONE = NoteTags()
+
+
 def parse(note: str) -> NoteTags:
+    if not note or "#" not in note:  # most notes have no tag: skip the scan (it runs for every contact each cycle)
+        return _NONE
     circle: str | None = None
     interval: Duration | None = None
     pause = False

@@ -10,9 +10,8 @@ import hashlib
 import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
-
-from icalendar import Alarm, Calendar, Timezone, Todo
 
 from syncd import __version__
 from syncd.contacts import Contact
@@ -21,6 +20,9 @@ from syncd.durations import Duration
 CONTACT_PROP = "X-SYNCD-CONTACT"
 PRODID = f"-//syncd//syncd {__version__}//EN"
 NOTE_CHARS = 240
+
+if TYPE_CHECKING:  # icalendar is imported where a task is read or built: a cycle with nothing new needs neither
+    from icalendar import Calendar, Todo
 
 
 class BrokenTask(ValueError):
@@ -83,6 +85,8 @@ def is_done(todo: Todo) -> bool:
 
 
 def _todo(text: str) -> tuple[Calendar, Todo]:
+    from icalendar import Calendar, Todo
+
     try:
         cal = Calendar.from_ical(text)
     except ValueError as err:
@@ -167,6 +171,8 @@ def build_task(
     summary: str | None = None,
 ) -> tuple[str, str]:
     """A new reminder: (UID, iCalendar text). `summary` defaults to "Reach out to NAME"."""
+    from icalendar import Alarm, Calendar, Timezone, Todo
+
     summary = summary or f"Reach out to {contact.name}"
     uid = reminder_uid(contact.uid, due)
     cal = Calendar()
