@@ -422,15 +422,15 @@ class CountingProxy:
             self._abort(handler)
             return
         if isinstance(action, Respond):
+            self._set_status(record, action.status)  # before answering: the client may look at once
             self._send(handler, action.status, list(action.headers), action.body, method)
-            self._set_status(record, action.status)
             return
         try:
             status, reason, response_headers, response_body = self._forward(request)
         except (OSError, http.client.HTTPException) as err:
             message = f"proxy: upstream failed: {err}".encode()
-            self._send(handler, 502, [("Content-Type", "text/plain")], message, method)
             self._set_status(record, 502)
+            self._send(handler, 502, [("Content-Type", "text/plain")], message, method)
             return
         self._set_status(record, status)
         if isinstance(action, Forward):
