@@ -351,7 +351,8 @@ class Engine:
             world.task_list = self._planned_task_list(world)
         assert world.task_list is not None
         summary = Summary(contacts=len(world.contacts), tracked=len(world.memberships), broken=len(world.broken))
-        self._restore_vanished(world, summary)
+        copies = repair.Copies(self.state.db).all()  # read once: restoring and saving both compare with it
+        self._restore_vanished(world, copies, summary)
         # Only reminders of this task list: after `reminders.task_list` names another list, the old list's
         # reminders are not "deleted by the user" (which would snooze every contact that had one).
         known = {
@@ -377,7 +378,7 @@ class Engine:
         created = self._create_reminders(world, now, summary)
         if not self.dry_run:
             self._save_state(world, recon, created)
-            self._save_copies(world)
+            self._save_copies(world, copies)
             from syncd import insights  # imported here: reviews and events are not needed to start a cycle
 
             insights.after_sync(self, world, now)  # review history; digest/review events in reminders.calendar
@@ -397,9 +398,9 @@ class Engine:
         self.planned.append(f"task list {name!r}: create (VTODO-only) under {home}")
         return Collection(url=urljoin(home, "new-task-list/"), name=name, kind="calendar", components={"VTODO"})
 
-    def _restore_vanished(self, world: World, summary: Summary) -> None:
+    def _restore_vanished(self, world: World, copies: Mapping[str, repair.Copy], summary: Summary) -> None:
         """Put back X-SYNCD lines that another client dropped (see `repair`), before anything reads them."""
-        lost = repair.vanished(world.contacts, repair.Copies(self.state.db).all())
+        lost = repair.vanished(world.contacts, copies)
         notes: list[str] = []
         for uid, values in sorted(lost.items()):
             contact = world.contacts[uid]
@@ -422,9 +423,8 @@ class Engine:
         for note in notes:
             log.warning("%s", note)
 
-    def _save_copies(self, world: World) -> None:
-        copies = repair.Copies(self.state.db)
-        known = copies.all()
+    def _save_copies(self, world: World, known: Mapping[str, repair.Copy]) -> None:
+        copies = repair.Copies(self.state.db)  # creates its table: not inside a transaction
         with self.state.transaction():
             copies.save(world.contacts.values(), known)
 
