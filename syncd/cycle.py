@@ -9,10 +9,10 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import astuple, dataclass, field
 from datetime import UTC, date, datetime
 
-from syncd import birthdays, cache, carddav, incremental, interactions, notetags, repair, tasks
+from syncd import birthdays, cache, carddav, incremental, interactions, notetags, quiet, repair, tasks
 from syncd.cache import Broken, Parsed
 from syncd.circles import Membership, group_members, resolve
 from syncd.config import Settings
@@ -34,7 +34,7 @@ from syncd.journal import Entry, Journal, xsyncd_diff
 from syncd.planner import OpenReminder, Tracked, backlog, due_date, plan
 from syncd.reconcile import Reconciliation, reconcile
 from syncd.reminders import Task, build_task, complete_text
-from syncd.state import State
+from syncd.state import State, SyncedCollection
 
 log = logging.getLogger("syncd")
 
@@ -111,6 +111,10 @@ class Summary:
         return {k: getattr(self, k) for k in self.__slots__}
 
 
+# What a quiet cycle repeats from the summary of the cycle it stands for (the rest was 0 there).
+QUIET_SUMMARY = ("contacts", "tracked", "broken", "due", "waiting")
+
+
 @dataclass(slots=True)
 class TodayItem:
     uid: str
@@ -145,6 +149,8 @@ class Engine:
         self._journal: Journal | None = None
         self._watching = False  # the read cache follows this client's writes
         self._account_cached = False  # the account came from the cache
+        self._read_urls: list[str] = []  # the collections this cycle read
+        self._listed: dict[str, tuple[str, incremental.Listing]] = {}  # url -> (token, its answer) this cycle
 
     @property
     def state(self) -> State:
@@ -217,7 +223,9 @@ class Engine:
             self.client.write_listeners.append(cache.WriteHook(self.state, self.zone))
             self._watching = True
         stats = incremental.ReadStats()
-        entries = incremental.read_collection(self.client, self.state, collection, reader, stats)
+        self._read_urls.append(collection.url)
+        listed = self._listed.pop(collection.url, None)
+        entries = incremental.read_collection(self.client, self.state, collection, reader, stats, listed)
         log.debug(
             "%s: %s, %d listed, %d fetched, %d from the cache, %d deleted",
             collection.url,
@@ -342,6 +350,80 @@ class Engine:
     # The cycle ---------------------------------------------------------------------------------------
 
     def sync(self, now: datetime) -> Summary:
+        """One cycle. A cycle whose inputs are those of the last one, which wrote nothing, stops after asking
+        each collection what changed (syncd.quiet)."""
+        if not self.dry_run:
+            summary = self._quiet_cycle(now)
+            if summary is not None:
+                return summary
+        with quiet.Warnings() as warned:
+            summary = self._sync(now)
+        if not self.dry_run:
+            self._leave_memo(now, summary, warned.kept)
+        return summary
+
+    def _quiet_cycle(self, now: datetime) -> Summary | None:
+        """The remembered summary when nothing changed since the last cycle, which wrote nothing; else None
+        (what the collections answered is kept for the full cycle, which then asks nothing twice)."""
+        self._listed.clear()
+        if not quiet.applies(self.settings):
+            return None
+        memo = quiet.load(self.state)
+        if memo is None:
+            return None
+        start_requests = sum(self.client.counts.values())
+        account = self.discover()
+        try:
+            addressbooks = select_addressbooks(account, self.settings.contacts.addressbooks)
+        except ConfigError:
+            return None
+        task_list = tasks.find_task_list(account, self.settings.reminders.task_list)
+        if task_list is None or not addressbooks:
+            return None
+        collections = [*addressbooks, task_list]
+        synced = self._synced([c.url for c in collections])
+        today = now.astimezone(self.zone).date()
+        if quiet.digest(self.settings, today, synced, self._reminder_rows()) != memo.digest:
+            return None
+        for collection in collections:
+            row = synced[collection.url]
+            assert row is not None and row.token is not None  # the digest said so
+            try:
+                listing = incremental.sync_collection(self.client, collection.url, row.token)
+            except (incremental.TokenRefused, incremental.NoSync, NotFound):
+                return None
+            self._listed[collection.url] = (row.token, listing)
+            if listing.etags or listing.deleted or listing.token != row.token:
+                return None
+        self._listed.clear()
+        summary = Summary(**memo.summary)  # type: ignore[arg-type]
+        summary.requests = sum(self.client.counts.values()) - start_requests
+        quiet.repeat_warnings(memo)
+        log.debug("nothing changed since the last cycle, which wrote nothing: nothing to plan")
+        log.info("sync: %s", summary.line())
+        return summary
+
+    def _leave_memo(self, now: datetime, summary: Summary, warnings: list[tuple[str, str]]) -> None:
+        """After a full cycle: a memo for the next one when this one wrote nothing (else none)."""
+        memo = None
+        urls = list(dict.fromkeys(self._read_urls))
+        wrote = summary.writes or self.unwritten
+        if quiet.applies(self.settings) and not wrote and urls and not self.state.unconfirmed(urls):
+            today = now.astimezone(self.zone).date()
+            found = quiet.digest(self.settings, today, self._synced(urls), self._reminder_rows())
+            if found is not None:
+                memo = quiet.Memo(found, {k: getattr(summary, k) for k in QUIET_SUMMARY}, warnings)
+        quiet.save(self.state, memo)
+
+    def _synced(self, urls: list[str]) -> dict[str, SyncedCollection | None]:
+        rows = {row.url: row for row in self.state.synced_collections()}
+        return {url: rows.get(url) for url in urls}
+
+    def _reminder_rows(self) -> list[tuple[object, ...]]:
+        return [astuple(row) for row in self.state.reminders().values()]
+
+    def _sync(self, now: datetime) -> Summary:
+        self._read_urls.clear()
         start_requests = sum(self.client.counts.values())
         start_writes = self.client.writes
         self.unwritten.clear()

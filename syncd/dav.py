@@ -193,13 +193,15 @@ def _origin_of(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}"
 
 
-def iter_multistatus(chunks: Iterable[bytes], base_url: str) -> Iterator[Resource]:
+def iter_multistatus(
+    chunks: Iterable[bytes], base_url: str, tail: dict[str, str] | None = None
+) -> Iterator[Resource]:
     """The `<d:response>`s of a multistatus, parsed as the bytes arrive: each one is yielded and then
     dropped, so memory holds one response (e.g. one card with its photo), not the whole answer. A Resource
-    is valid until the next one is requested."""
-    parser = etree.XMLPullParser(
-        events=("end",), tag=qname("d:response"), resolve_entities=False, no_network=True, huge_tree=False
-    )
+    is valid until the next one is requested. The multistatus's own `<d:sync-token>` (RFC 6578), which
+    follows the responses, is put into `tail["sync-token"]` when `tail` is given."""
+    tags = (qname("d:response"), _SYNC_TOKEN) if tail is not None else (qname("d:response"),)
+    parser = etree.XMLPullParser(events=("end",), tag=tags, resolve_entities=False, no_network=True, huge_tree=False)
     first = True
     try:
         for chunk in chunks:
@@ -207,16 +209,24 @@ def iter_multistatus(chunks: Iterable[bytes], base_url: str) -> Iterator[Resourc
                 raise ServerError(f"{base_url}: the server sent XML with a DOCTYPE (entity declarations); refused")
             first = False
             parser.feed(chunk)
-            yield from _drain(parser, base_url)
+            yield from _drain(parser, base_url, tail)
         parser.close()
     except etree.XMLSyntaxError as err:
         raise BadXML(f"{base_url}: the server sent XML syncd cannot read: {err}") from err
-    yield from _drain(parser, base_url)
+    yield from _drain(parser, base_url, tail)
 
 
-def _drain(parser: etree.XMLPullParser, base_url: str) -> Iterator[Resource]:
+_SYNC_TOKEN = qname("d:sync-token")
+
+
+def _drain(parser: etree.XMLPullParser, base_url: str, tail: dict[str, str] | None) -> Iterator[Resource]:
     for _event, element in parser.read_events():
         if not isinstance(element, etree._Element):
+            continue
+        if element.tag == _SYNC_TOKEN:
+            parent = element.getparent()
+            if tail is not None and parent is not None and parent.getparent() is None and element.text:
+                tail["sync-token"] = element.text.strip()  # the multistatus's own, not a property's
             continue
         resource = _resource(element, base_url)
         if resource is not None:
@@ -395,15 +405,17 @@ class DavClient:
         response = self.request("REPORT", url, body=body, headers=headers)
         return parse_multistatus(response.body, response.url)
 
-    def report_stream(self, url: str, body: bytes, depth: int = 1) -> Generator[Resource, None, None]:
-        """A REPORT whose multistatus is parsed while it arrives (see `iter_multistatus`)."""
+    def report_stream(
+        self, url: str, body: bytes, depth: int = 1, tail: dict[str, str] | None = None
+    ) -> Generator[Resource, None, None]:
+        """A REPORT whose multistatus is parsed while it arrives (see `iter_multistatus`, also for `tail`)."""
         headers = {"Content-Type": "application/xml; charset=utf-8", "Depth": str(depth)}
         response = self.request("REPORT", url, body=body, headers=headers, stream=True)
         raw = response.raw
         if raw is None:  # pragma: no cover - stream=True always leaves it open
             raise ServerError(f"REPORT {url}: no response body")
         try:
-            yield from iter_multistatus(_limited(raw, url), response.url)
+            yield from iter_multistatus(_limited(raw, url), response.url, tail)
         except requests.RequestException as err:  # reset or truncated while streaming
             raise ServerError(f"cannot read the answer of {_origin(url)}: {_reason(err)}") from err
         finally:

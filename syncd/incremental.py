@@ -25,9 +25,9 @@ from zoneinfo import ZoneInfo
 from syncd import cache, multiget
 from syncd.cache import CARD, TASK, Broken, Parsed
 from syncd.carddav import list_etags
-from syncd.dav import DavClient, HTTPStatusError, same_resource
+from syncd.dav import DavClient, HTTPStatusError, NotFound, same_resource
 from syncd.discovery import Collection
-from syncd.errors import PreconditionFailed
+from syncd.errors import PreconditionFailed, ServerError
 from syncd.progress import Progress
 from syncd.state import State
 
@@ -56,11 +56,15 @@ class Listing:
     how: str = "sync-collection"
 
 
-def sync_body(token: str | None) -> bytes:
+def sync_body(token: str | None, data: multiget.Kind | None = None) -> bytes:
+    """A sync-collection REPORT asking for ETags, and with `data` also for each member's text."""
     token_el = f"<d:sync-token>{escape(token)}</d:sync-token>" if token else "<d:sync-token/>"
+    xmlns, prop = "", "<d:getetag/>"
+    if data is not None:
+        xmlns, prop = f' xmlns:x="{data.namespace}"', f"<d:getetag/><x:{data.data}/>"
     return (
-        '<?xml version="1.0" encoding="utf-8"?><d:sync-collection xmlns:d="DAV:">'
-        f"{token_el}<d:sync-level>1</d:sync-level><d:prop><d:getetag/></d:prop></d:sync-collection>"
+        f'<?xml version="1.0" encoding="utf-8"?><d:sync-collection xmlns:d="DAV:"{xmlns}>'
+        f"{token_el}<d:sync-level>1</d:sync-level><d:prop>{prop}</d:prop></d:sync-collection>"
     ).encode()
 
 
@@ -97,6 +101,54 @@ def sync_collection(client: DavClient, url: str, token: str | None) -> Listing:
             return listing
         log.debug("%s: sync-collection answer truncated (507); asking for the rest", url)
     raise NoSync()
+
+
+def first_listing(
+    client: DavClient, collection: Collection, data: multiget.Kind, take: Callable[[multiget.Item], None]
+) -> Listing | None:
+    """The first read of a collection in one request: a token-less sync-collection that asks for each
+    member's text along with its ETag (RFC 6578 lets a client name any property), parsed while it streams
+    in; `take` gets each member that came with its text. A server that leaves the text out (Xandikos
+    answers 404 for it) still lists every member, which is then fetched with multigets as usual.
+
+    This saves the separate listing before the multigets: on a large Radicale address book that listing
+    costs almost what downloading every card does. (An addressbook-query would also bring every card, but
+    Xandikos parses every card for it the first time: slower than the multigets.) Anything unexpected (an
+    error status, XML that does not parse, an answer over the size limit, cut off, or truncated with 507)
+    returns None, and the caller reads the usual way (a server in trouble, 502-504, or a 404 is raised);
+    what `take` was given must then be dropped.
+    """
+    listing = Listing(token=None, complete=True, how="sync-collection with data")
+    tail: dict[str, str] = {}
+    data_tag = f"{{{data.namespace}}}{data.data}"
+    try:
+        stream = client.report_stream(collection.url, sync_body(None, data), depth=0, tail=tail)
+        try:
+            for resource in stream:
+                href = cache.canonical(resource.href)
+                if same_resource(href, collection.url):
+                    if resource.status == 507:
+                        return None
+                    continue
+                if resource.status != 200:
+                    continue
+                etag = (resource.text("d:getetag") or "").strip()
+                listing.etags[href] = etag
+                element = resource.props.get(data_tag)
+                if element is not None and etag:
+                    take(multiget.Item(href, etag, "".join(str(t) for t in element.itertext())))
+        finally:
+            stream.close()
+    except (ServerError, PreconditionFailed) as err:
+        if isinstance(err, NotFound) or (isinstance(err, HTTPStatusError) and err.status in _SERVER_TROUBLE):
+            raise
+        # Also an answer cut off while it streamed in: the usual way reads it in smaller, retried pieces.
+        log.info("%s: a sync-collection with the data failed (%s); listing, then fetching", collection.url, err)
+        return None
+    if not tail.get("sync-token"):
+        return None
+    listing.token = tail["sync-token"]
+    return listing
 
 
 def list_changes(client: DavClient, collection: Collection, token: str | None) -> Listing:
@@ -262,14 +314,48 @@ _PLANS: dict[type, tuple[attrgetter[Any], tuple[int, ...]]] = {}
 
 
 def read_collection(
-    client: DavClient, state: State, collection: Collection, reader: Reader, stats: ReadStats | None = None
+    client: DavClient,
+    state: State,
+    collection: Collection,
+    reader: Reader,
+    stats: ReadStats | None = None,
+    listed: tuple[str, Listing] | None = None,
 ) -> list[tuple[str, Parsed]]:
-    """Every member of the collection as (href, parsed), sorted by href; see the module docstring."""
+    """Every member of the collection as (href, parsed), sorted by href; see the module docstring.
+
+    `listed`: (token, what `sync_collection` answered for it) when the caller asked already; used when the
+    cache holds that token."""
     stats = stats if stats is not None else ReadStats()
     cached, unreadable, pending, token_usable = _cached(state, collection, reader)
     synced = state.synced_collection(collection.url)
     token = synced.token if (synced is not None and token_usable) else None
-    listing = list_changes(client, collection, token)
+    fresh: dict[str, tuple[str, Parsed]] = {}
+    upserts: list[tuple[str, str, str]] = []
+    complete_cache = True
+
+    def take(item: multiget.Item, href: str, progress: Progress) -> None:
+        nonlocal complete_cache
+        parsed = reader.parse(href, item.etag, item.text)
+        fresh[href] = (item.etag, parsed)
+        try:
+            upserts.append((href, item.etag, cache.encode(parsed)))
+        except TypeError as err:  # a field the cache cannot hold: list everything next time
+            log.debug("cache: %s not cached (%s)", href, err)
+            complete_cache = False
+        progress.advance()
+
+    listing: Listing | None = None
+    if listed is not None and token is not None and listed[0] == token:
+        listing = listed[1]
+    elif token is None and not cached and not unreadable and collection.supports_sync:
+        with Progress(None, f"Reading {reader.label} from {collection.label()}") as progress:
+            listing = first_listing(client, collection, reader.data, lambda item: take(item, item.href, progress))
+        if listing is None:
+            fresh.clear()
+            upserts.clear()
+            complete_cache = True
+    if listing is None:
+        listing = list_changes(client, collection, token)
     stats.how = listing.how
     stats.listed = len(listing.etags)
     if listing.complete:
@@ -286,26 +372,15 @@ def read_collection(
     wanted = [
         href
         for href, etag in members.items()
-        if href not in cached or not etag or cached[href][0] != etag or href in unreadable
+        if href not in fresh and (href not in cached or not etag or cached[href][0] != etag or href in unreadable)
     ]
-    fresh: dict[str, tuple[str, Parsed]] = {}
-    upserts: list[tuple[str, str, str]] = []
-    complete_cache = True
     if wanted:
         by_key = {cache.canonical(href): href for href in wanted}
         with Progress(len(wanted), f"Reading {reader.label} from {collection.label()}") as progress:
             for item in multiget.multiget(client, collection.url, sorted(wanted), reader.data):
                 href = by_key.get(cache.canonical(item.href), "")
-                if not href:  # not asked for: not a member as far as this read knows
-                    continue
-                parsed = reader.parse(href, item.etag, item.text)
-                fresh[href] = (item.etag, parsed)
-                try:
-                    upserts.append((href, item.etag, cache.encode(parsed)))
-                except TypeError as err:  # a field the cache cannot hold: list everything next time
-                    log.debug("cache: %s not cached (%s)", href, err)
-                    complete_cache = False
-                progress.advance()
+                if href:  # else not asked for: not a member as far as this read knows
+                    take(item, href, progress)
         gone = [href for href in wanted if href not in fresh]  # deleted between listing and fetching
         for href in gone:
             members.pop(href, None)

@@ -189,6 +189,12 @@ class State:
                 return collection
         return None
 
+    def unconfirmed(self, urls: list[str]) -> int:
+        """How many members syncd created in these collections that the server has not listed yet."""
+        marks = ",".join("?" * len(urls))
+        row = self.db.execute(f"SELECT COUNT(*) FROM sync_items WHERE pending AND collection IN ({marks})", urls)
+        return int(row.fetchone()[0])
+
     def synced_items(self, url: str) -> dict[str, tuple[str, str, bool]]:
         """href -> (etag, data, pending) of the cached members of a collection."""
         rows = self.db.execute("SELECT href, etag, data, pending FROM sync_items WHERE collection = ?", (url,))

@@ -182,6 +182,23 @@ def test_progress_only_in_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
     assert small.getvalue() == "", "a short read shows nothing"
 
 
+def test_progress_of_a_streamed_read_shows_a_count_after_a_second(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A first read streams in without a known total: a count, and only once the read has taken a second."""
+    monkeypatch.delenv("JOURNAL_STREAM", raising=False)
+    clock = [100.0]
+    monkeypatch.setattr("syncd.progress.time.monotonic", lambda: clock[0])
+    quick = Tty()
+    with Progress(None, "Reading contacts", quick) as progress:
+        progress.advance(3000)
+    assert quick.getvalue() == "", "a read done within a second shows nothing"
+    slow = Tty()
+    with Progress(None, "Reading contacts", slow) as progress:
+        progress.advance(10)
+        clock[0] += 1.5
+        progress.advance(2990)
+    assert "Reading contacts: 3000, 2000/s" in slow.getvalue() and slow.getvalue().endswith("\r\x1b[K")
+
+
 def test_batches_are_fetched_ahead_in_order_and_errors_surface() -> None:
     from syncd.multiget import Item, _ahead
 

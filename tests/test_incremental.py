@@ -21,7 +21,15 @@ from syncd.cycle import Engine, World
 from syncd.dav import DavClient, parse_multistatus
 from syncd.demo import generate_cards
 from syncd.incremental import sync_body
-from tests.proxy import CountingProxy, ProxyFactory, Request, Respond, counting_proxy_fixture, when  # noqa: F401
+from tests.proxy import (  # noqa: F401
+    CountingProxy,
+    Forward,
+    ProxyFactory,
+    Request,
+    Respond,
+    counting_proxy_fixture,
+    when,
+)
 from tests.servers import DavServer
 
 NOW = datetime(2026, 11, 22, 9, 0, tzinfo=ZoneInfo("Europe/Berlin"))
@@ -51,6 +59,10 @@ class Bodies:
 
     def multigets(self) -> list[list[str]]:
         return [re.findall(rb"<d:href>([^<]*)</d:href>", b) for b in self.reports() if b"multiget" in b]  # type: ignore[misc]
+
+    def data_syncs(self) -> int:
+        """sync-collection REPORTs that asked for the cards' text too (a first read)."""
+        return sum(1 for b in self.reports() if b"sync-collection" in b and b"address-data" in b)
 
     def clear(self) -> None:
         with self.lock:
@@ -254,6 +266,65 @@ def test_truncated_answer_is_followed(dav: DavServer, tmp_path: Path, counting_p
     assert parse_multistatus(page, ab_url).sync_token
 
 
+def test_first_read_is_one_report_with_the_cards(setup: tuple[DavServer, str, Path, CountingProxy, Bodies]) -> None:
+    """A first read asks the token-less sync-collection for the cards' text too: on Radicale that one
+    REPORT lists and fetches everything; Xandikos leaves the text out (404), so its cards come by multiget."""
+    dav, ab_url, cfg, proxy, bodies = setup
+    world = read(cfg)
+    assert len(world.contacts) == 12
+    ab_path = ab_url.split("://", 1)[1].split("/", 1)[1]
+    ab_reports = [r for r in proxy.snapshot() if r.method == "REPORT" and ab_path in r.path]
+    assert bodies.data_syncs() == 1
+    if dav.kind == "radicale":
+        assert len(ab_reports) == 1 and bodies.multigets() == []
+    else:
+        assert len(ab_reports) == 2 and [len(h) for h in bodies.multigets()] == [12]
+    proxy.reset()
+    bodies.clear()
+    again = read(cfg, new_process=True)
+    assert names(again) == names(world) and bodies.multigets() == []
+    assert proxy.counts()["REPORT"] == 1, "the token of that first answer is in use (no task list yet)"
+
+
+def _without_address_data(body: bytes) -> bytes:
+    return re.sub(rb"<(\w+:)?address-data[^>]*>.*?</(\w+:)?address-data>", b"", body, flags=re.S)
+
+
+@pytest.mark.parametrize("answer", ["no data", "refused"])
+def test_first_read_when_the_sync_answer_has_no_cards(
+    dav: DavServer, tmp_path: Path, counting_proxy: ProxyFactory, answer: str
+) -> None:
+    """A server that leaves the text out of a sync-collection answer, or refuses to give it: the members are
+    fetched with multigets, and the result is the same."""
+    name, ab_url = dav.make_addressbook()
+    for i in range(6):
+        dav.put(ab_url + f"c{i}.vcf", vcard(i))
+    bodies = Bodies()
+
+    def fault(request: Request) -> Forward | Respond | None:
+        bodies(request)
+        if b"sync-collection" in request.body and b"address-data" in request.body:
+            return Forward(edit=_without_address_data) if answer == "no data" else Respond(400)
+        return None
+
+    proxy = counting_proxy(dav.url, when(fault))
+    cfg = dav.config(
+        tmp_path,
+        server={"url": proxy.url},
+        contacts={"addressbooks": [name]},
+        reminders={"task_list": f"NoData {tmp_path.name}", "daily_limit": 2},
+    )
+    world = read(cfg)
+    assert names(world) == {f"inc-{i}": f"Person {i}" for i in range(6)}
+    etag_syncs = [b for b in bodies.reports() if b"sync-collection" in b and b"address-data" not in b]
+    assert bodies.data_syncs() == 1 and len(etag_syncs) == (answer == "refused")
+    assert sorted(h.rsplit(b"/", 1)[1] for hrefs in bodies.multigets() for h in hrefs) == [
+        f"c{i}.vcf".encode() for i in range(6)
+    ]
+    bodies.clear()
+    assert names(read(cfg, new_process=True)) == names(world) and bodies.multigets() == []
+
+
 def test_damaged_cache_falls_back_to_a_full_read(setup: tuple[DavServer, str, Path, CountingProxy, Bodies]) -> None:
     _dav, _ab_url, cfg, _proxy, bodies = setup
     before = names(read(cfg, new_process=True))
@@ -268,12 +339,12 @@ def test_damaged_cache_falls_back_to_a_full_read(setup: tuple[DavServer, str, Pa
         db.execute("DELETE FROM sync_items WHERE href LIKE '%c1%.vcf'")
     bodies.clear()
     assert names(read(cfg, new_process=True)) == before
-    assert sum(len(h) for h in bodies.multigets()) == 12
+    assert bodies.data_syncs() == 1, "read afresh"
     with db:  # another reader version: read afresh
         db.execute("UPDATE sync_collections SET fingerprint = 'old'")
     bodies.clear()
     assert names(read(cfg, new_process=True)) == before
-    assert sum(len(h) for h in bodies.multigets()) == 12
+    assert bodies.data_syncs() == 1, "read afresh"
     db.close()
 
 

@@ -1,0 +1,156 @@
+"""A cycle with the inputs of the last one, which wrote nothing, stops after the sync REPORTs (syncd.quiet),
+and anything that could change the plan makes it a full cycle again. Against both servers, counted at the
+proxy."""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from syncd import quiet
+from syncd.cycle import Summary
+from tests.proxy import CountingProxy, ProxyFactory, counting_proxy_fixture  # noqa: F401
+from tests.servers import DavServer
+from tests.test_incremental import NOW, edit, engine, vcard
+
+
+def cycle(cfg: Path, now=NOW) -> Summary:  # type: ignore[no-untyped-def]
+    e = engine(cfg)
+    try:
+        return e.sync(now)
+    finally:
+        e.close()
+
+
+def memo(cfg: Path) -> str | None:
+    db = sqlite3.connect(cfg.parent / "state" / "state.sqlite3")
+    try:
+        row = db.execute("SELECT value FROM meta WHERE key = ?", (quiet.MEMO_KEY,)).fetchone()
+        return None if row is None else str(row[0])
+    finally:
+        db.close()
+
+
+@pytest.fixture
+def book(dav: DavServer, tmp_path: Path, counting_proxy: ProxyFactory) -> tuple[DavServer, str, Path, CountingProxy]:
+    name, ab_url = dav.make_addressbook()
+    for i in range(8):
+        dav.put(ab_url + f"c{i}.vcf", vcard(i))
+    odd = vcard(8, "Odd Interval").replace("END:VCARD", "X-SYNCD-INTERVAL:often\r\nEND:VCARD")
+    dav.put(ab_url + "odd.vcf", odd)
+    proxy = counting_proxy(dav.url)
+    cfg = dav.config(
+        tmp_path,
+        server={"url": proxy.url},
+        contacts={"addressbooks": [name]},
+        reminders={"task_list": f"Quiet {tmp_path.name}", "daily_limit": 2},
+    )
+    return dav, ab_url, cfg, proxy
+
+
+def settle(cfg: Path, proxy: CountingProxy) -> Summary:
+    """The first cycle writes (task list, reminders); the second reads those writes and writes nothing."""
+    first = cycle(cfg)
+    assert first.created == 2
+    second = cycle(cfg)
+    assert second.writes == 0 and second.created == 0
+    assert memo(cfg) is not None, "a cycle that wrote nothing leaves a memo"
+    proxy.reset()
+    return second
+
+
+def test_quiet_cycle_repeats_the_summary_and_warnings(
+    book: tuple[DavServer, str, Path, CountingProxy], caplog: pytest.LogCaptureFixture
+) -> None:
+    _dav, _ab_url, cfg, proxy = book
+    full = settle(cfg, proxy)
+    caplog.clear()
+    with caplog.at_level(logging.DEBUG, logger="syncd"):
+        again = cycle(cfg)
+    assert any("nothing changed since the last cycle" in r.getMessage() for r in caplog.records)
+    assert proxy.counts() == {"REPORT": 2}, "one sync-collection per collection, nothing else"
+    assert again.line() == full.line() and again.contacts == 9 and again.due == 2
+    assert again.requests == 2 and again.writes == 0
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert any("X-SYNCD-INTERVAL:often" in w for w in warnings), "the unreadable value is still reported"
+    assert any(r.getMessage() == f"sync: {full.line()}" for r in caplog.records)
+
+
+def test_a_change_on_the_server_means_a_full_cycle(book: tuple[DavServer, str, Path, CountingProxy]) -> None:
+    dav, ab_url, cfg, proxy = book
+    settle(cfg, proxy)
+    edit(dav, ab_url + "c3.vcf", vcard(3, "Renamed", circle="none"))
+    proxy.reset()
+    summary = cycle(cfg)
+    assert summary.tracked == 8, "the change was planned with"
+    assert proxy.counts()["REPORT"] == 3, "the quiet check's answers are reused: sync, multiget, sync"
+    proxy.reset()
+    cycle(cfg)
+    assert proxy.counts() == {"REPORT": 2}
+
+
+def planned(cfg: Path, caplog: pytest.LogCaptureFixture, now=NOW) -> bool:  # type: ignore[no-untyped-def]
+    """Whether a cycle ran in full (rather than stopping as a quiet one)."""
+    caplog.clear()
+    with caplog.at_level(logging.DEBUG, logger="syncd"):
+        cycle(cfg, now)
+    return not any("nothing changed since the last cycle" in r.getMessage() for r in caplog.records)
+
+
+def test_a_new_day_or_a_new_config_plans_again(
+    book: tuple[DavServer, str, Path, CountingProxy], caplog: pytest.LogCaptureFixture
+) -> None:
+    _dav, _ab_url, cfg, proxy = book
+    settle(cfg, proxy)
+    assert not planned(cfg, caplog)
+    assert planned(cfg, caplog, NOW + timedelta(days=1)), "a new day"
+    assert not planned(cfg, caplog, NOW + timedelta(days=1, hours=3)), "later the same day"
+    cfg.write_text(cfg.read_text().replace("daily_limit = 2", "daily_limit = 3"))
+    proxy.reset()
+    assert cycle(cfg, NOW + timedelta(days=1, hours=3)).created == 1, "another daily_limit: planned again"
+    assert planned(cfg, caplog, NOW + timedelta(days=1, hours=4)), "it read its own new reminder"
+    assert not planned(cfg, caplog, NOW + timedelta(days=1, hours=5))
+
+
+def test_a_changed_reminders_table_means_a_full_cycle(book: tuple[DavServer, str, Path, CountingProxy]) -> None:
+    """`syncd done` and the like change syncd's own state: the digest covers it."""
+    _dav, _ab_url, cfg, proxy = book
+    settle(cfg, proxy)
+    db = sqlite3.connect(cfg.parent / "state" / "state.sqlite3")
+    with db:
+        db.execute("UPDATE reminders SET recorded = 1 - recorded WHERE rowid = (SELECT MIN(rowid) FROM reminders)")
+    db.close()
+    cycle(cfg)
+    assert proxy.counts()["REPORT"] == 2 and memo(cfg) is not None
+    assert "PROPFIND" not in proxy.counts()
+    proxy.reset()
+    cycle(cfg)
+    assert proxy.counts() == {"REPORT": 2}
+
+
+def test_calendars_read_every_cycle_turn_it_off(
+    dav: DavServer, tmp_path: Path, counting_proxy: ProxyFactory
+) -> None:
+    """Meetings (interactions.calendars) depend on the hour, not only the date: no memo, full cycles."""
+    name, ab_url = dav.make_addressbook()
+    for i in range(3):
+        dav.put(ab_url + f"c{i}.vcf", vcard(i))
+    cal_name, _cal_url = dav.make_calendar(components=("VEVENT",))
+    proxy = counting_proxy(dav.url)
+    cfg = dav.config(
+        tmp_path,
+        server={"url": proxy.url},
+        contacts={"addressbooks": [name]},
+        reminders={"task_list": f"Quiet {tmp_path.name}", "daily_limit": 2},
+        interactions={"calendars": [cal_name]},
+    )
+    for _ in range(3):
+        cycle(cfg)
+    assert memo(cfg) is None
+    proxy.reset()
+    cycle(cfg)
+    assert proxy.counts()["REPORT"] == 3, "address book, meetings calendar, task list"
