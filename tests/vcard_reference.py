@@ -297,3 +297,16 @@ def contact_from_card(card: Card) -> Contact:
     contact.name = fn or (contact.emails[0] if contact.emails else uid)
     _check_xsyncd(contact)
     return contact
+
+
+_BINARY = re.compile(
+    r"^(?:[A-Za-z0-9-]+\.)?(?:PHOTO|LOGO|SOUND|KEY)[;:][^\r\n]*(?:\r\n|\n)(?:[ \t][^\r\n]*(?:\r\n|\n|$))*",
+    re.IGNORECASE | re.MULTILINE,
+)
+
+
+def without_binary(text: str) -> str:
+    """The reference of syncd.cache.without_binary."""
+    if len(text) < 2048 or "QUOTED-PRINTABLE" in text.upper():
+        return text
+    return _BINARY.sub("", text)
