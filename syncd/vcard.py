@@ -220,18 +220,32 @@ def _quoted_colon(line: str, quote: int) -> int:
             return colon
 
 
-def _group_and_name(name: str) -> tuple[str, str] | None:
-    """`item1.email` → ("item1", "EMAIL"); None when there is no valid name."""
+_Head = tuple[str, str, tuple[tuple[str, tuple[str, ...]], ...]]  # group, NAME, parameters in order
+_NO_NAME: _Head = ("", "", ())
+
+
+def _parse_head(head: str) -> _Head:
+    """`item1.email;TYPE=a,b;PREF` → ("item1", "EMAIL", (("TYPE", ("a", "b")), ("PREF", ()))), or _NO_NAME."""
+    parts = _split_params(head)
+    name = parts[0]
+    params: dict[str, list[str]] = {}
+    for raw in parts[1:]:
+        if not raw:
+            continue
+        key, eq, val = raw.partition("=")
+        values = [v.strip('"') for v in val.split(",")] if eq else []
+        params.setdefault(key.strip().upper(), []).extend(values)
     group = ""
     if "." in name:
         group, name = name.rsplit(".", 1)
     if not name or _NAME.match(name) is None:
-        return None
-    return group, name.upper()
+        return _NO_NAME
+    return group, name.upper(), tuple((key, tuple(values)) for key, values in params.items())
 
 
-_NAMES: dict[str, tuple[str, str] | None] = {}  # `_group_and_name` of names seen (cards repeat a few dozen)
-_NAMES_MAX = 4096
+_HEADS: dict[str, _Head] = {}  # `_parse_head` of heads seen: cards repeat a few dozen (UID, EMAIL;TYPE=INTERNET)
+_HEADS_MAX = 4096  # heads kept, each at most _HEAD_MAX characters: a bounded cache whatever the server sends
+_HEAD_MAX = 200
 
 
 def parse_line(line: str, start: int = 0, end: int = 0) -> Property | None:
@@ -244,27 +258,15 @@ def parse_line(line: str, start: int = 0, end: int = 0) -> Property | None:
     if colon <= 0:
         return None
     head = line[:colon]
-    params: dict[str, list[str]] = {}
-    if ";" in head:
-        parts = _split_params(head)
-        name = parts[0]
-        for raw in parts[1:]:
-            if not raw:
-                continue
-            key, eq, val = raw.partition("=")
-            values = [v.strip('"') for v in val.split(",")] if eq else []
-            params.setdefault(key.strip().upper(), []).extend(values)
-    else:
-        name = head
-    if name in _NAMES:
-        split = _NAMES[name]
-    else:
-        split = _group_and_name(name)
-        if len(_NAMES) < _NAMES_MAX:
-            _NAMES[name] = split
-    if split is None:
+    parsed = _HEADS.get(head)
+    if parsed is None:
+        parsed = _parse_head(head)
+        if len(_HEADS) < _HEADS_MAX and len(head) <= _HEAD_MAX:
+            _HEADS[head] = parsed
+    if parsed is _NO_NAME:
         return None
-    return Property(split[1], line[colon + 1 :], params, split[0], start, end)
+    group, name, params = parsed
+    return Property(name, line[colon + 1 :], {k: list(v) for k, v in params} if params else {}, group, start, end)
 
 
 def parse_card(text: str) -> list[Property]:
