@@ -89,30 +89,36 @@ _ROW_FIELDS = {"href", "etag"}  # kept in the row itself, not in the data
 
 
 def _enc(value: Any) -> Any:
-    if value is None or isinstance(value, str | bool | int | float):
-        return value
+    """What json cannot encode itself: dates and times as {"$d": ...} / {"$t": ...}, sets as lists."""
     if isinstance(value, datetime):
         return {"$t": value.isoformat()}
     if isinstance(value, date):
         return {"$d": value.isoformat()}
-    if isinstance(value, list | tuple | set):
-        return [_enc(v) for v in value]
-    if isinstance(value, dict):
-        return {str(k): _enc(v) for k, v in value.items()}
+    if isinstance(value, set):
+        return list(value)
     raise TypeError(f"cannot cache a {type(value).__name__}")
 
 
-def _dec(value: Any) -> Any:
-    if isinstance(value, list):
-        return [_dec(v) for v in value]
-    if isinstance(value, dict):
-        if len(value) == 1:
-            if "$t" in value:
-                return datetime.fromisoformat(value["$t"])
-            if "$d" in value:
-                return date.fromisoformat(value["$d"])
-        return {k: _dec(v) for k, v in value.items()}
+def _dec(value: dict[str, Any]) -> Any:
+    """Each JSON object read: {"$t": ...} / {"$d": ...} back to a datetime / date."""
+    if len(value) == 1:
+        if "$t" in value:
+            return datetime.fromisoformat(value["$t"])
+        if "$d" in value:
+            return date.fromisoformat(value["$d"])
     return value
+
+
+_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=_enc)
+_UNJSON = json.JSONDecoder(object_hook=_dec)
+_FIELDS: dict[type, tuple[str, ...]] = {}  # the cached fields of each parsed class, in order
+
+
+def _cached_fields(cls: type) -> tuple[str, ...]:
+    names = _FIELDS.get(cls)
+    if names is None:
+        names = _FIELDS[cls] = tuple(f.name for f in fields(cls) if f.name not in _ROW_FIELDS)
+    return names
 
 
 def encode(value: Parsed) -> str:
@@ -120,23 +126,21 @@ def encode(value: Parsed) -> str:
         return '{"$none":1}'
     if isinstance(value, Broken):
         return json.dumps({"$broken": value.reason})
-    data = {f.name: _enc(getattr(value, f.name)) for f in fields(value) if f.name not in _ROW_FIELDS}
-    return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    return _JSON.encode({name: getattr(value, name) for name in _cached_fields(type(value))})
 
 
 def decode(kind: str, href: str, etag: str, text: str) -> Parsed:
     """Raises ValueError (or TypeError/KeyError) when the row does not fit the current classes."""
-    data = json.loads(text)
+    data = _UNJSON.decode(text)
     if not isinstance(data, dict):
         raise ValueError("not an object")
     if "$none" in data:
         return None
     if "$broken" in data:
         return Broken(str(data["$broken"]))
-    values = {k: _dec(v) for k, v in data.items()}
     if kind == CARD:
-        return Contact(href=href, etag=etag, **values)
-    return Task(href=href, etag=etag, **values)
+        return Contact(href=href, etag=etag, **data)
+    return Task(href=href, etag=etag, **data)
 
 
 # PHOTO/LOGO/SOUND/KEY: often tens of KB of base64 folded over hundreds of lines that no Contact field uses;
@@ -146,6 +150,13 @@ _BINARY = re.compile(
     r"^(?:[A-Za-z0-9-]+\.)?(?:PHOTO|LOGO|SOUND|KEY)[;:][^\r\n]*(?:\r\n|\n)(?:[ \t][^\r\n]*(?:\r\n|\n|$))*",
     re.IGNORECASE | re.MULTILINE,
 )
+# The same in a text without lone CRs, from the LF before the property to just before its last LF: a search
+# for a leading LF is several times faster than trying `^` at every offset.
+_BINARY_AFTER_LF = re.compile(
+    r"\n(?:[A-Za-z0-9-]+\.)?(?:PHOTO|LOGO|SOUND|KEY)[;:][^\n]*(?=\n)(?:\n[ \t][^\n]*)*",
+    re.IGNORECASE,
+)
+_LONE_CR = re.compile(r"\r(?!\n)")
 
 
 def without_binary(text: str) -> str:
@@ -153,7 +164,12 @@ def without_binary(text: str) -> str:
     quoted-printable are left whole: a soft line break lets any text start a physical line there."""
     if len(text) < 2048 or "QUOTED-PRINTABLE" in text.upper():
         return text
-    return _BINARY.sub("", text)
+    if _LONE_CR.search(text) is not None or _BINARY.match(text) is not None:
+        return _BINARY.sub("", text)
+    # Removing "LF + property" up to its last LF leaves what removing the property with its last LF leaves;
+    # a property that ends the text (no last LF) gives its leading LF back.
+    length = len(text)
+    return _BINARY_AFTER_LF.sub(lambda m: "\n" if m.end() == length else "", text)
 
 
 def parse_card(href: str, etag: str, text: str, addressbook: str) -> Contact | Broken:

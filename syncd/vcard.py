@@ -20,14 +20,14 @@ XSYNCD_PREFIX = "X-SYNCD-"
 FOLD_OCTETS = 75
 
 _EOL = re.compile(r"\r\n|\n|\r")
-
-
-@dataclass(frozen=True, slots=True)
-class PhysicalLine:
-    start: int  # offset of the first character of the line in the text
-    end: int  # offset just past the line's end-of-line sequence
-    content: str  # the line without its end-of-line sequence
-    eol: str  # "\r\n", "\n", "\r" or "" for a last line without one
+# A physical line: its content and its end-of-line sequence ("" for a last line without one).
+_PHYSICAL = re.compile(r"([^\r\n]*)(\r\n|\n|\r|$)")
+# Where a logical line ends in a text without lone CRs: an LF not followed by a space or tab (a fold).
+_LINE_END = re.compile(r"\n(?![ \t])")
+_FOLDS = ("\r\n ", "\r\n\t", "\n ", "\n\t", "\r ", "\r\t")  # an end-of-line and the space or tab after it
+_SURROGATE = re.compile("[\udc80-\udcff]")
+_NAME = re.compile(r"^[A-Za-z0-9-]+$")
+_ESCAPE = re.compile(r"\\(.)")
 
 
 @dataclass(slots=True)
@@ -57,14 +57,17 @@ class Property:
         surrogateescape): those are decoded with CHARSET too. Bytes that still do not decode become U+FFFD,
         so the result never holds lone surrogates.
         """
-        encoding = {v.upper() for v in self.param("ENCODING")} | set(self.params)
-        charset = (self.param("CHARSET") or ["utf-8"])[0]
-        if "QUOTED-PRINTABLE" in encoding:
+        params = self.params
+        qp = bool(params) and (
+            "QUOTED-PRINTABLE" in params or any(v.upper() == "QUOTED-PRINTABLE" for v in params.get("ENCODING", ()))
+        )
+        if qp:
             raw = quopri.decodestring(self.value.encode("utf-8", "surrogateescape"))
-        elif _SURROGATE.search(self.value) is not None:
-            raw = self.value.encode("utf-8", "surrogateescape")
-        else:
+        elif self.value.isascii() or _SURROGATE.search(self.value) is None:
             return self.value
+        else:
+            raw = self.value.encode("utf-8", "surrogateescape")
+        charset = (self.param("CHARSET") or ["utf-8"])[0]
         try:
             return raw.decode(charset, "replace")
         except LookupError:
@@ -72,27 +75,21 @@ class Property:
 
     def text(self) -> str:
         """A text value, unescaped."""
-        return unescape(self.decoded())
+        value = self.value
+        if self.params or not value.isascii():
+            value = self.decoded()
+        return value if "\\" not in value else _ESCAPE.sub(_unescaped, value)
 
     def components(self, sep: str = ";") -> list[str]:
         """A structured value (N, ORG, ADR) split at unescaped separators, each part unescaped."""
-        return [unescape(p) for p in split_unescaped(self.decoded(), sep)]
+        value = self.decoded()
+        if "\\" not in value and len(sep) == 1:
+            return value.split(sep)
+        return [unescape(p) for p in split_unescaped(value, sep)]
 
 
 class CardSyntaxError(ValueError):
     pass
-
-
-def physical_lines(text: str) -> Iterator[PhysicalLine]:
-    pos = 0
-    length = len(text)
-    while pos < length:
-        match = _EOL.search(text, pos)
-        if match is None:
-            yield PhysicalLine(pos, length, text[pos:], "")
-            return
-        yield PhysicalLine(pos, match.end(), text[pos : match.start()], match.group())
-        pos = match.end()
 
 
 def _qp_head(logical: str) -> bool | None:
@@ -101,9 +98,6 @@ def _qp_head(logical: str) -> bool | None:
     if not colon:
         return None
     return "QUOTED-PRINTABLE" in head.upper()
-
-
-_SURROGATE = re.compile("[\udc80-\udcff]")
 
 
 def _redecode(content: str) -> str:
@@ -122,33 +116,82 @@ def logical_lines(text: str) -> Iterator[tuple[str, int, int]]:
 
     A quoted-printable soft line break (a QP value's line ending in `=`) takes precedence over folding, as in
     vobject: the next physical line continues the value verbatim, including any leading whitespace.
+
+    Most cards end their lines with LF or CR LF: a logical line then ends at each LF not followed by a space
+    or tab, which one regular expression finds. From the first logical line that could hold a lone CR line
+    ending or a soft break (one with `=` whose head before the first colon says QUOTED-PRINTABLE) on, the rest
+    is read physical line by physical line (`_line_by_line`), which handles both.
     """
+    redecode = not text.isascii() and _SURROGATE.search(text) is not None
+    pos = 0
+    length = len(text)
+    ends = [match.start() for match in _LINE_END.finditer(text)]  # the LFs that end a logical line
+    ends.append(length)
+    for lf in ends:
+        if pos == length:
+            return
+        stop = lf - 1 if pos < lf < length and text[lf - 1] == "\r" else lf
+        content = text[pos:stop]
+        if "\r" in content or "\n" in content:
+            content = _unfold(content)
+            if "\r" in content:  # a lone CR that ends a line
+                yield from _line_by_line(text, pos)
+                return
+        if "=" in content and _qp_head(content):
+            yield from _line_by_line(text, pos)
+            return
+        end = lf + 1 if lf < length else length
+        yield (_redecode(content) if redecode else content), pos, end
+        pos = end
+
+
+def _unfold(content: str) -> str:
+    """A logical line's physical lines joined: each end-of-line and the space or tab after it removed.
+
+    Every end-of-line in `content` is followed by a space or tab, and `\r\n` is one end-of-line, so removing
+    the `\r\n` folds first, then the `\n` and `\r` ones, removes exactly the folds.
+    """
+    for fold in _FOLDS:
+        if fold[0] in content:  # a single-character search is much cheaper than a replace
+            content = content.replace(fold, "")
+    return content
+
+
+def _line_by_line(text: str, pos: int) -> Iterator[tuple[str, int, int]]:
+    """`logical_lines` from offset `pos` (the start of a logical line) on, one physical line at a time."""
     current: list[str] = []
-    start = end = 0
+    start = end = pos
     qp: bool | None = None  # is the current logical line quoted-printable? (None: head not complete yet)
-    for line in physical_lines(text):
+    length = len(text)
+    for match in _PHYSICAL.finditer(text, pos):
+        if match.start() == length:
+            break
+        line = match.group(1)
         if current and current[-1].endswith("="):
             if qp is None:
                 qp = _qp_head("".join(current))
             if qp:
                 current[-1] = current[-1][:-1]
-                current.append(line.content)
-                end = line.end
+                current.append(line)
+                end = match.end()
                 continue
-        if current and line.content[:1] in (" ", "\t"):
-            current.append(line.content[1:])
-            end = line.end
+        if current and line[:1] in (" ", "\t"):
+            current.append(line[1:])
+            end = match.end()
             continue
         if current:
             yield _redecode("".join(current)), start, end
-        current = [line.content]
+        current = [line]
         qp = None
-        start, end = line.start, line.end
+        start, end = match.span()
     if current:
         yield _redecode("".join(current)), start, end
 
 
 def _split_params(head: str) -> list[str]:
+    """`;`-separated parts of a property's head, where `;` inside double quotes does not separate."""
+    if '"' not in head:
+        return head.split(";")
     parts: list[str] = []
     buf: list[str] = []
     quoted = False
@@ -165,26 +208,26 @@ def _split_params(head: str) -> list[str]:
     return parts
 
 
-def parse_line(line: str, start: int = 0, end: int = 0) -> Property | None:
-    """Split `group.NAME;PARAM=a,b:value`. Returns None for a line with no name or no colon."""
-    quoted = False
-    colon = -1
-    for i, ch in enumerate(line):
-        if ch == '"':
-            quoted = not quoted
-        elif ch == ":" and not quoted:
-            colon = i
-            break
-    if colon <= 0:
-        return None
-    head, value = line[:colon], line[colon + 1 :]
+def _quoted_colon(line: str, quote: int) -> int:
+    """Offset of the first colon outside double quotes in a line with a quote at `quote`, before any colon."""
+    while True:
+        close = line.find('"', quote + 1)
+        if close < 0:
+            return -1
+        colon = line.find(":", close + 1)
+        quote = line.find('"', close + 1, colon)
+        if colon < 0 or quote < 0:
+            return colon
+
+
+_Head = tuple[str, str, tuple[tuple[str, tuple[str, ...]], ...]]  # group, NAME, parameters in order
+_NO_NAME: _Head = ("", "", ())
+
+
+def _parse_head(head: str) -> _Head:
+    """`item1.email;TYPE=a,b;PREF` → ("item1", "EMAIL", (("TYPE", ("a", "b")), ("PREF", ()))), or _NO_NAME."""
     parts = _split_params(head)
     name = parts[0]
-    group = ""
-    if "." in name:
-        group, name = name.rsplit(".", 1)
-    if not name or not re.match(r"^[A-Za-z0-9-]+$", name):
-        return None
     params: dict[str, list[str]] = {}
     for raw in parts[1:]:
         if not raw:
@@ -192,7 +235,38 @@ def parse_line(line: str, start: int = 0, end: int = 0) -> Property | None:
         key, eq, val = raw.partition("=")
         values = [v.strip('"') for v in val.split(",")] if eq else []
         params.setdefault(key.strip().upper(), []).extend(values)
-    return Property(name=name.upper(), value=value, params=params, group=group, start=start, end=end)
+    group = ""
+    if "." in name:
+        group, name = name.rsplit(".", 1)
+    if not name or _NAME.match(name) is None:
+        return _NO_NAME
+    return group, name.upper(), tuple((key, tuple(values)) for key, values in params.items())
+
+
+_HEADS: dict[str, _Head] = {}  # `_parse_head` of heads seen: cards repeat a few dozen (UID, EMAIL;TYPE=INTERNET)
+_HEADS_MAX = 4096  # heads kept, each at most _HEAD_MAX characters: a bounded cache whatever the server sends
+_HEAD_MAX = 200
+
+
+def parse_line(line: str, start: int = 0, end: int = 0) -> Property | None:
+    """Split `group.NAME;PARAM=a,b:value`. Returns None for a line with no name or no colon."""
+    colon = line.find(":")
+    if colon > 0:
+        quote = line.find('"', 0, colon)
+        if quote >= 0:
+            colon = _quoted_colon(line, quote)
+    if colon <= 0:
+        return None
+    head = line[:colon]
+    parsed = _HEADS.get(head)
+    if parsed is None:
+        parsed = _parse_head(head)
+        if len(_HEADS) < _HEADS_MAX and len(head) <= _HEAD_MAX:
+            _HEADS[head] = parsed
+    if parsed is _NO_NAME:
+        return None
+    group, name, params = parsed
+    return Property(name, line[colon + 1 :], {k: list(v) for k, v in params} if params else {}, group, start, end)
 
 
 def parse_card(text: str) -> list[Property]:
@@ -230,6 +304,9 @@ def parse_card(text: str) -> list[Property]:
 
 
 def split_unescaped(value: str, sep: str) -> list[str]:
+    """`value` split at each `sep` not escaped by a backslash; the parts keep their escapes."""
+    if "\\" not in value and len(sep) == 1:
+        return value.split(sep)
     parts: list[str] = []
     buf: list[str] = []
     escaped = False
@@ -250,12 +327,16 @@ def split_unescaped(value: str, sep: str) -> list[str]:
     return parts
 
 
-def unescape(value: str) -> str:
-    def repl(match: re.Match[str]) -> str:
-        ch = match.group(1)
-        return "\n" if ch in "nN" else ch
+def _unescaped(match: re.Match[str]) -> str:
+    ch = match.group(1)
+    return "\n" if ch in "nN" else ch
 
-    return re.sub(r"\\(.)", repl, value)
+
+def unescape(value: str) -> str:
+    """Backslash escapes undone (`\\n` and `\\N` are a line break); a trailing lone backslash stays."""
+    if "\\" not in value:
+        return value
+    return _ESCAPE.sub(_unescaped, value)
 
 
 # Writing ---------------------------------------------------------------------------------------------

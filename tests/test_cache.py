@@ -89,6 +89,28 @@ def test_generated_cards_round_trip() -> None:
         assert cache.decode(cache.CARD, parsed.href, parsed.etag, cache.encode(parsed)) == parsed
 
 
+def test_cached_contact_format_is_stable() -> None:
+    """The stored JSON of a contact; a change here must bump cache.CACHE_VERSION."""
+    contact = Contact(
+        uid="u1",
+        name="Jürgen",
+        href="/ab/u1.vcf",
+        etag='"e"',
+        addressbook="C",
+        emails=["j@example.org"],
+        categories=["A", "B"],
+        bday=date(1604, 3, 15),
+        xsyncd={"X-SYNCD-CIRCLE": "1"},
+    )
+    text = cache.encode(contact)
+    assert text == (
+        '{"uid":"u1","name":"Jürgen","addressbook":"C","emails":["j@example.org"],"phones":[],"org":"","title":"",'
+        '"categories":["A","B"],"note":"","bday":{"$d":"1604-03-15"},"is_group":false,"members":[],'
+        '"xsyncd":{"X-SYNCD-CIRCLE":"1"},"warnings":[]}'
+    )
+    assert cache.decode(cache.CARD, contact.href, contact.etag, text) == contact
+
+
 def test_cached_task_is_the_parsed_task() -> None:
     contact = Contact(uid="u1", name="Ada Lovelace", emails=["ada@example.org"])
     now = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
