@@ -193,9 +193,7 @@ def _origin_of(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}"
 
 
-def iter_multistatus(
-    chunks: Iterable[bytes], base_url: str, tail: dict[str, str] | None = None
-) -> Iterator[Resource]:
+def iter_multistatus(chunks: Iterable[bytes], base_url: str, tail: dict[str, str] | None = None) -> Iterator[Resource]:
     """The `<d:response>`s of a multistatus, parsed as the bytes arrive: each one is yielded and then
     dropped, so memory holds one response (e.g. one card with its photo), not the whole answer. A Resource
     is valid until the next one is requested. The multistatus's own `<d:sync-token>` (RFC 6578), which

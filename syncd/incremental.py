@@ -16,14 +16,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import MISSING, dataclass, field, fields
-from operator import attrgetter
-from typing import Any
+from dataclasses import dataclass, field
 from xml.sax.saxutils import escape
 from zoneinfo import ZoneInfo
 
 from syncd import cache, multiget
-from syncd.cache import CARD, TASK, Broken, Parsed
+from syncd.cache import CARD, TASK, Parsed
 from syncd.carddav import list_etags
 from syncd.dav import DavClient, HTTPStatusError, NotFound, same_resource
 from syncd.discovery import Collection
@@ -207,21 +205,6 @@ class ReadStats:
     how: str = ""
 
 
-@dataclass(slots=True)
-class _Snapshot:
-    """A collection's cache as decoded by this process, valid while the row's generation is unchanged."""
-
-    key: tuple[str, str, str | None, int, int]  # fingerprint, kind, token, items, generation
-    members: dict[str, tuple[str, Parsed]]
-    unreadable: set[str]
-    pending: set[str]
-
-
-# (state file, collection URL) -> what this process last decoded: the daemon reads the same cache every
-# cycle, and decoding thousands of rows would cost more than the sync REPORT itself.
-_SNAPSHOTS: dict[tuple[str, str], _Snapshot] = {}
-
-
 def _cached(
     state: State, collection: Collection, reader: Reader
 ) -> tuple[dict[str, tuple[str, Parsed]], set[str], set[str], bool]:
@@ -230,11 +213,6 @@ def _cached(
     synced = state.synced_collection(collection.url)
     if synced is None or synced.kind != reader.kind or synced.fingerprint != reader.fingerprint:
         return {}, set(), set(), False
-    key = (synced.fingerprint, synced.kind, synced.token, synced.items, synced.generation)
-    snapshot = _SNAPSHOTS.get((str(state.path), collection.url))
-    if snapshot is not None and snapshot.key == key:
-        members = {href: (etag, clone(parsed)) for href, (etag, parsed) in snapshot.members.items()}
-        return members, set(snapshot.unreadable), set(snapshot.pending), True
     rows = state.synced_items(collection.url)
     if len(rows) != synced.items:
         log.warning("the local cache of %s is inconsistent; reading it afresh", collection.url)
@@ -251,66 +229,6 @@ def _cached(
             log.debug("cache: %s does not decode (%s); fetching it again", href, err)
             unreadable.add(href)
     return members, unreadable, pending, synced.token is not None
-
-
-def _remember(
-    state: State,
-    collection: Collection,
-    hrefs: list[str],
-    fresh: dict[str, tuple[str, Parsed]],
-    cached: dict[str, tuple[str, Parsed]],
-) -> None:
-    """Keep what this read produced, for the next read in this process (it is the cache's new content).
-    Members unchanged since this process's last snapshot keep their pristine copy; the others are copied,
-    because the caller got (and may change) the objects themselves."""
-    synced = state.synced_collection(collection.url)
-    if synced is None:
-        return
-    key = (synced.fingerprint, synced.kind, synced.token, synced.items, synced.generation)
-    where = (str(state.path), collection.url)
-    if len(hrefs) != synced.items:  # something was not cached: decode from the state next time
-        _SNAPSHOTS.pop(where, None)
-        return
-    previous = _SNAPSHOTS.get(where)
-    base = previous.members if previous is not None else {}
-    kept: dict[str, tuple[str, Parsed]] = {}
-    for href in hrefs:
-        if href in fresh:
-            etag, parsed = fresh[href]
-            kept[href] = (etag, clone(parsed))
-        elif href in base and base[href][0] == cached[href][0]:
-            kept[href] = base[href]
-        else:
-            etag, parsed = cached[href]
-            kept[href] = (etag, clone(parsed))
-    _SNAPSHOTS[where] = _Snapshot(key, kept, set(), set())
-
-
-def clone(parsed: Parsed) -> Parsed:
-    """A copy that can be changed without touching the original (containers copied one level deep).
-
-    Built by calling the class with the original's values (a quarter of copy.copy's time: the daemon clones
-    every cached contact each cycle)."""
-    if parsed is None or isinstance(parsed, Broken):
-        return parsed
-    kind = type(parsed)
-    plan = _PLANS.get(kind)
-    if plan is None:
-        every = fields(parsed)
-        if not all(f.init for f in every):
-            raise TypeError(f"{kind.__name__} has a field outside __init__; clone cannot copy it")
-        # the fields made by a default_factory hold the containers: lists, dicts, sets
-        plan = _PLANS[kind] = (
-            attrgetter(*(f.name for f in every)),
-            tuple(i for i, f in enumerate(every) if f.default_factory is not MISSING),
-        )
-    values = list(plan[0](parsed))
-    for i in plan[1]:
-        values[i] = values[i].copy()
-    return kind(*values)
-
-
-_PLANS: dict[type, tuple[attrgetter[Any], tuple[int, ...]]] = {}
 
 
 def read_collection(
@@ -404,7 +322,7 @@ def read_collection(
         and not pending
         and not unreadable
     )
-    if not quiet:  # nothing to write when nothing changed (and what this process holds stays valid)
+    if not quiet:  # nothing to write when nothing changed
         state.save_synced(
             collection.url,
             reader.kind,
@@ -414,6 +332,4 @@ def read_collection(
             sorted(set(removed)),
             replace_all=not cached and not unreadable,
         )
-    if complete_cache:
-        _remember(state, collection, [href for href, _ in out], fresh, cached)
     return out

@@ -104,9 +104,7 @@ def save(state: State, memo: Memo | None) -> None:
         if state.get_meta(MEMO_KEY) is not None:
             state.db.execute("DELETE FROM meta WHERE key = ?", (MEMO_KEY,))
         return
-    state.set_meta(
-        MEMO_KEY, json.dumps({"digest": memo.digest, "summary": memo.summary, "warnings": memo.warnings})
-    )
+    state.set_meta(MEMO_KEY, json.dumps({"digest": memo.digest, "summary": memo.summary, "warnings": memo.warnings}))
 
 
 def repeat_warnings(memo: Memo) -> None:
@@ -132,7 +130,5 @@ class Warnings(logging.Handler):
         logging.getLogger("syncd").addHandler(self)
         return self
 
-    def __exit__(
-        self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None
-    ) -> None:
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None) -> None:
         logging.getLogger("syncd").removeHandler(self)

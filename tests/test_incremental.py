@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from syncd import cache, incremental
+from syncd import cache
 from syncd.cli import make_client
 from syncd.config import load_config
 from syncd.cycle import Engine, World
@@ -104,9 +104,7 @@ def sync(cfg: Path) -> None:
         e.close()
 
 
-def read(cfg: Path, *, new_process: bool = False) -> World:
-    if new_process:  # forget what this process decoded before: read the cache from the state file
-        incremental._SNAPSHOTS.clear()
+def read(cfg: Path) -> World:
     e = engine(cfg)
     try:
         return e.read(create_task_list=False)
@@ -281,7 +279,7 @@ def test_first_read_is_one_report_with_the_cards(setup: tuple[DavServer, str, Pa
         assert len(ab_reports) == 2 and [len(h) for h in bodies.multigets()] == [12]
     proxy.reset()
     bodies.clear()
-    again = read(cfg, new_process=True)
+    again = read(cfg)
     assert names(again) == names(world) and bodies.multigets() == []
     assert proxy.counts()["REPORT"] == 1, "the token of that first answer is in use (no task list yet)"
 
@@ -322,28 +320,28 @@ def test_first_read_when_the_sync_answer_has_no_cards(
         f"c{i}.vcf".encode() for i in range(6)
     ]
     bodies.clear()
-    assert names(read(cfg, new_process=True)) == names(world) and bodies.multigets() == []
+    assert names(read(cfg)) == names(world) and bodies.multigets() == []
 
 
 def test_damaged_cache_falls_back_to_a_full_read(setup: tuple[DavServer, str, Path, CountingProxy, Bodies]) -> None:
     _dav, _ab_url, cfg, _proxy, bodies = setup
-    before = names(read(cfg, new_process=True))
+    before = names(read(cfg))
     db_path = cfg.parent / "state" / "state.sqlite3"
     db = sqlite3.connect(db_path)
     with db:  # one row unreadable: fetched again, alone
         db.execute("UPDATE sync_items SET data = '{not json' WHERE href LIKE '%c7.vcf'")
     bodies.clear()
-    assert names(read(cfg, new_process=True)) == before
+    assert names(read(cfg)) == before
     assert [[h.rsplit(b"/", 1)[1] for h in hrefs] for hrefs in bodies.multigets()] == [[b"c7.vcf"]]
     with db:  # rows missing behind the stored count: everything is read again
         db.execute("DELETE FROM sync_items WHERE href LIKE '%c1%.vcf'")
     bodies.clear()
-    assert names(read(cfg, new_process=True)) == before
+    assert names(read(cfg)) == before
     assert bodies.data_syncs() == 1, "read afresh"
     with db:  # another reader version: read afresh
         db.execute("UPDATE sync_collections SET fingerprint = 'old'")
     bodies.clear()
-    assert names(read(cfg, new_process=True)) == before
+    assert names(read(cfg)) == before
     assert bodies.data_syncs() == 1, "read afresh"
     db.close()
 

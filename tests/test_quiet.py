@@ -132,9 +132,7 @@ def test_a_changed_reminders_table_means_a_full_cycle(book: tuple[DavServer, str
     assert proxy.counts() == {"REPORT": 2}
 
 
-def test_calendars_read_every_cycle_turn_it_off(
-    dav: DavServer, tmp_path: Path, counting_proxy: ProxyFactory
-) -> None:
+def test_calendars_read_every_cycle_turn_it_off(dav: DavServer, tmp_path: Path, counting_proxy: ProxyFactory) -> None:
     """Meetings (interactions.calendars) depend on the hour, not only the date: no memo, full cycles."""
     name, ab_url = dav.make_addressbook()
     for i in range(3):
