@@ -13,7 +13,8 @@ for every run, because uploading is slow. Then it measures, and prints one table
 - quiet: a no-change cycle in-process (a new Engine, as the daemon makes one per cycle) and as a whole
   `syncd sync` process (interpreter start, imports, config, state, network)
 - 10 changed: a cycle after 10 cards were edited on the server
-- idle RSS: a `syncd run` daemon after its first cycle
+- idle RSS: a `syncd run` daemon after its first cycle: a quiet one (nothing changed since the last), and
+  one that read 10 changed cards
 - vdirsyncer first and no-change sync of the same address book to a local directory, when installed
   (`pip install -e '.[bench]'`)
 
@@ -432,6 +433,8 @@ def measure(kind: str, size: int, repeat: int) -> Row:
                 keep("changed", changed["seconds"])
                 row.values["changed_requests"] = changed["requests"]
                 row.values["idle_rss"] = max(row.values.get("idle_rss", 0), idle_rss(cfg))
+                change_cards(server, 10)
+                row.values["idle_rss_changed"] = max(row.values.get("idle_rss_changed", 0), idle_rss(cfg))
                 row.values["peak_rss"] = max(row.values.get("peak_rss", 0), first_rss, quiet_rss, whole_rss)
                 vs = vdirsyncer(server, work)
                 if vs is not None:
@@ -465,7 +468,7 @@ def table(rows: list[Row]) -> str:
         "no-change `syncd sync`",
         "10 changed",
         "peak RSS",
-        "idle RSS",
+        "idle RSS (quiet / after a change)",
         "vdirsyncer first / no-change / RSS",
     ]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
@@ -488,7 +491,7 @@ def table(rows: list[Row]) -> str:
                     s(v["whole"]),
                     f"{s(v['changed'])} ({reqs(v['changed_requests'])})",
                     mb(v["peak_rss"]),
-                    mb(v["idle_rss"]),
+                    f"{mb(v['idle_rss'])} / {mb(v.get('idle_rss_changed'))}",
                     vd,
                 ]
             )
