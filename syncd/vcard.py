@@ -251,15 +251,16 @@ _HEAD_MAX = 200
 def parse_line(line: str, start: int = 0, end: int = 0) -> Property | None:
     """Split `group.NAME;PARAM=a,b:value`. Returns None for a line with no name or no colon."""
     colon = line.find(":")
-    if colon > 0:
-        quote = line.find('"', 0, colon)
-        if quote >= 0:
-            colon = _quoted_colon(line, quote)
-    if colon <= 0:
-        return None
-    head = line[:colon]
-    parsed = _HEADS.get(head)
+    # A head seen before ends at the first colon: it has an even number of quotes, so that colon is unquoted.
+    parsed = _HEADS.get(line[:colon]) if colon > 0 else None
     if parsed is None:
+        if colon > 0:
+            quote = line.find('"', 0, colon)
+            if quote >= 0:
+                colon = _quoted_colon(line, quote)
+        if colon <= 0:
+            return None
+        head = line[:colon]
         parsed = _parse_head(head)
         if len(_HEADS) < _HEADS_MAX and len(head) <= _HEAD_MAX:
             _HEADS[head] = parsed
@@ -277,10 +278,19 @@ def parse_card(text: str) -> list[Property]:
     props: list[Property] = []
     depth = 0
     seen_begin = seen_end = False
+    heads = _HEADS
+    prop: Property | None
     for content, start, end in logical_lines(text):
-        if not content.strip():
+        colon = content.find(":")
+        parsed = heads.get(content[:colon]) if colon > 0 else None
+        if parsed is not None and parsed is not _NO_NAME:  # parse_line's common case, inlined
+            group, name, params = parsed
+            value = content[colon + 1 :]
+            prop = Property(name, value, {k: list(v) for k, v in params} if params else {}, group, start, end)
+        elif not content.strip():
             continue
-        prop = parse_line(content, start, end)
+        else:
+            prop = parse_line(content, start, end)
         if prop is None:
             if depth == 0:
                 continue
