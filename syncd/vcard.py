@@ -58,8 +58,9 @@ class Property:
         so the result never holds lone surrogates.
         """
         params = self.params
-        qp = bool(params) and (
-            "QUOTED-PRINTABLE" in params or any(v.upper() == "QUOTED-PRINTABLE" for v in params.get("ENCODING", ()))
+        encoding = params.get("ENCODING")
+        qp = "QUOTED-PRINTABLE" in params or (
+            encoding is not None and any(v.upper() == "QUOTED-PRINTABLE" for v in encoding)
         )
         if qp:
             raw = quopri.decodestring(self.value.encode("utf-8", "surrogateescape"))
@@ -137,7 +138,7 @@ def logical_lines(text: str) -> Iterator[tuple[str, int, int]]:
             if "\r" in content:  # a lone CR that ends a line
                 yield from _line_by_line(text, pos)
                 return
-        if "=" in content and _qp_head(content):
+        if "=" in content and "QUOTED-PRINTABLE" in content[: content.find(":") + 1].upper():
             yield from _line_by_line(text, pos)
             return
         end = lf + 1 if lf < length else length
