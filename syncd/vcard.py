@@ -149,8 +149,8 @@ def logical_lines(text: str) -> Iterator[tuple[str, int, int]]:
 def _unfold(content: str) -> str:
     """A logical line's physical lines joined: each end-of-line and the space or tab after it removed.
 
-    Every end-of-line in `content` is followed by a space or tab, and `\r\n` is one end-of-line, so removing
-    the `\r\n` folds first, then the `\n` and `\r` ones, removes exactly the folds.
+    Every end-of-line in `content` is followed by a space or tab, and CR LF is one end-of-line, so removing
+    the CR LF folds first, then the LF and the CR ones, removes exactly the folds and nothing else.
     """
     for fold in _FOLDS:
         if fold[0] in content:  # a single-character search is much cheaper than a replace
