@@ -37,7 +37,7 @@ from syncd.vcard import CardSyntaxError
 
 log = logging.getLogger("syncd.cache")
 
-CACHE_VERSION = "1"
+CACHE_VERSION = "2"  # 2: a parsed member is a JSON array of its fields in order, not an object
 CARD = "card"
 TASK = "task"
 DISCOVERY_KEY = "discovery"
@@ -111,36 +111,48 @@ def _dec(value: dict[str, Any]) -> Any:
 
 _JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=_enc)
 _UNJSON = json.JSONDecoder(object_hook=_dec)
-_FIELDS: dict[type, tuple[str, ...]] = {}  # the cached fields of each parsed class, in order
+_LAYOUTS: dict[type, tuple[tuple[str, ...], int, int]] = {}
 
 
-def _cached_fields(cls: type) -> tuple[str, ...]:
-    names = _FIELDS.get(cls)
-    if names is None:
-        names = _FIELDS[cls] = tuple(f.name for f in fields(cls) if f.name not in _ROW_FIELDS)
-    return names
+def _layout(cls: type) -> tuple[tuple[str, ...], int, int]:
+    """The fields a row stores, in order, and where href and etag go among the class's fields."""
+    layout = _LAYOUTS.get(cls)
+    if layout is None:
+        every = [f.name for f in fields(cls)]
+        at_href, at_etag = every.index("href"), every.index("etag")
+        if at_href > at_etag:
+            raise TypeError(f"{cls.__name__}: href must come before etag")
+        layout = _LAYOUTS[cls] = (tuple(n for n in every if n not in _ROW_FIELDS), at_href, at_etag)
+    return layout
 
 
 def encode(value: Parsed) -> str:
+    """A parsed member as JSON: its fields but href and etag (kept in the row itself) as an array, in order."""
     if value is None:
         return '{"$none":1}'
     if isinstance(value, Broken):
         return json.dumps({"$broken": value.reason})
-    return _JSON.encode({name: getattr(value, name) for name in _cached_fields(type(value))})
+    return _JSON.encode([getattr(value, name) for name in _layout(type(value))[0]])
 
 
 def decode(kind: str, href: str, etag: str, text: str) -> Parsed:
     """Raises ValueError (or TypeError/KeyError) when the row does not fit the current classes."""
     data = _UNJSON.decode(text)
+    if isinstance(data, list):
+        cls = Contact if kind == CARD else Task
+        names, at_href, at_etag = _layout(cls)
+        if len(data) != len(names):
+            raise ValueError(f"{len(data)} fields, not {len(names)}")
+        data.insert(at_href, href)
+        data.insert(at_etag, etag)
+        return cls(*data)
     if not isinstance(data, dict):
-        raise ValueError("not an object")
+        raise ValueError("neither an array nor an object")
     if "$none" in data:
         return None
     if "$broken" in data:
         return Broken(str(data["$broken"]))
-    if kind == CARD:
-        return Contact(href=href, etag=etag, **data)
-    return Task(href=href, etag=etag, **data)
+    raise ValueError("an object that is not a parsed member")
 
 
 # PHOTO/LOGO/SOUND/KEY: often tens of KB of base64 folded over hundreds of lines that no Contact field uses;

@@ -58,8 +58,9 @@ class Property:
         so the result never holds lone surrogates.
         """
         params = self.params
-        qp = bool(params) and (
-            "QUOTED-PRINTABLE" in params or any(v.upper() == "QUOTED-PRINTABLE" for v in params.get("ENCODING", ()))
+        encoding = params.get("ENCODING")
+        qp = "QUOTED-PRINTABLE" in params or (
+            encoding is not None and any(v.upper() == "QUOTED-PRINTABLE" for v in encoding)
         )
         if qp:
             raw = quopri.decodestring(self.value.encode("utf-8", "surrogateescape"))
@@ -137,7 +138,7 @@ def logical_lines(text: str) -> Iterator[tuple[str, int, int]]:
             if "\r" in content:  # a lone CR that ends a line
                 yield from _line_by_line(text, pos)
                 return
-        if "=" in content and _qp_head(content):
+        if "=" in content and "QUOTED-PRINTABLE" in content[: content.find(":") + 1].upper():
             yield from _line_by_line(text, pos)
             return
         end = lf + 1 if lf < length else length
@@ -148,8 +149,8 @@ def logical_lines(text: str) -> Iterator[tuple[str, int, int]]:
 def _unfold(content: str) -> str:
     """A logical line's physical lines joined: each end-of-line and the space or tab after it removed.
 
-    Every end-of-line in `content` is followed by a space or tab, and `\r\n` is one end-of-line, so removing
-    the `\r\n` folds first, then the `\n` and `\r` ones, removes exactly the folds.
+    Every end-of-line in `content` is followed by a space or tab, and CR LF is one end-of-line, so removing
+    the CR LF folds first, then the LF and the CR ones, removes exactly the folds and nothing else.
     """
     for fold in _FOLDS:
         if fold[0] in content:  # a single-character search is much cheaper than a replace
@@ -251,15 +252,16 @@ _HEAD_MAX = 200
 def parse_line(line: str, start: int = 0, end: int = 0) -> Property | None:
     """Split `group.NAME;PARAM=a,b:value`. Returns None for a line with no name or no colon."""
     colon = line.find(":")
-    if colon > 0:
-        quote = line.find('"', 0, colon)
-        if quote >= 0:
-            colon = _quoted_colon(line, quote)
-    if colon <= 0:
-        return None
-    head = line[:colon]
-    parsed = _HEADS.get(head)
+    # A head seen before ends at the first colon: it has an even number of quotes, so that colon is unquoted.
+    parsed = _HEADS.get(line[:colon]) if colon > 0 else None
     if parsed is None:
+        if colon > 0:
+            quote = line.find('"', 0, colon)
+            if quote >= 0:
+                colon = _quoted_colon(line, quote)
+        if colon <= 0:
+            return None
+        head = line[:colon]
         parsed = _parse_head(head)
         if len(_HEADS) < _HEADS_MAX and len(head) <= _HEAD_MAX:
             _HEADS[head] = parsed
@@ -277,10 +279,19 @@ def parse_card(text: str) -> list[Property]:
     props: list[Property] = []
     depth = 0
     seen_begin = seen_end = False
+    heads = _HEADS
+    prop: Property | None
     for content, start, end in logical_lines(text):
-        if not content.strip():
+        colon = content.find(":")
+        parsed = heads.get(content[:colon]) if colon > 0 else None
+        if parsed is not None and parsed is not _NO_NAME:  # parse_line's common case, inlined
+            group, name, params = parsed
+            value = content[colon + 1 :]
+            prop = Property(name, value, {k: list(v) for k, v in params} if params else {}, group, start, end)
+        elif not content.strip():
             continue
-        prop = parse_line(content, start, end)
+        else:
+            prop = parse_line(content, start, end)
         if prop is None:
             if depth == 0:
                 continue

@@ -103,12 +103,29 @@ def test_cached_contact_format_is_stable() -> None:
         xsyncd={"X-SYNCD-CIRCLE": "1"},
     )
     text = cache.encode(contact)
+    assert cache.CACHE_VERSION == "2"
     assert text == (
-        '{"uid":"u1","name":"Jürgen","addressbook":"C","emails":["j@example.org"],"phones":[],"org":"","title":"",'
-        '"categories":["A","B"],"note":"","bday":{"$d":"1604-03-15"},"is_group":false,"members":[],'
-        '"xsyncd":{"X-SYNCD-CIRCLE":"1"},"warnings":[]}'
+        '["u1","Jürgen","C",["j@example.org"],[],"","",["A","B"],"",{"$d":"1604-03-15"},false,[],'
+        '{"X-SYNCD-CIRCLE":"1"},[]]'
     )
     assert cache.decode(cache.CARD, contact.href, contact.etag, text) == contact
+
+
+@pytest.mark.parametrize(
+    "row",
+    [
+        '{"uid":"u1","name":"A"}',  # the object rows of CACHE_VERSION 1
+        '["u1","A"]',  # fewer fields than a Contact has
+        '{"$d":"2024-01-01"}',
+        "[]",
+        "1",
+        '"text"',
+        "not json",
+    ],
+)
+def test_rows_of_another_layout_do_not_decode(row: str) -> None:
+    with pytest.raises((ValueError, TypeError, KeyError)):
+        cache.decode(cache.CARD, "/ab/u1.vcf", '"e"', row)
 
 
 def test_cached_task_is_the_parsed_task() -> None:

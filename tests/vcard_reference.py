@@ -3,6 +3,7 @@
 `syncd.vcard` and `syncd.contacts.contact_from_card` gained fast paths (str.find/split instead of character
 loops, regex unfolding, early returns when there is no backslash, parameter or surrogate). This module keeps
 the earlier, simpler implementation unchanged so that tests/test_fastparse.py can compare both on any text.
+When what a card means changes on purpose (a new Contact field, a new rule), change this reference with it.
 """
 
 from __future__ import annotations
