@@ -63,7 +63,17 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"syncd {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
-    sync = sub.add_parser("sync", help="one full cycle: read, record completions, plan, write; then exit")
+    sync = sub.add_parser(
+        "sync",
+        help="one full cycle: read, record completions, plan, write; then exit",
+        description="One cycle: read, record completions, plan, write; then exit. When the last cycle wrote "
+        "nothing and neither the server's collections, the config, the date nor syncd's state changed since, "
+        "the cycle stops after one sync REPORT per collection and repeats that cycle's summary (its outcome "
+        "would be the same); --full plans anyway.",
+    )
+    sync.add_argument(
+        "--full", action="store_true", help="read and plan everything even when nothing changed since the last cycle"
+    )
     sync.add_argument(
         "--dry-run",
         action="store_true",
@@ -275,6 +285,7 @@ def cmd_sync(ctx: Context) -> int:
     if ctx.args.dry_run:
         engine.dry_run = True
         engine.client.read_only = True  # a write reaching the client would be a bug: refused, never sent
+    engine.full = ctx.args.full
     try:
         engine.sync(ctx.now())
     finally:

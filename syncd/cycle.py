@@ -144,6 +144,7 @@ class Engine:
         self._state = state
         self.zone = settings.schedule.zone
         self.dry_run = False  # `sync --dry-run`: every write goes to `planned` instead of the server
+        self.full = False  # `sync --full`: plan even when nothing changed since the last cycle (syncd.quiet)
         self.planned: list[str] = []
         self.unwritten: set[str] = set()  # contact UIDs whose card write failed this run
         self._journal: Journal | None = None
@@ -352,7 +353,7 @@ class Engine:
     def sync(self, now: datetime) -> Summary:
         """One cycle. A cycle whose inputs are those of the last one, which wrote nothing, stops after asking
         each collection what changed (syncd.quiet)."""
-        if not self.dry_run:
+        if not self.dry_run and not self.full:
             summary = self._quiet_cycle(now)
             if summary is not None:
                 return summary

@@ -5,7 +5,10 @@ proxy."""
 from __future__ import annotations
 
 import logging
+import os
 import sqlite3
+import subprocess
+import sys
 from datetime import timedelta
 from pathlib import Path
 
@@ -152,3 +155,19 @@ def test_calendars_read_every_cycle_turn_it_off(dav: DavServer, tmp_path: Path, 
     proxy.reset()
     cycle(cfg)
     assert proxy.counts()["REPORT"] == 3, "address book, meetings calendar, task list"
+
+
+def test_sync_full_plans_anyway(book: tuple[DavServer, str, Path, CountingProxy], tmp_path: Path) -> None:
+    """`syncd sync --full` reads and plans even when the memo says nothing changed (and leaves a new one)."""
+    _dav, _ab_url, cfg, proxy = book
+    settle(cfg, proxy)
+    before = memo(cfg)
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parent.parent))
+    base = [sys.executable, "-m", "syncd", "--config", str(cfg), "--now", NOW.isoformat(), "--verbose", "sync"]
+    quiet_run = subprocess.run(base, capture_output=True, text=True, env=env, timeout=60)
+    full_run = subprocess.run([*base, "--full"], capture_output=True, text=True, env=env, timeout=60)
+    assert quiet_run.returncode == 0 and full_run.returncode == 0, full_run.stderr
+    assert "nothing changed since the last cycle" in quiet_run.stderr
+    assert "nothing changed since the last cycle" not in full_run.stderr
+    assert "9 contacts read" in full_run.stderr and "0 created" in full_run.stderr
+    assert memo(cfg) == before, "the full cycle came to the same outcome"
