@@ -421,7 +421,8 @@ def patch_xsyncd(text: str, updates: Mapping[str, str | None]) -> str:
             edits.append((prop.start, prop.end, ""))
             continue
         original_eol = _span_eol(text, prop.start, prop.end) or eol
-        edits.append((prop.start, prop.end, fold(f"{prop.name}:{value}", original_eol)))
+        group = f"{prop.group}." if prop.group else ""  # item1.X-SYNCD-…: keep the group Apple tied a label to
+        edits.append((prop.start, prop.end, fold(f"{group}{prop.name}:{value}", original_eol)))
         done.add(prop.name)
     additions = "".join(
         fold(f"{name}:{value}", eol) for name, value in wanted.items() if value is not None and name not in done

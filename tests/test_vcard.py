@@ -50,6 +50,12 @@ def read_corpus(name: str) -> str:
 
 _PHYSICAL = re.compile(r"[^\r\n]*(?:\r\n|\n|\r|$)")
 _XSYNCD_HEAD = re.compile(r"^(?:[A-Za-z0-9-]+\.)?(X-SYNCD-[A-Za-z0-9-]+)[;:]", re.IGNORECASE)
+_XSYNCD_GROUP = re.compile(r"^([A-Za-z0-9-]+)\.X-SYNCD-", re.IGNORECASE)
+
+
+def group_of(chunk: Chunk) -> str:
+    match = _XSYNCD_GROUP.match(re.sub(r"(?:\r\n|\n|\r)[ \t]", "", chunk.raw))
+    return match.group(1) if match else ""
 
 
 @dataclass(frozen=True)
@@ -120,7 +126,7 @@ def check_patch(text: str, updates: Mapping[str, str | None]) -> str:
         elif wanted[chunk.xsyncd] is not None and chunk.xsyncd not in placed:
             placed.add(chunk.xsyncd)
             last_eol = chunk.lines[-1][len(chunk.lines[-1].rstrip("\r\n")) :] or eol
-            expected.append(("set", chunk.xsyncd, frozenset({last_eol})))
+            expected.append(("set", chunk.xsyncd, frozenset({last_eol}), group_of(chunk)))
     new = sorted(n for n, v in wanted.items() if v is not None and n not in placed)
     end_at = max(i for i, t in enumerate(expected) if t[0] == "keep" and t[1].upper().startswith("END:VCARD"))
     expected[end_at:end_at] = [("new", frozenset({eol}))] * len(new)
@@ -129,7 +135,7 @@ def check_patch(text: str, updates: Mapping[str, str | None]) -> str:
         if chunk.xsyncd not in wanted:
             actual.append(("keep", chunk.raw))
         elif chunk.xsyncd in placed:
-            actual.append(("set", chunk.xsyncd, frozenset(chunk.eols)))
+            actual.append(("set", chunk.xsyncd, frozenset(chunk.eols), group_of(chunk)))
         else:
             actual.append(("new", frozenset(chunk.eols)))
     assert actual == expected
@@ -340,6 +346,15 @@ def test_patch_existing_folded_and_duplicated_lines() -> None:
     assert "X-SYNCD-CIRCLE:1\r\nEMAIL:xaver@sync.example\r\n" in patched  # in place of the first one
     assert "x-syncd-last-contact:2024-04-01T18:30:00Z\r\n" in patched  # not asked for: untouched
     assert "SNOOZE" not in patched.upper()
+
+
+def test_patch_keeps_the_group_of_a_replaced_line() -> None:
+    """An Apple-style grouped line (item1.X-SYNCD-CIRCLE with an item1.X-ABLabel) keeps its group."""
+    text = "BEGIN:VCARD\r\nVERSION:3.0\r\nUID:1\r\nitem1.X-SYNCD-CIRCLE:2\r\nitem1.X-ABLabel:circle\r\nEND:VCARD\r\n"
+    patched = patch_xsyncd(text, {"CIRCLE": "1", "INTERVAL": "P2W"})
+    assert patched == text.replace("item1.X-SYNCD-CIRCLE:2", "item1.X-SYNCD-CIRCLE:1").replace(
+        "END:VCARD", "X-SYNCD-INTERVAL:P2W\r\nEND:VCARD"
+    )
 
 
 def test_patch_leaves_lookalike_and_grouped_foreign_properties() -> None:
