@@ -105,7 +105,12 @@ def build_parser() -> argparse.ArgumentParser:
     done.add_argument("contact", metavar="CONTACT", help="a vCard UID or the contact's full name")
     done.add_argument("--on", metavar="DATE", help="the day it happened (ISO date or date-time)")
 
-    snooze = sub.add_parser("snooze", help="the contact is not due before then")
+    snooze = sub.add_parser(
+        "snooze",
+        help="the contact is not due before then",
+        description="Write X-SYNCD-SNOOZE into the contact's card; an open reminder due earlier is moved to that "
+        "day (its time of day and alarm move with it), as when its due date is moved on a phone.",
+    )
     snooze.add_argument("contact", metavar="CONTACT", help="a vCard UID or the contact's full name")
     snooze.add_argument("until", metavar="DURATION-or-DATE", help="e.g. P2W, 3w, 10d or 2027-01-15")
 
@@ -382,10 +387,13 @@ def cmd_snooze(ctx: Context) -> int:
     until = parse_until(ctx.args.until, today)
     engine = ctx.engine()
     try:
-        contact, changed = engine.snooze(ctx.args.contact, until)
+        contact, changed, moved = engine.snooze(ctx.args.contact, until, ctx.now())
     finally:
         engine.close()
-    print(f"{contact.name}: not due before {until.isoformat()}" + ("" if changed else " (already so)"))
+    line = f"{contact.name}: not due before {until.isoformat()}" + ("" if changed else " (already so)")
+    if moved is not None and moved.due is not None:
+        line += f"; the open reminder (due {moved.due.isoformat()}) now falls due then"
+    print(line)
     return 0
 
 

@@ -33,7 +33,7 @@ from syncd.errors import ConfigError, DataError, PreconditionFailed
 from syncd.journal import Entry, Journal, xsyncd_diff
 from syncd.planner import OpenReminder, Tracked, backlog, due_date, plan
 from syncd.reconcile import Reconciliation, reconcile
-from syncd.reminders import Task, build_task, complete_text
+from syncd.reminders import Task, build_task, complete_text, reschedule_text
 from syncd.state import State, SyncedCollection
 
 log = logging.getLogger("syncd")
@@ -773,10 +773,22 @@ class Engine:
             closed = True
         return contact, wrote, closed
 
-    def snooze(self, query: str, until: date) -> tuple[Contact, bool]:
-        _, contact = self.contact(query)
+    def snooze(self, query: str, until: date, now: datetime) -> tuple[Contact, bool, Task | None]:
+        """Not due before `until`: the card's X-SYNCD-SNOOZE, and the contact's open reminder (if due earlier)
+        moved to that day, as a phone moves a due date. Returns (contact, card written, reminder moved)."""
+        world, contact = self.contact(query)
         changed = self.write_card(contact, lambda current: {SNOOZE: until.isoformat()}, "syncd snooze")
-        return contact, changed
+        task = world.open_reminders().get(contact.uid)
+        if task is None or task.due is None or task.due >= until:
+            return contact, changed, None
+        try:
+            tasks.update_task(self.client, task.href, task.etag, reschedule_text(task.text, until, self.zone, now))
+        except PreconditionFailed:
+            log.warning("the open reminder for %s changed meanwhile; it keeps its due date", contact.name)
+            return contact, changed, None
+        with self.state.transaction():
+            self.state.remember(task.uid, task.contact_uid, task.href, until.isoformat(), "open", False)
+        return contact, changed, task
 
     def undo(self, entry: Entry) -> bool:
         """Write back the X-SYNCD values a journaled write replaced — only while the card still holds the

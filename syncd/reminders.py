@@ -235,3 +235,31 @@ def complete_text(text: str, when: datetime, now: datetime) -> str:
         },
         now,
     )
+
+
+def reschedule_text(text: str, due: date, zone: ZoneInfo, now: datetime) -> str:
+    """Move an open reminder to the day `due`, keeping its time of day and all else: DUE, DTSTART and every
+    alarm with an absolute trigger shift by the same amount (what a phone does when its due date is moved)."""
+    from icalendar import vDDDTypes
+
+    cal, todo = _todo(text)
+    old = todo.decoded("DUE")
+    if isinstance(old, datetime):
+        local = old.astimezone(zone) if old.tzinfo is not None else old.replace(tzinfo=zone)
+        shift = datetime.combine(due, local.time(), tzinfo=zone) - local
+    else:
+        shift = due - old
+
+    def moved(key: str, component: object) -> None:
+        prop = component.get(key)  # type: ignore[attr-defined]
+        if prop is None or not isinstance(prop, vDDDTypes) or not isinstance(prop.dt, date):
+            return
+        params = dict(prop.params)
+        component.pop(key)  # type: ignore[attr-defined]
+        component.add(key, prop.dt + shift, parameters=params)  # type: ignore[attr-defined]
+
+    for key in ("DUE", "DTSTART"):
+        moved(key, todo)
+    for alarm in todo.walk("VALARM"):
+        moved("TRIGGER", alarm)  # a relative trigger (a timedelta) stays as it is
+    return _edit(cal.to_ical(sorted=False).decode("utf-8"), {}, now)

@@ -5,11 +5,14 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from datetime import date
 from pathlib import Path
 
 import pytest
 
-from syncd.cli import main
+from syncd.cli import main, make_client
+from syncd.config import load_config
+from syncd.cycle import Engine
 from syncd.localserver import free_port
 from syncd.vcard import xsyncd_values
 from tests.servers import DavServer
@@ -71,6 +74,41 @@ def test_set_done_snooze(book: tuple[DavServer, str, Path], capsys: pytest.Captu
     for href, text in before.items():
         if "cli-1" not in text:
             assert dav.get(href).text == text
+
+
+def test_snooze_moves_the_open_reminder(book: tuple[DavServer, str, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    """Snoozing a contact whose reminder is open and due moves that reminder to the snooze date (DUE, DTSTART
+    and its alarm), conditionally; the next sync neither recreates nor snoozes anything."""
+    dav, ab_url, cfg = book
+    now = "2026-11-22T10:00"
+    assert main(["--config", str(cfg), "--now", now, "sync"]) == 0
+    settings = load_config(str(cfg)).settings
+    client = make_client(settings)
+    engine = Engine(settings, client)
+    try:
+        world = engine.read(create_task_list=False)
+        task = world.open_reminders()["cli-2"]
+        assert task.due == date(2026, 11, 22)
+    finally:
+        engine.close()
+    assert main(["--config", str(cfg), "--now", now, "snooze", "cli-2", "2026-12-06"]) == 0
+    out = capsys.readouterr().out
+    assert "not due before 2026-12-06" in out and "open reminder (due 2026-11-22) now falls due then" in out
+    moved = dav.get(task.href).text
+    vtodo = moved.split("BEGIN:VTODO")[1].split("END:VTODO")[0]
+    dated = [line for line in vtodo.splitlines() if line.startswith(("DUE", "DTSTART", "TRIGGER"))]
+    assert dated and all("20261206" in line for line in dated), dated
+    assert task.text.count("BEGIN:VALARM") == moved.count("BEGIN:VALARM")
+    assert card_values(dav, ab_url, "cli-2")["X-SYNCD-SNOOZE"] == "2026-12-06"
+    assert main(["--config", str(cfg), "--now", now, "today"]) == 0
+    assert "Sam Stone" not in capsys.readouterr().out.split("next sync")[0]
+    assert main(["--config", str(cfg), "--now", "2026-11-22T11:00", "sync"]) == 0
+    after = Engine(settings, make_client(settings))
+    try:
+        world = after.read(create_task_list=False)
+        assert [t.due for t in world.tasks if t.contact_uid == "cli-2"] == [date(2026, 12, 6)]
+    finally:
+        after.close()
 
 
 def test_unknown_and_ambiguous_contacts_exit_65(book: tuple[DavServer, str, Path]) -> None:

@@ -9,7 +9,7 @@ import pytest
 
 from syncd.contacts import Contact
 from syncd.durations import Duration
-from syncd.reminders import build_task, complete_text, parse_task, reminder_uid
+from syncd.reminders import build_task, complete_text, parse_task, reminder_uid, reschedule_text
 
 BERLIN = ZoneInfo("Europe/Berlin")
 
@@ -120,3 +120,57 @@ def test_built_reminder_shape(due_time: time | None) -> None:
         assert "DUE;TZID=Europe/Berlin:20261122T090000" in text
         assert "TRIGGER;VALUE=DATE-TIME:20261122T080000Z" in text
         assert "BEGIN:VTIMEZONE" in text
+
+
+_PHONE_TODO = """BEGIN:VCALENDAR\r
+VERSION:2.0\r
+PRODID:-//Apple Inc.//iOS 18//EN\r
+BEGIN:VTODO\r
+UID:syncd-abc-20261122\r
+DTSTAMP:20261122T080000Z\r
+SUMMARY:Reach out to Ada\r
+DUE:20261122T150000Z\r
+X-SYNCD-CONTACT:ada\r
+X-APPLE-SORT-ORDER:12\r
+BEGIN:VALARM\r
+ACTION:DISPLAY\r
+TRIGGER:-PT15M\r
+END:VALARM\r
+END:VTODO\r
+END:VCALENDAR\r
+"""
+
+
+@pytest.mark.parametrize("due_time", [None, time(9, 0)])
+def test_reschedule_moves_due_start_and_alarm_keeping_the_time(due_time: time | None) -> None:
+    zone = ZoneInfo("Europe/Berlin")
+    now = datetime(2026, 11, 22, 10, 0, tzinfo=zone)
+    contact = Contact(uid="ada", name="Ada Lovelace")
+    _uid, text = build_task(
+        contact=contact,
+        circle="1",
+        interval=Duration("P14D"),
+        priority=1,
+        due=date(2026, 11, 22),
+        due_time=due_time,
+        zone=zone,
+        now=now,
+    )
+    moved = reschedule_text(text, date(2026, 12, 6), zone, now)
+    task = parse_task("/t.ics", "", moved, zone)
+    assert task is not None and task.due == date(2026, 12, 6) and task.open
+    vtodo = moved.split("BEGIN:VTODO")[1].split("END:VTODO")[0]
+    dated = [line for line in vtodo.splitlines() if line.startswith(("DUE", "DTSTART", "TRIGGER"))]
+    # 09:00 in Berlin is 08:00Z: the DUE/DTSTART keep their zone, the absolute alarm trigger its UTC form
+    stamps = ("20261206",) if due_time is None else ("20261206T090000", "20261206T080000Z")
+    assert dated and all(any(stamp in line for stamp in stamps) for line in dated), dated
+    assert moved.count("BEGIN:VALARM") == text.count("BEGIN:VALARM")
+    assert "UID:" + _uid in moved and "SUMMARY:Reach out to Ada Lovelace" in moved
+
+
+def test_reschedule_of_a_phone_edited_reminder_keeps_its_form() -> None:
+    """A UTC DUE set on a phone keeps its local time of day; a relative alarm and unknown lines stay."""
+    zone = ZoneInfo("Europe/Berlin")
+    moved = reschedule_text(_PHONE_TODO, date(2026, 12, 1), zone, datetime(2026, 11, 22, 10, 0, tzinfo=UTC))
+    assert "DUE:20261201T150000Z" in moved
+    assert "TRIGGER:-PT15M" in moved and "X-APPLE-SORT-ORDER:12" in moved and "X-SYNCD-CONTACT:ada" in moved
