@@ -5,6 +5,10 @@ after the server answered (the outcome), so a write interrupted by a crash or `k
 "interrupted". A line torn by a crash is skipped when reading. Each write has an id; `syncd history` lists
 them and `syncd history --undo ID` writes the before-values back, conditionally.
 
+The journal is rotated when an intent would start with the file at `MAX_BYTES` (4 MiB, a few thousand
+writes: years of a daily Connect 5): it becomes `journal.1.jsonl`, replacing the one before, and `history`
+reads both. An intent and its outcome always land in the same file.
+
 An intent record: `{"id", "at", "uid", "name", "href", "reason", "etag_before", "before", "after"}` (the
 X-SYNCD values of the card before and after, by property name). An outcome record: `{"id", "outcome",
 "etag_after"}` where outcome is `written`, `conflict` (412: the card changed meanwhile; syncd re-read it and
@@ -25,6 +29,8 @@ from pathlib import Path
 log = logging.getLogger("syncd.journal")
 
 JOURNAL_FILE = "journal.jsonl"
+OLDER_FILE = "journal.1.jsonl"  # the journal before the last rotation
+MAX_BYTES = 4 * 1024 * 1024
 
 WRITTEN = "written"
 CONFLICT = "conflict"
@@ -76,7 +82,21 @@ class Entry:
 @dataclass(slots=True)
 class Journal:
     path: Path
+    max_bytes: int = MAX_BYTES
     torn: int = field(default=0, init=False)  # lines skipped when last read (torn by a crash)
+
+    @property
+    def older(self) -> Path:
+        return self.path.with_name(OLDER_FILE)
+
+    def _rotate(self) -> None:
+        try:
+            if self.path.stat().st_size < self.max_bytes:
+                return
+        except FileNotFoundError:
+            return
+        os.replace(self.path, self.older)
+        log.info("change journal rotated: %s is now %s", self.path.name, self.older.name)
 
     @classmethod
     def in_dir(cls, state_dir: Path) -> Journal:
@@ -110,6 +130,7 @@ class Journal:
         after: Mapping[str, str],
         now: datetime | None = None,
     ) -> str:
+        self._rotate()
         entry_id = uuid.uuid4().hex[:10]
         at = (now or datetime.now(UTC)).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         self._append(
@@ -131,12 +152,15 @@ class Journal:
         self._append({"id": entry_id, "outcome": outcome, "etag_after": etag})
 
     def entries(self) -> list[Entry]:
-        """Every write in the order it was attempted; outcomes merged in."""
+        """Every write in the order it was attempted (the rotated file's first); outcomes merged in."""
         self.torn = 0
-        try:
-            raw = self.path.read_bytes()
-        except FileNotFoundError:
-            return []
+        raw = b""
+        for path in (self.older, self.path):
+            try:
+                part = path.read_bytes()
+            except FileNotFoundError:
+                continue
+            raw += part if part.endswith(b"\n") or not part else part + b"\n"
         by_id: dict[str, Entry] = {}
         for line in raw.decode("utf-8", "surrogateescape").splitlines():
             if not line.strip():

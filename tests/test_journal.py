@@ -47,6 +47,25 @@ def test_journal_merges_outcomes_and_skips_torn_lines(tmp_path: Path) -> None:
     assert journal.path.stat().st_mode & 0o777 == 0o600
 
 
+def test_journal_rotates_and_history_reads_both_files(tmp_path: Path) -> None:
+    """At max_bytes the journal becomes journal.1.jsonl (replacing the one before); entries read both, and an
+    intent and its outcome stay together."""
+    journal = Journal(tmp_path / "journal.jsonl", max_bytes=600)
+    ids = []
+    for i in range(9):
+        entry_id = journal.intent(
+            uid=f"u{i}", name="U", href="h", reason="r", etag=f'"{i}"', before={}, after={"X-SYNCD-A": str(i)}
+        )
+        journal.outcome(entry_id, WRITTEN, f'"{i + 1}"')
+        ids.append(entry_id)
+    assert journal.older.exists() and journal.older.stat().st_size >= 600
+    kept = journal.entries()
+    assert [e.id for e in kept] == ids[-len(kept) :] and 2 <= len(kept) < len(ids), "the oldest are dropped"
+    assert all(e.outcome == WRITTEN for e in kept) and journal.torn == 0
+    older = [json.loads(line)["id"] for line in journal.older.read_text().splitlines()]
+    assert older and older[0] == kept[0].id and older.count(kept[0].id) == 2, "intent and outcome in one file"
+
+
 def test_xsyncd_diff_shows_only_syncd_lines() -> None:
     before = "BEGIN:VCARD\r\nUID:x\r\nX-SYNCD-CIRCLE:1\r\nX-SYNCD-SNOOZE:2026-01-01\r\nEND:VCARD\r\n"
     after = "BEGIN:VCARD\r\nUID:x\r\nX-SYNCD-CIRCLE:1\r\nX-SYNCD-SNOOZE:2026-02-01\r\nEND:VCARD\r\n"
