@@ -219,7 +219,7 @@ class WriteHook:
             if body is not None and etag:
                 text = body.decode("utf-8", "surrogateescape")
                 if synced.kind == CARD:
-                    old = self.state.synced_items(synced.url).get(href)
+                    old = self.state.synced_item(synced.url, href)
                     label = ""
                     if old is not None:
                         previous = decode(CARD, href, old[0], old[1])

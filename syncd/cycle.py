@@ -152,6 +152,7 @@ class Engine:
         self._account_cached = False  # the account came from the cache
         self._read_urls: list[str] = []  # the collections this cycle read
         self._listed: dict[str, tuple[str, incremental.Listing]] = {}  # url -> (token, its answer) this cycle
+        self._events_token: tuple[str, str] | None = None  # (url, sync token) of the events calendar this cycle
 
     @property
     def state(self) -> State:
@@ -389,12 +390,12 @@ class Engine:
         for collection in collections:
             row = synced[collection.url]
             assert row is not None and row.token is not None  # the digest said so
-            try:
-                listing = incremental.sync_collection(self.client, collection.url, row.token)
-            except (incremental.TokenRefused, incremental.NoSync, NotFound):
+            if not self._unchanged(collection.url, row.token):
                 return None
-            self._listed[collection.url] = (row.token, listing)
-            if listing.etags or listing.deleted or listing.token != row.token:
+        if bool(self.settings.reminders.calendar) != bool(memo.tokens):
+            return None
+        for url, token in memo.tokens.items():  # the events calendar
+            if not self._unchanged(url, token):
                 return None
         self._listed.clear()
         summary = Summary(**memo.summary)  # type: ignore[arg-type]
@@ -404,16 +405,34 @@ class Engine:
         log.info("sync: %s", summary.line())
         return summary
 
+    def _unchanged(self, url: str, token: str) -> bool:
+        """Whether the collection reports no change since `token` (its answer is kept for the full cycle)."""
+        try:
+            listing = incremental.sync_collection(self.client, url, token)
+        except (incremental.TokenRefused, incremental.NoSync, NotFound):
+            return False
+        self._listed[url] = (token, listing)
+        return not listing.etags and not listing.deleted and listing.token == token
+
+    def before_events(self, calendar: Collection) -> None:
+        """Called just before the events calendar is read: its sync token, for the memo (syncd.quiet)."""
+        self._events_token = None
+        if quiet.applies(self.settings) and calendar.supports_sync:
+            token = incremental.current_token(self.client, calendar.url)
+            self._events_token = (calendar.url, token) if token else None
+
     def _leave_memo(self, now: datetime, summary: Summary, warnings: list[tuple[str, str]]) -> None:
         """After a full cycle: a memo for the next one when this one wrote nothing (else none)."""
         memo = None
         urls = list(dict.fromkeys(self._read_urls))
         wrote = summary.writes or self.unwritten
-        if quiet.applies(self.settings) and not wrote and urls and not self.state.unconfirmed(urls):
+        events_known = not self.settings.reminders.calendar or self._events_token is not None
+        if quiet.applies(self.settings) and not wrote and urls and events_known and not self.state.unconfirmed(urls):
             today = now.astimezone(self.zone).date()
             found = quiet.digest(self.settings, today, self._synced(urls), self._reminder_rows())
             if found is not None:
-                memo = quiet.Memo(found, {k: getattr(summary, k) for k in QUIET_SUMMARY}, warnings)
+                tokens = dict([self._events_token]) if self._events_token else {}
+                memo = quiet.Memo(found, {k: getattr(summary, k) for k in QUIET_SUMMARY}, warnings, tokens)
         quiet.save(self.state, memo)
 
     def _synced(self, urls: list[str]) -> dict[str, SyncedCollection | None]:
@@ -425,6 +444,7 @@ class Engine:
 
     def _sync(self, now: datetime) -> Summary:
         self._read_urls.clear()
+        self._events_token = None
         start_requests = sum(self.client.counts.values())
         start_writes = self.client.writes
         self.unwritten.clear()

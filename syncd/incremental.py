@@ -149,6 +149,18 @@ def first_listing(
     return listing
 
 
+def current_token(client: DavClient, url: str) -> str | None:
+    """The collection's sync token now (its DAV:sync-token property), or None when it has none."""
+    try:
+        found = client.propfind(url, ["d:sync-token"], depth=0)
+    except HTTPStatusError as err:
+        if err.status in _SERVER_TROUBLE:
+            raise
+        return None
+    token = next((r.text("d:sync-token") for r in found.resources if same_resource(r.href, url)), None)
+    return token.strip() if token and token.strip() else None
+
+
 def list_changes(client: DavClient, collection: Collection, token: str | None) -> Listing:
     """What changed since `token` (None: every member), with the fallbacks described above."""
     if collection.supports_sync:

@@ -122,6 +122,7 @@ def after_sync(engine: Engine, world: World, now: datetime) -> None:
     today = now.astimezone(engine.zone).date()
     try:
         calendar = eventcal.find_or_create(engine.client, world.account, name, world.task_list)
+        engine.before_events(calendar)  # its sync token, taken before the read (see syncd.quiet)
         served = eventcal.read_events(engine.client, calendar, now, engine.zone)
         wanted = wanted_events(engine, world, today)
         remove = events.stale([s.found for s in served.values()], wanted, today)

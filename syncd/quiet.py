@@ -8,11 +8,15 @@ its summary, and the warnings it logged. The next cycle asks each collection wha
 (one sync-collection REPORT each, which it needs anyway); when none changed and the digest is the same, it
 repeats the summary and the warnings and stops there: no cached contact is loaded, nothing is planned.
 
+The events calendar (`reminders.calendar`) is one more input: syncd writes today's digest and this week's
+and month's reviews there, and a user may delete or edit them. Its sync token is taken just before the full
+cycle reads it and kept in the memo, and the quiet check asks it what changed too.
+
 Anything else in the inputs means a full cycle: a new day, a changed config, a collection that changed
 (on the server, or by syncd's own writes, which give it a new token), a reminders table changed by
 `syncd done`, a card write that failed (nothing was written, but the next cycle must try again), a
-collection without sync support (no token), or a config that reads calendars on each cycle (meetings in
-`interactions.calendars`, events in `reminders.calendar`: both depend on the hour, not only the date).
+collection without sync support (no token), or a config that reads meetings on each cycle
+(`interactions.calendars`: a meeting counts once it has ended, which depends on the hour, not the date).
 """
 
 from __future__ import annotations
@@ -41,11 +45,12 @@ class Memo:
     digest: str
     summary: dict[str, int]  # Summary fields that describe the outcome (counts)
     warnings: list[tuple[str, str]] = field(default_factory=list)  # (logger name, message)
+    tokens: dict[str, str] = field(default_factory=dict)  # collections outside the read cache (events): url -> token
 
 
 def applies(settings: Settings) -> bool:
     """Whether a cycle's inputs are all covered by the digest (see the module docstring)."""
-    return not settings.interactions.calendars and not settings.reminders.calendar
+    return not settings.interactions.calendars
 
 
 def digest(
@@ -92,6 +97,7 @@ def load(state: State) -> Memo | None:
             str(data["digest"]),
             {str(k): int(v) for k, v in data["summary"].items()},
             [(str(name), str(message)) for name, message in data["warnings"]],
+            {str(url): str(token) for url, token in data.get("tokens", {}).items()},
         )
     except (ValueError, TypeError, KeyError) as err:
         log.debug("the quiet-cycle memo does not decode (%s); ignored", err)
@@ -104,7 +110,8 @@ def save(state: State, memo: Memo | None) -> None:
         if state.get_meta(MEMO_KEY) is not None:
             state.db.execute("DELETE FROM meta WHERE key = ?", (MEMO_KEY,))
         return
-    state.set_meta(MEMO_KEY, json.dumps({"digest": memo.digest, "summary": memo.summary, "warnings": memo.warnings}))
+    data = {"digest": memo.digest, "summary": memo.summary, "warnings": memo.warnings, "tokens": memo.tokens}
+    state.set_meta(MEMO_KEY, json.dumps(data))
 
 
 def repeat_warnings(memo: Memo) -> None:

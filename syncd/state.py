@@ -195,6 +195,13 @@ class State:
         row = self.db.execute(f"SELECT COUNT(*) FROM sync_items WHERE pending AND collection IN ({marks})", urls)
         return int(row.fetchone()[0])
 
+    def synced_item(self, url: str, href: str) -> tuple[str, str, bool] | None:
+        """(etag, data, pending) of one cached member, or None."""
+        row = self.db.execute(
+            "SELECT etag, data, pending FROM sync_items WHERE collection = ? AND href = ?", (url, href)
+        ).fetchone()
+        return None if row is None else (row[0], row[1], bool(row[2]))
+
     def synced_items(self, url: str) -> dict[str, tuple[str, str, bool]]:
         """href -> (etag, data, pending) of the cached members of a collection."""
         rows = self.db.execute("SELECT href, etag, data, pending FROM sync_items WHERE collection = ?", (url,))

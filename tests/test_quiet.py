@@ -135,8 +135,40 @@ def test_a_changed_reminders_table_means_a_full_cycle(book: tuple[DavServer, str
     assert proxy.counts() == {"REPORT": 2}
 
 
+def test_the_events_calendar_is_one_more_collection_to_ask(
+    dav: DavServer, tmp_path: Path, counting_proxy: ProxyFactory
+) -> None:
+    """With reminders.calendar set, a quiet cycle also asks the events calendar what changed; an event the
+    user deleted there makes the next cycle a full one, which puts it back."""
+    name, ab_url = dav.make_addressbook()
+    for i in range(4):
+        dav.put(ab_url + f"c{i}.vcf", vcard(i))
+    proxy = counting_proxy(dav.url)
+    cfg = dav.config(
+        tmp_path,
+        server={"url": proxy.url},
+        contacts={"addressbooks": [name]},
+        reminders={"task_list": f"Quiet {tmp_path.name}", "calendar": f"Agenda {tmp_path.name}", "daily_limit": 2},
+    )
+    assert cycle(cfg).created == 2
+    assert cycle(cfg).writes == 0 and memo(cfg) is not None
+    proxy.reset()
+    cycle(cfg)
+    assert proxy.counts() == {"REPORT": 3}, "address book, task list, events calendar"
+    [agenda] = [r.path for r in proxy.snapshot() if "syncd-events" in r.path]
+    digest = next(h for h in dav.list_hrefs(dav.url.rstrip("/") + agenda) if "syncd-digest-" in h)
+    assert dav.http("DELETE", digest).status_code in (200, 204)
+    proxy.reset()
+    cycle(cfg)
+    assert [r.path.rsplit("/", 1)[1] for r in proxy.writes()] == [digest.rsplit("/", 1)[1]], "put back"
+    cycle(cfg)
+    proxy.reset()
+    cycle(cfg)
+    assert proxy.counts() == {"REPORT": 3}
+
+
 def test_calendars_read_every_cycle_turn_it_off(dav: DavServer, tmp_path: Path, counting_proxy: ProxyFactory) -> None:
-    """Meetings (interactions.calendars) depend on the hour, not only the date: no memo, full cycles."""
+    """Meetings (interactions.calendars) count once they ended, which depends on the hour: no memo."""
     name, ab_url = dav.make_addressbook()
     for i in range(3):
         dav.put(ab_url + f"c{i}.vcf", vcard(i))
