@@ -32,7 +32,7 @@ from typing import Any
 
 import schedule
 
-from syncd import logs
+from syncd import logs, state
 from syncd.config import LoadedConfig, Settings
 from syncd.dav import WRITE_METHODS, DavClient, Response
 from syncd.errors import ConfigError, SyncdError
@@ -197,6 +197,7 @@ class Daemon:
         self._schedule(self.interval_seconds)
 
     def _failed(self, reason: str) -> None:
+        state.recheck()  # the next cycle checks the state file before trusting it again
         self.failures += 1
         delay = backoff_seconds(self.failures, self.interval_seconds)
         attempt = f" ({self.failures} in a row)" if self.failures > 1 else ""

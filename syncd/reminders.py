@@ -22,7 +22,7 @@ PRODID = f"-//syncd//syncd {__version__}//EN"
 NOTE_CHARS = 240
 
 if TYPE_CHECKING:  # icalendar is imported where a task is read or built: a cycle with nothing new needs neither
-    from icalendar import Calendar, Todo
+    from icalendar import Calendar, Component, Todo
 
 
 class BrokenTask(ValueError):
@@ -250,13 +250,13 @@ def reschedule_text(text: str, due: date, zone: ZoneInfo, now: datetime) -> str:
     else:
         shift = due - old
 
-    def moved(key: str, component: object) -> None:
-        prop = component.get(key)  # type: ignore[attr-defined]
-        if prop is None or not isinstance(prop, vDDDTypes) or not isinstance(prop.dt, date):
-            return
+    def moved(key: str, component: Component) -> None:
+        prop = component.get(key)
+        if not isinstance(prop, vDDDTypes) or not isinstance(prop.dt, date):
+            return  # absent, or a relative alarm trigger (a timedelta): nothing to move
         params = dict(prop.params)
-        component.pop(key)  # type: ignore[attr-defined]
-        component.add(key, prop.dt + shift, parameters=params)  # type: ignore[attr-defined]
+        component.pop(key)
+        component.add(key, prop.dt + shift, parameters=params)
 
     for key in ("DUE", "DTSTART"):
         moved(key, todo)

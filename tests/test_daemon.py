@@ -440,7 +440,7 @@ def test_watchdog_follows_progress_and_stops_for_a_stuck_request(
         stuck.append(time.monotonic())
         return Stall(4.0)
 
-    fault = chain(when(hang, method="REPORT", times=1), when(Stall(0.25)))
+    fault = chain(when(hang, method="PUT", times=1), when(Stall(0.25)))  # the first reminder written
     with CountingProxy(radicale.url, fault=fault) as proxy:
         config = config_via(proxy, radicale, tmp_path, addressbook, f"Tasks {uuid.uuid4().hex[:6]}")
         t0 = time.monotonic()

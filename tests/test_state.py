@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from syncd.errors import ConfigError
-from syncd.state import State
+from syncd.state import State, recheck
 
 
 def test_a_damaged_file_is_started_afresh(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
@@ -17,6 +17,35 @@ def test_a_damaged_file_is_started_afresh(tmp_path: Path, caplog: pytest.LogCapt
     try:
         state.remember("r1", "c1", "http://x/r1.ics", "2026-11-22", "open", False)
         assert set(state.reminders()) == {"r1"}
+    finally:
+        state.close()
+    assert "is damaged" in caplog.text
+
+
+def test_damage_inside_the_file_is_found_by_the_check_after_a_failed_cycle(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A process checks a state file once (`PRAGMA quick_check` reads all of it); after a failed cycle
+    (`recheck`) the next open checks again, and a file damaged inside, not only in its header, is started
+    afresh."""
+    path = tmp_path / "state.sqlite3"
+    state = State(path)
+    try:
+        with state.transaction():
+            for i in range(2000):
+                state.remember(f"r{i}", f"c{i}", f"http://x/r{i}.ics" + "x" * 200, "2026-11-22", "open", False)
+        state.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    finally:
+        state.close()
+    data = bytearray(path.read_bytes())
+    page = 4096
+    for offset in range(3 * page, len(data) - page, page):  # scribble over every page but the first ones
+        data[offset + 100 : offset + 300] = b"\xff" * 200
+    path.write_bytes(bytes(data))
+    recheck()
+    state = State(path)
+    try:
+        assert state.reminders() == {}, "started afresh"
     finally:
         state.close()
     assert "is damaged" in caplog.text
