@@ -29,7 +29,7 @@ from syncd.contacts import (
 )
 from syncd.dav import DavClient, HTTPStatusError, NotFound, ResponseTooLarge, same_resource
 from syncd.discovery import Account, Collection, describe_collection, discover, select_addressbooks
-from syncd.errors import ConfigError, DataError, PreconditionFailed
+from syncd.errors import ConfigError, DataError, PreconditionFailed, ServerError
 from syncd.journal import Entry, Journal, xsyncd_diff
 from syncd.planner import OpenReminder, Tracked, backlog, due_date, plan
 from syncd.reconcile import Reconciliation, reconcile
@@ -805,6 +805,9 @@ class Engine:
             tasks.update_task(self.client, task.href, task.etag, reschedule_text(task.text, until, self.zone, now))
         except PreconditionFailed:
             log.warning("the open reminder for %s changed meanwhile; it keeps its due date", contact.name)
+            return contact, changed, None
+        except ServerError as err:  # the snooze is in the card already: the reminder's date is the lesser part
+            log.warning("could not move the open reminder for %s (%s); it keeps its due date", contact.name, err)
             return contact, changed, None
         with self.state.transaction():
             self.state.remember(task.uid, task.contact_uid, task.href, until.isoformat(), "open", False)

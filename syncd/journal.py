@@ -7,7 +7,8 @@ them and `syncd history --undo ID` writes the before-values back, conditionally.
 
 The journal is rotated when an intent would start with the file at `MAX_BYTES` (4 MiB, a few thousand
 writes: years of a daily Connect 5): it becomes `journal.1.jsonl`, replacing the one before, and `history`
-reads both. An intent and its outcome always land in the same file.
+reads both as one (an outcome finds its intent in either file, also when another syncd process rotated the
+journal in between).
 
 An intent record: `{"id", "at", "uid", "name", "href", "reason", "etag_before", "before", "after"}` (the
 X-SYNCD values of the card before and after, by property name). An outcome record: `{"id", "outcome",

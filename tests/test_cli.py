@@ -15,6 +15,7 @@ from syncd.config import load_config
 from syncd.cycle import Engine
 from syncd.localserver import free_port
 from syncd.vcard import xsyncd_values
+from tests.proxy import ProxyFactory, Respond, counting_proxy_fixture, when  # noqa: F401
 from tests.servers import DavServer
 from tests.test_e2e import card, card_values
 
@@ -109,6 +110,30 @@ def test_snooze_moves_the_open_reminder(book: tuple[DavServer, str, Path], capsy
         assert [t.due for t in world.tasks if t.contact_uid == "cli-2"] == [date(2026, 12, 6)]
     finally:
         after.close()
+
+
+def test_snooze_when_the_reminder_cannot_be_moved(
+    dav: DavServer, tmp_path: Path, counting_proxy: ProxyFactory, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The server refuses the reminder's PUT: the snooze is in the card, the reminder keeps its date, one
+    warning says so, and the command still succeeds."""
+    ab_name, ab_url = dav.make_addressbook()
+    dav.put(ab_url + "p2.vcf", card("cli-2", "Sam Stone", "2", None))
+    proxy = counting_proxy(dav.url, when(Respond(403), method="PUT", path=".ics", skip=1))
+    cfg = dav.config(
+        tmp_path,
+        server={"url": proxy.url},
+        contacts={"addressbooks": [ab_name]},
+        reminders={"task_list": f"CLI {tmp_path.name}"},
+    )
+    assert main(["--config", str(cfg), "--now", "2026-11-22T10:00", "sync"]) == 0
+    capsys.readouterr()
+    assert main(["--config", str(cfg), "--now", "2026-11-22T10:00", "snooze", "cli-2", "2026-12-06"]) == 0
+    captured = capsys.readouterr()
+    assert "Sam Stone: not due before 2026-12-06" in captured.out and "falls due then" not in captured.out
+    assert "could not move the open reminder for Sam Stone" in captured.err
+    assert card_values(dav, ab_url, "cli-2")["X-SYNCD-SNOOZE"] == "2026-12-06"
+    assert [r.status for r in proxy.snapshot() if r.method == "PUT" and r.path.endswith(".ics")] == [201, 403]
 
 
 def test_unknown_and_ambiguous_contacts_exit_65(book: tuple[DavServer, str, Path]) -> None:
