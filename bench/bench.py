@@ -49,8 +49,8 @@ sys.path.insert(0, str(ROOT))
 
 import requests  # noqa: E402
 
-from syncd.demo import generate_cards  # noqa: E402
-from syncd.localserver import LocalRadicale, free_port, stop_process, wait_for_port  # noqa: E402
+from syncd.app.demo import generate_cards  # noqa: E402
+from syncd.app.localserver import LocalRadicale, free_port, stop_process, wait_for_port  # noqa: E402
 
 CACHE = ROOT / "bench" / ".cache"
 TODAY = date(2026, 11, 22)
@@ -306,9 +306,9 @@ def config(server: Server, work: Path) -> Path:
 
 CHILD = """
 import json, sys, time
-from syncd.cli import make_client, parse_now
+from syncd.app.cli import make_client, parse_now
 from syncd.config import load_config
-from syncd.cycle import Engine
+from syncd.engine.cycle import Engine
 settings = load_config(sys.argv[1]).settings
 now = parse_now(sys.argv[2], settings.schedule.zone)
 cycles = int(sys.argv[3])

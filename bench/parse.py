@@ -24,8 +24,8 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from bench import cards  # noqa: E402
-from syncd import cache  # noqa: E402
-from syncd.contacts import Card, contact_from_card  # noqa: E402
+from syncd.core.contacts import Card, contact_from_card  # noqa: E402
+from syncd.store import cache  # noqa: E402
 
 
 def best(fn: Callable[[], object], repeat: int) -> float:

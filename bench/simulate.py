@@ -27,7 +27,7 @@ from zoneinfo import ZoneInfo
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from syncd.planner import OpenReminder, Tracked, plan
+from syncd.core.planner import OpenReminder, Tracked, plan
 
 ZONE = ZoneInfo("Europe/Berlin")
 CIRCLES = {"1": (15, 14), "2": (50, 30), "3": (200, 90)}  # key -> (contacts, interval days)
@@ -114,7 +114,7 @@ def population(rng: random.Random) -> list[Person]:
 
 
 def _duration(days: int) -> object:
-    from syncd.durations import Duration
+    from syncd.core.durations import Duration
 
     return Duration.from_days(days)
 

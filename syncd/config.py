@@ -28,7 +28,7 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-from syncd.durations import Duration
+from syncd.core.durations import Duration
 from syncd.errors import ConfigError
 
 ENV_PREFIX = "SYNCD_"

@@ -18,7 +18,7 @@ import sys
 from dataclasses import dataclass, field
 from typing import IO
 
-from syncd.cli import main as syncd_main
+from syncd.app.cli import main as syncd_main
 
 
 def serve() -> None:

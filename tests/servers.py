@@ -16,7 +16,7 @@ from urllib.parse import urljoin
 
 import requests
 
-from syncd.localserver import LocalRadicale, free_port, stop_process, wait_for_port
+from syncd.app.localserver import LocalRadicale, free_port, stop_process, wait_for_port
 
 VCARD = "text/vcard; charset=utf-8"
 ICAL = "text/calendar; charset=utf-8"
@@ -88,7 +88,7 @@ class DavServer:
             Depth="1",
             **{"Content-Type": "application/xml"},
         )
-        from syncd.dav import parse_multistatus, same_resource
+        from syncd.dav.client import parse_multistatus, same_resource
 
         found = parse_multistatus(r.content, collection_url)
         return [res.href for res in found.resources if not same_resource(res.href, collection_url)]

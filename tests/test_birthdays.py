@@ -8,10 +8,10 @@ from zoneinfo import ZoneInfo
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from syncd.birthdays import birthday_due, next_birthday, title
-from syncd.contacts import Card, contact_from_card
-from syncd.durations import Duration
-from syncd.planner import Tracked, due_date, plan
+from syncd.core.birthdays import birthday_due, next_birthday, title
+from syncd.core.contacts import Card, contact_from_card
+from syncd.core.durations import Duration
+from syncd.core.planner import Tracked, due_date, plan
 
 ZONE = ZoneInfo("Europe/Berlin")
 P90D = Duration("P90D")

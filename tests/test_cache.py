@@ -13,14 +13,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from syncd import cache
-from syncd.contacts import Card, Contact, contact_from_card
-from syncd.dav import iter_multistatus, parse_multistatus
-from syncd.demo import generate_cards
-from syncd.durations import Duration
-from syncd.progress import Progress
-from syncd.reminders import build_task
-from syncd.vcard import CardSyntaxError
+from syncd.app.demo import generate_cards
+from syncd.app.progress import Progress
+from syncd.core.contacts import Card, Contact, contact_from_card
+from syncd.core.durations import Duration
+from syncd.core.reminders import build_task
+from syncd.core.vcard import CardSyntaxError
+from syncd.dav.client import iter_multistatus, parse_multistatus
+from syncd.store import cache
 
 CORPUS = Path(__file__).parent / "corpus"
 ZONE = ZoneInfo("Europe/Berlin")
@@ -225,7 +225,7 @@ def test_progress_of_a_streamed_read_shows_a_count_after_a_second(monkeypatch: p
     """A first read streams in without a known total: a count, and only once the read has taken a second."""
     monkeypatch.delenv("JOURNAL_STREAM", raising=False)
     clock = [100.0]
-    monkeypatch.setattr("syncd.progress.time.monotonic", lambda: clock[0])
+    monkeypatch.setattr("syncd.app.progress.time.monotonic", lambda: clock[0])
     quick = Tty()
     with Progress(None, "Reading contacts", quick) as progress:
         progress.advance(3000)
@@ -239,7 +239,7 @@ def test_progress_of_a_streamed_read_shows_a_count_after_a_second(monkeypatch: p
 
 
 def test_batches_are_fetched_ahead_in_order_and_errors_surface() -> None:
-    from syncd.multiget import Item, _ahead
+    from syncd.dav.multiget import Item, _ahead
 
     def fetch(part: list[str]) -> list[Item]:
         if part == ["boom"]:
@@ -257,8 +257,8 @@ def test_batches_are_fetched_ahead_in_order_and_errors_surface() -> None:
 
 def test_discovered_account_is_reused_for_an_hour_for_the_same_server(tmp_path: Path) -> None:
     from syncd.config import Settings
-    from syncd.discovery import Account, Collection
-    from syncd.state import State
+    from syncd.dav.discovery import Account, Collection
+    from syncd.store.state import State
 
     settings = Settings.model_validate({"state_dir": tmp_path, "server": {"url": "https://dav.example.org/"}})
     other = Settings.model_validate({"state_dir": tmp_path, "server": {"url": "https://other.example.org/"}})

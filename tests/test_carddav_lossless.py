@@ -25,11 +25,11 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 
-from syncd.carddav import Compute, read_addressbook, write_xsyncd
-from syncd.contacts import Card, Contact, contact_from_card
-from syncd.dav import DavClient
-from syncd.discovery import Collection
-from syncd.vcard import logical_lines, parse_card, patch_xsyncd, xsyncd_values
+from syncd.core.contacts import Card, Contact, contact_from_card
+from syncd.core.vcard import logical_lines, parse_card, patch_xsyncd, xsyncd_values
+from syncd.dav.carddav import Compute, read_addressbook, write_xsyncd
+from syncd.dav.client import DavClient
+from syncd.dav.discovery import Collection
 from tests.servers import DavServer
 from tests.test_vcard import CORPUS, GOOD_CARDS, read_corpus, without_xsyncd
 

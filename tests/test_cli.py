@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from syncd.cli import main, make_client
+from syncd.app.cli import main, make_client
+from syncd.app.localserver import free_port
 from syncd.config import load_config
-from syncd.cycle import Engine
-from syncd.localserver import free_port
-from syncd.vcard import xsyncd_values
+from syncd.core.vcard import xsyncd_values
+from syncd.engine.cycle import Engine
 from tests.proxy import ProxyFactory, Respond, counting_proxy_fixture, when  # noqa: F401
 from tests.servers import DavServer
 from tests.test_e2e import card, card_values

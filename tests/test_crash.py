@@ -21,8 +21,8 @@ import time
 from datetime import date, timedelta
 from pathlib import Path
 
-from syncd.contacts import parse_instant
-from syncd.journal import Journal
+from syncd.core.contacts import parse_instant
+from syncd.store.journal import Journal
 from tests.forker import Forker
 from tests.proxy import CountingProxy, Forward, Request, Reset, Stall
 from tests.servers import DavServer

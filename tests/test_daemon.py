@@ -31,9 +31,9 @@ from pathlib import Path
 import pytest
 from icalendar import Calendar
 
-from syncd.daemon import Daemon as DaemonLoop
-from syncd.daemon import backoff_seconds
-from syncd.localserver import LocalRadicale
+from syncd.app.daemon import Daemon as DaemonLoop
+from syncd.app.daemon import backoff_seconds
+from syncd.app.localserver import LocalRadicale
 from tests.proxy import Action, CountingProxy, Request, Respond, Stall, chain, when
 from tests.servers import DavServer, radicale_server
 
@@ -220,8 +220,8 @@ def write_config(dav: DavServer, workdir: Path, addressbook: str, task_list: str
 
 def open_reminders(dav: DavServer, task_list: str) -> dict[str, int]:
     """Open reminders per contact UID in the task list named `task_list` (every task must parse)."""
-    from syncd.dav import DavClient
-    from syncd.discovery import list_collections
+    from syncd.dav.client import DavClient
+    from syncd.dav.discovery import list_collections
 
     with DavClient(username=dav.username, password=dav.password) as client:
         lists = [c.url for c in list_collections(client, dav.calendar_home) if c.name == task_list]
@@ -536,8 +536,8 @@ def test_backoff_doubles_from_five_seconds_and_is_capped_by_the_interval() -> No
 
 
 def in_process_daemon(tmp_path: Path) -> DaemonLoop:
+    from syncd.app.notify import Notifier
     from syncd.config import load_config
-    from syncd.notify import Notifier
 
     config = tmp_path / "config.toml"
     config.write_text(
@@ -565,7 +565,7 @@ def test_a_clock_set_back_does_not_postpone_the_next_sync(tmp_path: Path, monkey
 def test_a_bug_in_a_cycle_is_one_line_and_a_retry(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    import syncd.cycle
+    import syncd.engine.cycle
 
     daemon = in_process_daemon(tmp_path)
 
@@ -573,7 +573,7 @@ def test_a_bug_in_a_cycle_is_one_line_and_a_retry(
         raise KeyError("s3cret-in-a-message")
 
     monkeypatch.setattr(syncd.cycle.Engine, "sync", broken_sync)
-    from syncd import logs
+    from syncd.app import logs
 
     logs.add_secret("s3cret-in-a-message")
     daemon.cycle()

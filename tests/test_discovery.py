@@ -1,8 +1,8 @@
 from __future__ import annotations
 
 from syncd.config import ServerConfig
-from syncd.dav import DavClient
-from syncd.discovery import discover, select_addressbooks
+from syncd.dav.client import DavClient
+from syncd.dav.discovery import discover, select_addressbooks
 from tests.servers import DavServer
 
 

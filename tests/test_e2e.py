@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 from icalendar import Calendar
 
-from syncd.cli import main
-from syncd.vcard import xsyncd_values
+from syncd.app.cli import main
+from syncd.core.vcard import xsyncd_values
 from tests.proxy import CountingProxy
 from tests.servers import ICAL, DavServer
 
@@ -67,8 +67,8 @@ def tasks_by_contact(dav: DavServer, list_url: str) -> dict[str, list[tuple[str,
 
 
 def find_list(dav: DavServer, name: str) -> str:
-    from syncd.dav import DavClient
-    from syncd.discovery import list_collections
+    from syncd.dav.client import DavClient
+    from syncd.dav.discovery import list_collections
 
     with DavClient(username=dav.username, password=dav.password) as client:
         for collection in list_collections(client, dav.calendar_home):

@@ -24,9 +24,10 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from syncd import cache, vcard
-from syncd.contacts import Card, contact_from_card
-from syncd.demo import generate_cards
+from syncd.app.demo import generate_cards
+from syncd.core import vcard
+from syncd.core.contacts import Card, contact_from_card
+from syncd.store import cache
 from tests import vcard_reference as ref
 from tests.test_vcard import cards as realistic_cards
 

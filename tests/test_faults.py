@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from syncd.journal import Journal
+from syncd.store.journal import Journal
 from tests.proxy import CountingProxy, Fault, Forward, Request, Reset, Respond, Stall, Truncate, before, chain, when
 from tests.servers import DavServer
 from tests.world import (
@@ -264,7 +264,7 @@ def _quick(fast_retries: None) -> None:
 def test_only_reads_and_conditional_writes_are_retried(radicale: DavServer) -> None:
     """Every request answered 503: reads and conditional writes are tried again (5 attempts), an unconditional
     request (MKCALENDAR) once; an unconditional PUT is never even sent."""
-    from syncd.dav import DavClient, safe_to_retry
+    from syncd.dav.client import DavClient, safe_to_retry
     from syncd.errors import ServerError
 
     proxy = CountingProxy(radicale.url, fault=Respond(503)).start()

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from syncd.cli import main
-from syncd.durations import Duration
-from syncd.frm import History, frequency, last_from_history, nearest_circle, read_history, updates_for
+from syncd.app.cli import main
+from syncd.core.durations import Duration
+from syncd.engine.frm import History, frequency, last_from_history, nearest_circle, read_history, updates_for
 from tests.servers import DavServer
 from tests.test_e2e import card_values
 from tests.test_sources import cards_text, vcard

@@ -18,8 +18,8 @@ from xml.sax.saxutils import escape
 
 import pytest
 
-import syncd.dav
-from syncd.cli import main
+import syncd.dav.client
+from syncd.app.cli import main
 from tests.proxy import CountingProxy, Forward, Respond, when
 from tests.servers import DavServer
 from tests.world import (
@@ -231,7 +231,7 @@ def test_oversized_answers_are_bounded(
         huge_href = book.ab_url + "huge.vcf"
         dav.put(huge_href, huge)
         before = dav.get(huge_href).text
-        monkeypatch.setattr(syncd.dav, "MAX_RESPONSE_BYTES", 300_000)
+        monkeypatch.setattr(syncd.dav.client, "MAX_RESPONSE_BYTES", 300_000)
         capsys.readouterr()
         assert book.sync() == 0
         err = capsys.readouterr().err

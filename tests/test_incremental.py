@@ -14,13 +14,13 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from syncd import cache
-from syncd.cli import make_client
+from syncd.app.cli import make_client
+from syncd.app.demo import generate_cards
 from syncd.config import load_config
-from syncd.cycle import Engine, World
-from syncd.dav import DavClient, parse_multistatus
-from syncd.demo import generate_cards
-from syncd.incremental import sync_body
+from syncd.dav.client import DavClient, parse_multistatus
+from syncd.dav.incremental import sync_body
+from syncd.engine.cycle import Engine, World
+from syncd.store import cache
 from tests.proxy import (  # noqa: F401
     CountingProxy,
     Forward,

@@ -13,16 +13,28 @@ from hypothesis import given
 from hypothesis import strategies as st
 from icalendar import Calendar
 
-from syncd.audit import METHOD_RANGES, OVER, UNDER, audit, headline
-from syncd.capacity import capacity
-from syncd.circles import Membership
-from syncd.contacts import LAST_CONTACT, Contact
-from syncd.durations import Duration
-from syncd.events import DigestItem, Found, build, digest, identify, matches, monthly, stale, update, week_day, weekly
-from syncd.network import CircleSpec, Network, collect_touches, within_cadence
-from syncd.reminders import Task
-from syncd.review import list_days, month, streak, week
-from syncd.views import month_text, week_text
+from syncd.core.circles import Membership
+from syncd.core.contacts import LAST_CONTACT, Contact
+from syncd.core.durations import Duration
+from syncd.core.events import (
+    DigestItem,
+    Found,
+    build,
+    digest,
+    identify,
+    matches,
+    monthly,
+    stale,
+    update,
+    week_day,
+    weekly,
+)
+from syncd.core.reminders import Task
+from syncd.insight.audit import METHOD_RANGES, OVER, UNDER, audit, headline
+from syncd.insight.capacity import capacity
+from syncd.insight.network import CircleSpec, Network, collect_touches, within_cadence
+from syncd.insight.review import list_days, month, streak, week
+from syncd.insight.views import month_text, week_text
 
 BERLIN = ZoneInfo("Europe/Berlin")
 TODAY = date(2026, 11, 22)  # a Sunday

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from icalendar import Calendar, Event
 
-from syncd.cli import main
+from syncd.app.cli import main
 from tests.proxy import CountingProxy, Respond, when
 from tests.servers import ICAL, DavServer
 from tests.test_e2e import card as plain_card

@@ -11,9 +11,9 @@ from zoneinfo import ZoneInfo
 import pytest
 from icalendar import Calendar
 
-from syncd.cli import main
-from syncd.contacts import Contact
-from syncd.interactions import Meeting, last_meetings, occurrences
+from syncd.app.cli import main
+from syncd.core.contacts import Contact
+from syncd.dav.interactions import Meeting, last_meetings, occurrences
 from tests.servers import ICAL, DavServer
 from tests.test_e2e import card_values, find_list, tasks_by_contact
 from tests.test_sources import cards_text, vcard

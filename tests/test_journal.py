@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from syncd.cli import main
-from syncd.journal import INTERRUPTED, WRITTEN, Journal, xsyncd_diff
+from syncd.app.cli import main
+from syncd.store.journal import INTERRUPTED, WRITTEN, Journal, xsyncd_diff
 from tests.proxy import CountingProxy
 from tests.servers import DavServer
 from tests.world import Book, complete, make_book, non_xsyncd

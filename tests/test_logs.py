@@ -6,7 +6,7 @@ import io
 import logging
 import re
 
-from syncd import logs
+from syncd.app import logs
 
 
 def emit(formatter: logging.Formatter, message: str, *args: object, level: int = logging.ERROR) -> str:

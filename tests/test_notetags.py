@@ -6,11 +6,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from syncd.circles import resolve
 from syncd.config import RuleConfig, Settings
-from syncd.contacts import CIRCLE, INTERVAL, Contact
-from syncd.durations import Duration
-from syncd.notetags import PAUSED_BY, mirror_updates, parse
+from syncd.core.circles import resolve
+from syncd.core.contacts import CIRCLE, INTERVAL, Contact
+from syncd.core.durations import Duration
+from syncd.core.notetags import PAUSED_BY, mirror_updates, parse
 
 KEYS = ["1", "2", "3"]
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from syncd.notify import Notifier, socket_address, watchdog_seconds
+from syncd.app.notify import Notifier, socket_address, watchdog_seconds
 
 
 class Listener:

@@ -24,8 +24,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from syncd.durations import Duration
-from syncd.planner import NEVER_CONTACTED_RATIO, OpenReminder, Planned, Tracked, backlog, due_date, plan
+from syncd.core.durations import Duration
+from syncd.core.planner import NEVER_CONTACTED_RATIO, OpenReminder, Planned, Tracked, backlog, due_date, plan
 
 CIRCLES = ["1", "2", "3"]
 P14D, P30D, P90D = Duration("P14D"), Duration("P30D"), Duration("P90D")

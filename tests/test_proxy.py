@@ -230,7 +230,7 @@ def test_location_is_rewritten_and_host_is_the_upstreams(
 
 
 def test_upstream_down_is_a_502(counting_proxy: ProxyFactory) -> None:
-    from syncd.localserver import free_port
+    from syncd.app.localserver import free_port
 
     proxy = counting_proxy(f"http://127.0.0.1:{free_port()}/")
     assert requests.get(proxy.url, timeout=10).status_code == 502

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from syncd import quiet
-from syncd.cycle import Summary
+from syncd.engine.cycle import Summary
+from syncd.store import quiet
 from tests.proxy import CountingProxy, ProxyFactory, counting_proxy_fixture  # noqa: F401
 from tests.servers import DavServer
 from tests.test_incremental import NOW, edit, engine, vcard

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from syncd.contacts import parse_date
+from syncd.core.contacts import parse_date
 from tests.proxy import CountingProxy, Request
 from tests.servers import ICAL, VCARD, DavServer
 from tests.world import (

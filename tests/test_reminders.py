@@ -7,9 +7,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from syncd.contacts import Contact
-from syncd.durations import Duration
-from syncd.reminders import build_task, complete_text, parse_task, reminder_uid, reschedule_text
+from syncd.core.contacts import Contact
+from syncd.core.durations import Duration
+from syncd.core.reminders import build_task, complete_text, parse_task, reminder_uid, reschedule_text
 
 BERLIN = ZoneInfo("Europe/Berlin")
 

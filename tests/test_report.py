@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from syncd.audit import audit
-from syncd.report import category_activity, health_series, render, touches_per_week, week_ends
-from syncd.review import month, week
+from syncd.app.report import category_activity, health_series, render, touches_per_week, week_ends
+from syncd.insight.audit import audit
+from syncd.insight.review import month, week
 from tests.test_insights import TODAY, d, make, person, task
 from tests.test_insights_e2e import check_page
 

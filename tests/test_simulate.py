@@ -40,7 +40,7 @@ def test_a_year_meets_the_targets(seed: int) -> None:
 def test_never_contacted_are_not_starved() -> None:
     # With never-contacted contacts ranked at ratio 0 (the old planner) they wait far beyond 2x interval.
     sim = load()
-    import syncd.planner as planner
+    import syncd.core.planner as planner
 
     old = planner.NEVER_CONTACTED_RATIO
     try:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from icalendar import Calendar
 
-from syncd.cli import main
+from syncd.app.cli import main
 from tests.servers import DavServer
 from tests.test_e2e import card_values, find_list, tasks_by_contact
 

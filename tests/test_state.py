@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from syncd.errors import ConfigError
-from syncd.state import State, recheck
+from syncd.store.state import State, recheck
 
 
 def test_a_damaged_file_is_started_afresh(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:

@@ -23,8 +23,8 @@ import vobject
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from syncd.contacts import Card, Contact, NoUID, contact_from_card
-from syncd.vcard import (
+from syncd.core.contacts import Card, Contact, NoUID, contact_from_card
+from syncd.core.vcard import (
     FOLD_OCTETS,
     CardSyntaxError,
     card_eol,

@@ -13,8 +13,8 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from syncd.contacts import Card, Contact, NoUID, _bday, _check_xsyncd, _member_uid
-from syncd.vcard import CardSyntaxError
+from syncd.core.contacts import Card, Contact, NoUID, _bday, _check_xsyncd, _member_uid
+from syncd.core.vcard import CardSyntaxError
 
 _EOL = re.compile(r"\r\n|\n|\r")
 

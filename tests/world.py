@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 from icalendar import Calendar
 
-from syncd.cli import main
-from syncd.reminders import is_done
-from syncd.vcard import XSYNCD_PREFIX, logical_lines, xsyncd_values
+from syncd.app.cli import main
+from syncd.core.reminders import is_done
+from syncd.core.vcard import XSYNCD_PREFIX, logical_lines, xsyncd_values
 from tests.servers import ICAL, DavServer
 from tests.test_e2e import card, find_list
 
@@ -23,7 +23,7 @@ NOW = "2026-11-22T09:00"
 @pytest.fixture(name="fast_retries")
 def fast_retries_fixture(monkeypatch: pytest.MonkeyPatch) -> None:
     """Retries after 20 ms instead of 500 ms (same logic, same number of attempts): keeps fault tests quick."""
-    import syncd.dav
+    import syncd.dav.client
 
     monkeypatch.setattr(syncd.dav, "RETRY_BACKOFF", 0.02)
 
@@ -83,7 +83,7 @@ class Book:
 
 def _report(dav: DavServer, url: str, body: str, data: str) -> list[tuple[str, str, str]]:
     """(href, etag, text) of every item of a collection, by one REPORT, read independently of syncd's reader."""
-    from syncd.dav import parse_multistatus, same_resource
+    from syncd.dav.client import parse_multistatus, same_resource
 
     r = dav.http("REPORT", url, body, Depth="1", **{"Content-Type": "application/xml"})
     assert r.status_code == 207, (r.status_code, r.text[:300])
@@ -189,7 +189,7 @@ def duplicates(tasks: list[TaskView]) -> list[str]:
 
 def completions_recorded(book: Book) -> list[str]:
     """Completed reminders whose completion is not (yet) in the contact's card."""
-    from syncd.contacts import parse_instant
+    from syncd.core.contacts import parse_instant
 
     values = book.all_values()
     missing = []

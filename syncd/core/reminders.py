@@ -1,0 +1,265 @@
+"""Reminders as VTODOs: building new ones, reading the ones on the server, and the few edits syncd makes.
+
+Pure: text in, text out. Edits go through icalendar's model of the served object and keep every property and
+subcomponent syncd did not set (VALARMs, X-APPLE-*, X-MOZ-*, RELATED-TO, ...).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
+
+from syncd import __version__
+from syncd.core.contacts import Contact
+from syncd.core.durations import Duration
+
+CONTACT_PROP = "X-SYNCD-CONTACT"
+PRODID = f"-//syncd//syncd {__version__}//EN"
+NOTE_CHARS = 240
+
+if TYPE_CHECKING:  # icalendar is imported where a task is read or built: a cycle with nothing new needs neither
+    from icalendar import Calendar, Component, Todo
+
+
+class BrokenTask(ValueError):
+    pass
+
+
+@dataclass(slots=True)
+class Task:
+    """A syncd reminder as found on the server."""
+
+    href: str
+    etag: str
+    uid: str
+    contact_uid: str
+    summary: str
+    due: date | None  # DUE as a date in the user's zone
+    done: bool
+    completed: datetime | None  # COMPLETED, aware UTC
+    created: date | None  # CREATED (else DTSTAMP) as a date in the user's zone
+    text: str
+
+    @property
+    def open(self) -> bool:
+        return not self.done
+
+
+def reminder_uid(contact_uid: str, day: date) -> str:
+    """Stable: the same contact on the same day always gets the same UID, so a retry never duplicates."""
+    digest = hashlib.sha256(contact_uid.encode("utf-8")).hexdigest()[:20]
+    return f"syncd-{digest}-{day:%Y%m%d}"
+
+
+def _as_date(value: object, zone: ZoneInfo) -> date | None:
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            return value.date()
+        return value.astimezone(zone).date()
+    if isinstance(value, date):
+        return value
+    return None
+
+
+def _as_utc(value: object) -> datetime | None:
+    if isinstance(value, datetime):
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    if isinstance(value, date):
+        return datetime(value.year, value.month, value.day, tzinfo=UTC)
+    return None
+
+
+def is_done(todo: Todo) -> bool:
+    """Done = STATUS:COMPLETED, or a COMPLETED time, or PERCENT-COMPLETE:100 (iOS 5 writes only the last)."""
+    status = str(todo.get("STATUS", "")).strip().upper()
+    if status == "COMPLETED" or todo.get("COMPLETED") is not None:
+        return True
+    try:
+        return int(str(todo.get("PERCENT-COMPLETE", "0")).strip() or 0) >= 100
+    except ValueError:
+        return False
+
+
+def _todo(text: str) -> tuple[Calendar, Todo]:
+    from icalendar import Calendar, Todo
+
+    try:
+        cal = Calendar.from_ical(text)
+    except ValueError as err:
+        raise BrokenTask(f"not valid iCalendar ({err})") from err
+    todos = [c for c in cal.walk("VTODO") if isinstance(c, Todo)]
+    if not todos:
+        raise BrokenTask("no VTODO in it")
+    return cal, todos[0]
+
+
+def parse_task(href: str, etag: str, text: str, zone: ZoneInfo) -> Task | None:
+    """A syncd reminder, or None for a task that is not syncd's (no X-SYNCD-CONTACT)."""
+    _, todo = _todo(text)
+    contact = todo.get(CONTACT_PROP)
+    if contact is None:
+        return None
+    uid = str(todo.get("UID", "")).strip()
+    if not uid:
+        raise BrokenTask("no UID")
+    due_prop = todo.get("DUE")
+    due = _as_date(due_prop.dt, zone) if due_prop is not None else None
+    completed_prop = todo.get("COMPLETED")
+    completed = _as_utc(completed_prop.dt) if completed_prop is not None else None
+    created_prop = todo.get("CREATED") or todo.get("DTSTAMP")
+    created = _as_date(created_prop.dt, zone) if created_prop is not None else None
+    return Task(
+        href=href,
+        etag=etag,
+        uid=uid,
+        contact_uid=str(contact).strip(),
+        summary=str(todo.get("SUMMARY", "")),
+        due=due,
+        done=is_done(todo),
+        completed=completed,
+        created=created,
+        text=text,
+    )
+
+
+def _ago(days: int) -> str:
+    if days <= 0:
+        return "today"
+    if days == 1:
+        return "yesterday"
+    if days < 60:
+        return f"{days} days ago"
+    if days < 730:
+        return f"{days // 30} months ago"
+    return f"{days // 365} years ago"
+
+
+def describe(contact: Contact, circle: str, interval: Duration, today: date, zone: ZoneInfo) -> str:
+    """What helps to reach out: circle, when you last spoke, organisation/title, phone, e-mail, the note."""
+    lines = [f"Circle {circle} · {interval.human()}"]
+    last = contact.last_contact
+    if last is None:
+        lines.append("Last contact: never recorded")
+    else:
+        day = last.astimezone(zone).date()
+        lines.append(f"Last contact: {day.isoformat()} ({_ago((today - day).days)})")
+    work = ", ".join(p for p in (contact.title, contact.org) if p)
+    if work:
+        lines.append(work)
+    lines.extend(f"Phone: {p}" for p in contact.phones[:2])
+    lines.extend(f"Email: {e}" for e in contact.emails[:2])
+    note = re.sub(r"\s+", " ", contact.note).strip()
+    if note:
+        lines.append("Note: " + (note if len(note) <= NOTE_CHARS else note[: NOTE_CHARS - 1] + "…"))
+    return "\n".join(lines)
+
+
+def build_task(
+    *,
+    contact: Contact,
+    circle: str,
+    interval: Duration,
+    priority: int,
+    due: date,
+    due_time: time | None,
+    zone: ZoneInfo,
+    now: datetime,
+    summary: str | None = None,
+) -> tuple[str, str]:
+    """A new reminder: (UID, iCalendar text). `summary` defaults to "Reach out to NAME"."""
+    from icalendar import Alarm, Calendar, Timezone, Todo
+
+    summary = summary or f"Reach out to {contact.name}"
+    uid = reminder_uid(contact.uid, due)
+    cal = Calendar()
+    cal.add("PRODID", PRODID)
+    cal.add("VERSION", "2.0")
+    todo = Todo()
+    stamp = now.astimezone(UTC).replace(microsecond=0)
+    todo.add("UID", uid)
+    todo.add("DTSTAMP", stamp)
+    todo.add("CREATED", stamp)
+    todo.add("LAST-MODIFIED", stamp)
+    todo.add("SUMMARY", summary)
+    todo.add("DESCRIPTION", describe(contact, circle, interval, due, zone))
+    if due_time is None:
+        todo.add("DUE", due)
+    else:
+        at = datetime.combine(due, due_time, tzinfo=zone)
+        todo.add("DTSTART", at)
+        todo.add("DUE", at)
+        alarm = Alarm()
+        alarm.add("ACTION", "DISPLAY")
+        alarm.add("DESCRIPTION", summary)
+        alarm.add("TRIGGER", at.astimezone(UTC), parameters={"VALUE": "DATE-TIME"})
+        todo.add_component(alarm)
+    todo.add("STATUS", "NEEDS-ACTION")
+    todo.add("PRIORITY", priority)
+    todo.add(CONTACT_PROP, contact.uid)
+    if due_time is not None:
+        cal.add_component(
+            Timezone.from_tzinfo(zone, first_date=due - timedelta(days=370), last_date=due + timedelta(days=740))
+        )
+    cal.add_component(todo)
+    return uid, cal.to_ical(sorted=False).decode("utf-8")
+
+
+def _edit(text: str, change: dict[str, object], now: datetime) -> str:
+    cal, todo = _todo(text)
+    for key, value in change.items():
+        if key in todo:
+            del todo[key]
+        if value is not None:
+            todo.add(key, value)
+    if "LAST-MODIFIED" in todo:
+        del todo["LAST-MODIFIED"]
+    todo.add("LAST-MODIFIED", now.astimezone(UTC).replace(microsecond=0))
+    if "DTSTAMP" in todo:
+        del todo["DTSTAMP"]
+    todo.add("DTSTAMP", now.astimezone(UTC).replace(microsecond=0))
+    return str(cal.to_ical(sorted=False).decode("utf-8"))
+
+
+def complete_text(text: str, when: datetime, now: datetime) -> str:
+    """Mark done the way iOS does (all three: STATUS, COMPLETED, PERCENT-COMPLETE), keeping all else."""
+    return _edit(
+        text,
+        {
+            "STATUS": "COMPLETED",
+            "COMPLETED": when.astimezone(UTC).replace(microsecond=0),
+            "PERCENT-COMPLETE": 100,
+        },
+        now,
+    )
+
+
+def reschedule_text(text: str, due: date, zone: ZoneInfo, now: datetime) -> str:
+    """Move an open reminder to the day `due`, keeping its time of day and all else: DUE, DTSTART and every
+    alarm with an absolute trigger shift by the same amount (what a phone does when its due date is moved)."""
+    from icalendar import vDDDTypes
+
+    cal, todo = _todo(text)
+    old = todo.decoded("DUE")
+    if isinstance(old, datetime):
+        local = old.astimezone(zone) if old.tzinfo is not None else old.replace(tzinfo=zone)
+        shift = datetime.combine(due, local.time(), tzinfo=zone) - local
+    else:
+        shift = due - old
+
+    def moved(key: str, component: Component) -> None:
+        prop = component.get(key)
+        if not isinstance(prop, vDDDTypes) or not isinstance(prop.dt, date):
+            return  # absent, or a relative alarm trigger (a timedelta): nothing to move
+        params = dict(prop.params)
+        component.pop(key)
+        component.add(key, prop.dt + shift, parameters=params)
+
+    for key in ("DUE", "DTSTART"):
+        moved(key, todo)
+    for alarm in todo.walk("VALARM"):
+        moved("TRIGGER", alarm)  # a relative trigger (a timedelta) stays as it is
+    return _edit(cal.to_ical(sorted=False).decode("utf-8"), {}, now)

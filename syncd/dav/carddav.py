@@ -1,0 +1,132 @@
+"""Address books on the server: list cards (PROPFIND getetag + addressbook-multiget in batches) and write
+`X-SYNCD-*` values losslessly (GET the exact bytes, patch those lines, PUT with If-Match, on 412 start over)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Protocol
+
+from syncd.core.contacts import Card
+from syncd.core.vcard import patch_xsyncd, xsyncd_values
+from syncd.dav.client import DavClient, NotFound, same_resource
+from syncd.dav.discovery import Collection
+from syncd.dav.multiget import ADDRESS_DATA, BATCH
+from syncd.dav.multiget import multiget as generic_multiget
+from syncd.errors import PreconditionFailed, ServerError
+
+log = logging.getLogger("syncd.dav.carddav")
+
+MAX_ATTEMPTS = 5
+VCARD_TYPE = "text/vcard"
+
+
+def list_etags(client: DavClient, addressbook: Collection) -> dict[str, str]:
+    found = client.propfind(addressbook.url, ["d:getetag", "d:resourcetype"], depth=1)
+    out: dict[str, str] = {}
+    for resource in found.resources:
+        if same_resource(resource.href, addressbook.url):
+            continue
+        if resource.has("d:resourcetype", "d:collection"):
+            continue
+        out[resource.href] = (resource.text("d:getetag") or "").strip()
+    return out
+
+
+def multiget(client: DavClient, addressbook: Collection, hrefs: list[str], batch: int = BATCH) -> Iterator[Card]:
+    """Cards by href, fetched `batch` at a time and parsed as they stream in (see `syncd.multiget`).
+    Missing ones (deleted meanwhile) are left out."""
+    label = addressbook.name or addressbook.url
+    for item in generic_multiget(client, addressbook.url, hrefs, ADDRESS_DATA, batch):
+        yield Card(href=item.href, etag=item.etag, text=item.text, addressbook=label)
+
+
+def read_addressbook(client: DavClient, addressbook: Collection) -> list[Card]:
+    etags = list_etags(client, addressbook)
+    return list(multiget(client, addressbook, sorted(etags)))
+
+
+def get_card(client: DavClient, href: str) -> Card:
+    response = client.get(href)
+    return Card(href=href, etag=response.etag, text=response.text())
+
+
+@dataclass(slots=True)
+class CardWrite:
+    href: str
+    before: dict[str, str]  # X-SYNCD values before
+    after: dict[str, str]  # X-SYNCD values after
+    etag: str  # new ETag ('' when the server did not send one; the old one in a dry run)
+    text: str  # the text that was PUT (or would be, in a dry run)
+    original: str = ""  # the text as the server served it
+    dry_run: bool = False  # True: nothing was sent
+
+
+Compute = Callable[[dict[str, str]], Mapping[str, str | None]]
+
+
+class WriteLog(Protocol):
+    """Where each PUT attempt is recorded (the change journal): the intent before it is sent, the outcome
+    after the server answered."""
+
+    def intent(self, href: str, etag: str, before: Mapping[str, str], after: Mapping[str, str]) -> str: ...
+
+    def outcome(self, entry_id: str, outcome: str, etag: str = "") -> None: ...
+
+
+def write_xsyncd(
+    client: DavClient,
+    href: str,
+    compute: Compute,
+    *,
+    journal: WriteLog | None = None,
+    dry_run: bool = False,
+) -> CardWrite | None:
+    """Apply `compute(current X-SYNCD values) -> updates` to the card as the server has it now.
+
+    Reads the card's exact bytes, patches only X-SYNCD lines, and PUTs with If-Match. On 412 (the card
+    changed meanwhile) it reads again and re-applies. Returns None when nothing needed to change, i.e. when
+    the patch would leave the text as it is. (Comparing values alone is not enough: a stale duplicate
+    `X-SYNCD-*` line behind one with the wanted value must still be removed.) `journal` records every PUT
+    attempt; `dry_run` stops before the PUT and returns what would have been sent.
+    """
+    lost: tuple[str, dict[str, str]] | None = None  # the last attempt that got 412: (journal entry, after)
+    for attempt in range(1, MAX_ATTEMPTS + 1):
+        card = get_card(client, href)
+        if not card.etag:
+            raise ServerError(f"{href}: the server sent no ETag, so syncd cannot write it safely")
+        before = xsyncd_values(card.text)
+        if lost is not None and before == lost[1]:
+            # The 412 came from a retry of our own PUT whose first answer was lost: it is in place.
+            _outcome(journal, lost[0], "written", card.etag)
+        lost = None
+        patched = patch_xsyncd(card.text, compute(dict(before)))
+        if patched == card.text:
+            return None
+        after = xsyncd_values(patched)
+        if dry_run:
+            return CardWrite(href, before, after, card.etag, patched, card.text, dry_run=True)
+        entry = journal.intent(href, card.etag, before, after) if journal is not None else ""
+        try:
+            etag = client.put(href, patched, VCARD_TYPE, etag=card.etag)
+        except PreconditionFailed:
+            _outcome(journal, entry, "conflict")
+            lost = (entry, after)
+            log.info("%s changed on the server while writing (attempt %d); reading it again", href, attempt)
+            continue
+        except NotFound:
+            _outcome(journal, entry, "gone")
+            log.warning("%s was deleted on the server; not written", href)
+            return None
+        except Exception:
+            _outcome(journal, entry, "failed")
+            raise
+        _outcome(journal, entry, "written", etag)
+        return CardWrite(href, before, after, etag, patched, card.text)
+    raise ServerError(f"{href}: kept changing on the server; gave up after {MAX_ATTEMPTS} attempts")
+
+
+def _outcome(journal: WriteLog | None, entry: str, outcome: str, etag: str = "") -> None:
+    if journal is not None:
+        journal.outcome(entry, outcome, etag)

@@ -1,0 +1,484 @@
+"""A thin WebDAV client: PROPFIND, REPORT, GET, conditional PUT, DELETE, MKCALENDAR — and nothing else.
+
+HTTP goes through `requests`; XML is parsed by lxml with entity expansion and network access off. Each
+request has a timeout; idempotent requests and conditional writes are retried with backoff on connection
+errors and 502/503/504 until a deadline (a one-shot command gives up within 30 seconds). Statuses become
+syncd errors here: 401 -> AuthError, unreachable/5xx -> ServerError, 412 -> PreconditionFailed.
+Neither the password nor the Authorization header is ever logged.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import time
+from collections import Counter
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from urllib.parse import unquote, urljoin, urlsplit
+
+import requests
+from lxml import etree
+
+from syncd.errors import AuthError, PreconditionFailed, ServerError
+
+log = logging.getLogger("syncd.dav.client")
+
+NS = {
+    "d": "DAV:",
+    "card": "urn:ietf:params:xml:ns:carddav",
+    "cal": "urn:ietf:params:xml:ns:caldav",
+    "cs": "http://calendarserver.org/ns/",
+    "ical": "http://apple.com/ns/ical/",
+}
+WRITE_METHODS = {"PUT", "DELETE", "MKCOL", "MKCALENDAR", "PROPPATCH", "MOVE", "COPY", "POST", "PATCH"}
+_RETRY_STATUS = {502, 503, 504}
+# Requests that may be sent again when the answer was lost: they change nothing, or (below) they carry a
+# condition that makes a second arrival fail harmlessly with 412 instead of applying twice.
+_IDEMPOTENT = {"GET", "HEAD", "OPTIONS", "PROPFIND", "REPORT"}
+MAX_RESPONSE_BYTES = 256 * 1024 * 1024
+RETRY_BACKOFF = 0.5  # seconds before the first retry; doubled for each further one (at most 8 s)
+
+_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False, remove_blank_text=True)
+
+
+def qname(prefixed: str) -> str:
+    """`d:getetag` -> `{DAV:}getetag`."""
+    prefix, _, local = prefixed.partition(":")
+    return f"{{{NS[prefix]}}}{local}"
+
+
+class NotFound(ServerError):
+    def __init__(self, url: str) -> None:
+        super().__init__(f"{url}: not found on the server")
+        self.url = url
+
+
+class ResponseTooLarge(ServerError):
+    """The server's answer exceeded `MAX_RESPONSE_BYTES` (never read into memory in full)."""
+
+
+class BadXML(ServerError):
+    """The server's answer is not well-formed XML (e.g. bytes that are not UTF-8 inside a card)."""
+
+
+class ReadOnlyViolation(RuntimeError):
+    """A write was attempted through a read-only client (`syncd sync --dry-run`): a bug, never sent."""
+
+
+def safe_to_retry(method: str, headers: Mapping[str, str] | None) -> bool:
+    """Whether sending `method` a second time cannot apply it twice: a read, or a write conditional on an
+    ETag (If-Match) or on absence (If-None-Match), whose repeat after a lost answer gets 412, not a copy."""
+    if method.upper() in _IDEMPOTENT:
+        return True
+    names = {name.lower() for name in (headers or {})}
+    return "if-match" in names or "if-none-match" in names
+
+
+class HTTPStatusError(ServerError):
+    def __init__(self, method: str, url: str, status: int, body: bytes = b"") -> None:
+        super().__init__(f"{method} {url} failed: HTTP {status}")
+        self.status = status
+        self.body = body
+
+
+@dataclass(slots=True)
+class Response:
+    status: int
+    headers: Mapping[str, str]
+    body: bytes
+    url: str
+    raw: requests.Response | None = None  # the open response of a streamed request (body not read yet)
+
+    @property
+    def etag(self) -> str:
+        return self.headers.get("ETag", "") or ""
+
+    def text(self) -> str:
+        """The body as text; bytes that are not UTF-8 survive a round trip (surrogateescape)."""
+        return self.body.decode("utf-8", "surrogateescape")
+
+
+@dataclass(slots=True)
+class Resource:
+    """One `<d:response>` of a multistatus."""
+
+    href: str  # absolute URL
+    status: int
+    props: dict[str, etree._Element] = field(default_factory=dict)
+
+    def text(self, prefixed: str) -> str | None:
+        element = self.props.get(qname(prefixed))
+        if element is None:
+            return None
+        return "".join(str(t) for t in element.itertext())
+
+    def hrefs(self, prefixed: str) -> list[str]:
+        element = self.props.get(qname(prefixed))
+        if element is None:
+            return []
+        return [(h.text or "").strip() for h in element.iter(qname("d:href"))]
+
+    def has(self, prefixed: str, child: str) -> bool:
+        element = self.props.get(qname(prefixed))
+        return element is not None and element.find(qname(child)) is not None
+
+
+@dataclass(slots=True)
+class Multistatus:
+    resources: list[Resource]
+    sync_token: str | None = None
+
+
+def parse_xml(body: bytes, url: str) -> etree._Element:
+    # A DAV server never sends a DTD; one that declares entities is an XML bomb or an external-entity probe
+    # (refused like defusedxml's forbid_dtd, even though the parser would not expand them). In a body
+    # that is well-formed, "<!DOCTYPE" can only stand in the prolog: text content has its "<" escaped.
+    if b"<!DOCTYPE" in body[:65536]:
+        raise ServerError(f"{url}: the server sent XML with a DOCTYPE (entity declarations); refused")
+    try:
+        root = etree.fromstring(body, _PARSER)
+    except etree.XMLSyntaxError as err:
+        raise BadXML(f"{url}: the server sent XML syncd cannot read: {err}") from err
+    if root.getroottree().docinfo.internalDTD is not None:
+        raise ServerError(f"{url}: the server sent XML with a DOCTYPE (entity declarations); refused")
+    return root
+
+
+def parse_multistatus(body: bytes, base_url: str) -> Multistatus:
+    root = parse_xml(body, base_url)
+    resources: list[Resource] = []
+    for response in root.iterfind(qname("d:response")):
+        resource = _resource(response, base_url)
+        if resource is not None:
+            resources.append(resource)
+    token_el = root.find(qname("d:sync-token"))
+    token = token_el.text.strip() if token_el is not None and token_el.text else None
+    return Multistatus(resources, token)
+
+
+def _resource(response: etree._Element, base_url: str) -> Resource | None:
+    """One `<d:response>` element as a Resource (None when it has no href)."""
+    href_el = response.find(qname("d:href"))
+    raw_href = (href_el.text or "").strip() if href_el is not None else ""
+    if not raw_href:
+        return None
+    href = _join(base_url, raw_href)
+    status_el = response.find(qname("d:status"))
+    status = _status_code(status_el.text if status_el is not None else None, 200)
+    props: dict[str, etree._Element] = {}
+    for propstat in response.iterfind(qname("d:propstat")):
+        ps_status = propstat.find(qname("d:status"))
+        if _status_code(ps_status.text if ps_status is not None else None, 200) != 200:
+            continue
+        prop = propstat.find(qname("d:prop"))
+        if prop is None:
+            continue
+        for child in prop:
+            if isinstance(child.tag, str):
+                props[child.tag] = child
+    return Resource(href=href, status=status, props=props)
+
+
+def _join(base_url: str, href: str) -> str:
+    """urljoin, with a fast path for the usual absolute path (thousands of hrefs per answer)."""
+    if href.startswith("/") and not href.startswith("//") and "/." not in href:
+        return _origin_of(base_url) + href
+    return urljoin(base_url, href)
+
+
+@functools.lru_cache(maxsize=64)
+def _origin_of(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def iter_multistatus(chunks: Iterable[bytes], base_url: str, tail: dict[str, str] | None = None) -> Iterator[Resource]:
+    """The `<d:response>`s of a multistatus, parsed as the bytes arrive: each one is yielded and then
+    dropped, so memory holds one response (e.g. one card with its photo), not the whole answer. A Resource
+    is valid until the next one is requested. The multistatus's own `<d:sync-token>` (RFC 6578), which
+    follows the responses, is put into `tail["sync-token"]` when `tail` is given."""
+    tags = (qname("d:response"), _SYNC_TOKEN) if tail is not None else (qname("d:response"),)
+    parser = etree.XMLPullParser(events=("end",), tag=tags, resolve_entities=False, no_network=True, huge_tree=False)
+    first = True
+    try:
+        for chunk in chunks:
+            if first and b"<!DOCTYPE" in chunk[:65536]:  # as in `parse_xml`: no DTD from a DAV server
+                raise ServerError(f"{base_url}: the server sent XML with a DOCTYPE (entity declarations); refused")
+            first = False
+            parser.feed(chunk)
+            yield from _drain(parser, base_url, tail)
+        parser.close()
+    except etree.XMLSyntaxError as err:
+        raise BadXML(f"{base_url}: the server sent XML syncd cannot read: {err}") from err
+    yield from _drain(parser, base_url, tail)
+
+
+_SYNC_TOKEN = qname("d:sync-token")
+
+
+def _drain(parser: etree.XMLPullParser, base_url: str, tail: dict[str, str] | None) -> Iterator[Resource]:
+    for _event, element in parser.read_events():
+        if not isinstance(element, etree._Element):
+            continue
+        if element.tag == _SYNC_TOKEN:
+            parent = element.getparent()
+            if tail is not None and parent is not None and parent.getparent() is None and element.text:
+                tail["sync-token"] = element.text.strip()  # the multistatus's own, not a property's
+            continue
+        resource = _resource(element, base_url)
+        if resource is not None:
+            yield resource
+        element.clear()
+        parent = element.getparent()
+        if parent is not None:
+            parent.remove(element)
+
+
+def _status_code(text: str | None, default: int) -> int:
+    if not text:
+        return default
+    parts = text.split()
+    try:
+        return int(parts[1])
+    except (IndexError, ValueError):
+        return default
+
+
+def propfind_body(props: Iterable[str]) -> bytes:
+    used = sorted({p.split(":", 1)[0] for p in props} | {"d"})
+    xmlns = " ".join(f'xmlns:{p}="{NS[p]}"' for p in used)
+    inner = "".join(f"<{p}/>" for p in props)
+    return f'<?xml version="1.0" encoding="utf-8"?><d:propfind {xmlns}><d:prop>{inner}</d:prop></d:propfind>'.encode()
+
+
+def same_resource(a: str, b: str) -> bool:
+    return unquote(urlsplit(a).path).rstrip("/") == unquote(urlsplit(b).path).rstrip("/")
+
+
+class DavClient:
+    def __init__(
+        self,
+        *,
+        username: str = "",
+        password: str | None = None,
+        verify: bool | str = True,
+        timeout: float = 10.0,
+        deadline: float = 25.0,
+    ) -> None:
+        self.session = requests.Session()
+        self.session.headers["User-Agent"] = "syncd"
+        if username:
+            self.session.auth = (username, password or "")
+        self.session.verify = verify
+        self.username = username
+        self.timeout = timeout
+        self.deadline = deadline
+        self.counts: Counter[str] = Counter()
+        self.read_only = False  # True: any write method raises ReadOnlyViolation before it is sent
+        # Called after each successful PUT (url, body, new ETag or '') and DELETE (url, None, ''): the local
+        # cache of parsed cards and tasks keeps itself current through this.
+        self.write_listeners: list[Callable[[str, bytes | None, str], None]] = []
+        self._leave_open: set[int] = set()  # statuses whose body `_send` leaves unread (streamed requests)
+
+    def close(self) -> None:
+        self.session.close()
+
+    def __enter__(self) -> DavClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def writes(self) -> int:
+        return sum(n for method, n in self.counts.items() if method in WRITE_METHODS)
+
+    # The one place a request is sent -------------------------------------------------------------
+
+    def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        body: bytes | None = None,
+        headers: Mapping[str, str] | None = None,
+        ok: Iterable[int] = (200, 201, 204, 207),
+        stream: bool = False,
+    ) -> Response:
+        """Send one request. `stream`: an OK answer comes back unread in `Response.raw` (close it)."""
+        ok = set(ok)
+        if self.read_only and method.upper() in WRITE_METHODS:
+            raise ReadOnlyViolation(f"{method} {url} attempted by a read-only (dry-run) client")
+        retry_allowed = safe_to_retry(method, headers)
+        started = time.monotonic()
+        attempt = 0
+        hops = 0
+        while True:
+            attempt += 1
+            try:
+                self._leave_open = ok if stream else set()
+                response = self._send(method, url, body, headers)
+            except requests.RequestException as err:  # refused, reset, timed out, truncated body, ...
+                if retry_allowed and self._retry(started, attempt):
+                    continue
+                raise ServerError(f"cannot reach {_origin(url)}: {_reason(err)}") from err
+            status = response.status_code
+            if status in (301, 302, 307, 308) and "Location" in response.headers and hops < 5:
+                hops += 1
+                url = urljoin(url, response.headers["Location"])
+                continue
+            if status in ok:
+                if stream:
+                    return Response(status, response.headers, b"", url, raw=response)
+                return Response(status, response.headers, response.content, url)
+            if status == 401:
+                who = f"user {self.username!r}" if self.username else "anonymous access"
+                raise AuthError(f"{_origin(url)} refused {who} (HTTP 401): check server.username and the password")
+            if status == 412:
+                raise PreconditionFailed(url)
+            if status == 404:
+                raise NotFound(url)
+            if status in _RETRY_STATUS and retry_allowed and self._retry(started, attempt):
+                continue
+            raise HTTPStatusError(method, url, status, response.content[:4096])
+
+    def _send(self, method: str, url: str, body: bytes | None, headers: Mapping[str, str] | None) -> requests.Response:
+        self.counts[method] += 1
+        t0 = time.monotonic()
+        response = self.session.request(
+            method,
+            url,
+            data=body,
+            headers=dict(headers or {}),
+            timeout=self.timeout,
+            allow_redirects=False,
+            stream=True,
+        )
+        if response.status_code in self._leave_open:
+            log.debug("%s %s -> %s (streaming)", method, url, response.status_code)
+            return response
+        try:
+            length = int(response.headers.get("Content-Length", "0") or 0)
+            if length > MAX_RESPONSE_BYTES:
+                raise ResponseTooLarge(f"{method} {url}: the server's answer is too large ({length} bytes)")
+            chunks: list[bytes] = []
+            size = 0
+            for chunk in response.iter_content(65536):
+                size += len(chunk)
+                if size > MAX_RESPONSE_BYTES:
+                    raise ResponseTooLarge(
+                        f"{method} {url}: the server's answer is larger than {MAX_RESPONSE_BYTES} bytes"
+                    )
+                chunks.append(chunk)
+            response._content = b"".join(chunks)
+        finally:
+            response.close()
+        log.debug("%s %s -> %s (%.0f ms)", method, url, response.status_code, (time.monotonic() - t0) * 1000)
+        return response
+
+    def _retry(self, started: float, attempt: int) -> bool:
+        delay = min(RETRY_BACKOFF * 2 ** (attempt - 1), 8.0)
+        if attempt >= 5 or time.monotonic() - started + delay > self.deadline:
+            return False
+        log.debug("retrying in %.1f s", delay)
+        time.sleep(delay)
+        return True
+
+    # WebDAV verbs --------------------------------------------------------------------------------
+
+    def propfind(self, url: str, props: Iterable[str], depth: int = 0) -> Multistatus:
+        response = self.request(
+            "PROPFIND",
+            url,
+            body=propfind_body(list(props)),
+            headers={"Depth": str(depth), "Content-Type": "application/xml; charset=utf-8"},
+        )
+        return parse_multistatus(response.body, response.url)
+
+    def report(self, url: str, body: bytes, depth: int | None = 1) -> Multistatus:
+        headers = {"Content-Type": "application/xml; charset=utf-8"}
+        if depth is not None:
+            headers["Depth"] = str(depth)
+        response = self.request("REPORT", url, body=body, headers=headers)
+        return parse_multistatus(response.body, response.url)
+
+    def report_stream(
+        self, url: str, body: bytes, depth: int = 1, tail: dict[str, str] | None = None
+    ) -> Generator[Resource, None, None]:
+        """A REPORT whose multistatus is parsed while it arrives (see `iter_multistatus`, also for `tail`)."""
+        headers = {"Content-Type": "application/xml; charset=utf-8", "Depth": str(depth)}
+        response = self.request("REPORT", url, body=body, headers=headers, stream=True)
+        raw = response.raw
+        if raw is None:  # pragma: no cover - stream=True always leaves it open
+            raise ServerError(f"REPORT {url}: no response body")
+        try:
+            yield from iter_multistatus(_limited(raw, url), response.url, tail)
+        except requests.RequestException as err:  # reset or truncated while streaming
+            raise ServerError(f"cannot read the answer of {_origin(url)}: {_reason(err)}") from err
+        finally:
+            raw.close()
+
+    def get(self, url: str) -> Response:
+        return self.request("GET", url, ok=(200,))
+
+    def put(
+        self, url: str, text: str | bytes, content_type: str, *, etag: str | None = None, create: bool = False
+    ) -> str:
+        """Conditional PUT: `etag` -> If-Match, `create` -> If-None-Match: *. Returns the new ETag or ''."""
+        if not etag and not create:
+            raise ValueError("syncd never writes unconditionally")
+        headers = {"Content-Type": f"{content_type}; charset=utf-8"}
+        if etag:
+            headers["If-Match"] = etag
+        else:
+            headers["If-None-Match"] = "*"
+        body = text if isinstance(text, bytes) else text.encode("utf-8", "surrogateescape")
+        response = self.request("PUT", url, body=body, headers=headers, ok=(200, 201, 204))
+        self._written(url, body, response.etag)
+        return response.etag
+
+    def delete(self, url: str, etag: str) -> None:
+        self.request("DELETE", url, headers={"If-Match": etag}, ok=(200, 204))
+        self._written(url, None, "")
+
+    def _written(self, url: str, body: bytes | None, etag: str) -> None:
+        for listener in self.write_listeners:
+            listener(url, body, etag)
+
+    def mkcalendar(self, url: str, body: bytes) -> None:
+        self.request(
+            "MKCALENDAR",
+            url,
+            body=body,
+            headers={"Content-Type": "application/xml; charset=utf-8"},
+            ok=(201,),
+        )
+
+
+def _limited(raw: requests.Response, url: str) -> Iterator[bytes]:
+    size = 0
+    for chunk in raw.iter_content(65536):
+        size += len(chunk)
+        if size > MAX_RESPONSE_BYTES:
+            raise ResponseTooLarge(f"REPORT {url}: the server's answer is larger than {MAX_RESPONSE_BYTES} bytes")
+        yield chunk
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    return f"{parts.scheme}://{host}{':' + str(parts.port) if parts.port else ''}"
+
+
+def _reason(err: Exception) -> str:
+    text = str(err)
+    if "Connection refused" in text:
+        return "connection refused"
+    if isinstance(err, requests.Timeout):
+        return "timed out"
+    if "Name or service not known" in text or "nodename nor servname" in text:
+        return "unknown host name"
+    if "CERTIFICATE_VERIFY_FAILED" in text:
+        return "TLS certificate not trusted (see server.verify_tls)"
+    return type(err).__name__

@@ -1,0 +1,163 @@
+"""Finding the account's address books and calendars from `server.url` (RFC 6764 well-known URIs, RFC 5397
+current-user-principal, RFC 6352/4791 home sets), unless `carddav_url` / `caldav_url` name the homes."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from urllib.parse import unquote, urljoin, urlsplit
+
+from syncd.config import ServerConfig
+from syncd.dav.client import DavClient, HTTPStatusError, NotFound, Resource, same_resource
+from syncd.errors import ConfigError, ServerError
+
+log = logging.getLogger("syncd.dav.discovery")
+
+# Not d:sync-token or cs:getctag: Radicale computes them over every member of every collection listed (seconds
+# for a 5,000-card address book); sync support shows in supported-report-set.
+COLLECTION_PROPS = [
+    "d:resourcetype",
+    "d:displayname",
+    "d:supported-report-set",
+    "cal:supported-calendar-component-set",
+]
+
+
+@dataclass(slots=True)
+class Collection:
+    url: str
+    name: str
+    kind: str  # "addressbook" or "calendar"
+    components: set[str] = field(default_factory=set)  # for calendars: VTODO, VEVENT, ... (empty = any)
+    supports_sync: bool = False
+
+    @property
+    def path(self) -> str:
+        return unquote(urlsplit(self.url).path)
+
+    def label(self) -> str:
+        return f"{self.name!r} ({self.path})" if self.name else self.path
+
+    def holds(self, component: str) -> bool:
+        return not self.components or component in self.components
+
+
+@dataclass(slots=True)
+class Account:
+    principal: str
+    addressbook_home: str | None
+    calendar_home: str | None
+    addressbooks: list[Collection]
+    calendars: list[Collection]
+
+
+def _principal(client: DavClient, start: str, service: str) -> str | None:
+    candidates = [urljoin(start, f"/.well-known/{service}"), start]
+    for url in candidates:
+        try:
+            found = client.propfind(url, ["d:current-user-principal"], depth=0)
+        except (NotFound, HTTPStatusError) as err:
+            log.debug("no principal at %s: %s", url, err)
+            continue
+        for resource in found.resources:
+            hrefs = resource.hrefs("d:current-user-principal")
+            if hrefs and hrefs[0]:
+                return urljoin(resource.href, hrefs[0])
+    return None
+
+
+def _home(client: DavClient, principal: str, prop: str) -> str | None:
+    found = client.propfind(principal, [prop], depth=0)
+    for resource in found.resources:
+        hrefs = resource.hrefs(prop)
+        if hrefs and hrefs[0]:
+            return urljoin(resource.href, hrefs[0])
+    return None
+
+
+def _collection(resource: Resource) -> Collection | None:
+    if resource.has("d:resourcetype", "card:addressbook"):
+        kind = "addressbook"
+    elif resource.has("d:resourcetype", "cal:calendar"):
+        kind = "calendar"
+    else:
+        return None
+    components: set[str] = set()
+    comp_set = resource.props.get("{urn:ietf:params:xml:ns:caldav}supported-calendar-component-set")
+    if comp_set is not None:
+        components = {c.get("name", "").upper() for c in comp_set}
+    reports = resource.props.get("{DAV:}supported-report-set")
+    sync = resource.text("d:sync-token") is not None or (
+        reports is not None and reports.find(".//{DAV:}sync-collection") is not None
+    )
+    name = (resource.text("d:displayname") or "").strip()
+    return Collection(url=resource.href, name=name, kind=kind, components=components, supports_sync=sync)
+
+
+def list_collections(client: DavClient, home: str) -> list[Collection]:
+    found = client.propfind(home, COLLECTION_PROPS, depth=1)
+    out = []
+    for resource in found.resources:
+        collection = _collection(resource)
+        if collection is not None:
+            out.append(collection)
+    return out
+
+
+def describe_collection(client: DavClient, url: str) -> Collection | None:
+    """One collection's own properties (e.g. of one syncd just created), or None when it is none."""
+    for resource in client.propfind(url, COLLECTION_PROPS, depth=0).resources:
+        if same_resource(resource.href, url):
+            return _collection(resource)
+    return None
+
+
+def discover(client: DavClient, server: ServerConfig) -> Account:
+    if not server.url and not (server.carddav_url and server.caldav_url):
+        raise ConfigError("server.url: required (or both server.carddav_url and server.caldav_url)")
+    principal = ""
+    card_home = server.carddav_url or None
+    cal_home = server.caldav_url or None
+    if not (card_home and cal_home):
+        start = server.url or server.carddav_url or server.caldav_url
+        principal = _principal(client, start, "carddav") or _principal(client, start, "caldav") or ""
+        if principal:
+            card_home = card_home or _home(client, principal, "card:addressbook-home-set")
+            cal_home = cal_home or _home(client, principal, "cal:calendar-home-set")
+        else:
+            card_home = card_home or start
+            cal_home = cal_home or start
+    if not card_home and not cal_home:
+        raise ServerError(f"{server.url}: found no CardDAV or CalDAV service there")
+    addressbooks = [c for c in list_collections(client, card_home) if c.kind == "addressbook"] if card_home else []
+    calendars: list[Collection] = []
+    if cal_home:
+        calendars = [c for c in list_collections(client, cal_home) if c.kind == "calendar"]
+    return Account(principal or "", card_home, cal_home, addressbooks, calendars)
+
+
+def select_addressbooks(account: Account, wanted: list[str]) -> list[Collection]:
+    """`contacts.addressbooks`: display names or hrefs; empty = all."""
+    if not wanted:
+        return list(account.addressbooks)
+    chosen: list[Collection] = []
+    for entry in wanted:
+        match = [
+            ab
+            for ab in account.addressbooks
+            if ab.name == entry or (same_resource(ab.url, urljoin(ab.url, entry)) and "/" in entry)
+        ] or [ab for ab in account.addressbooks if ab.name.casefold() == entry.casefold()]
+        if not match:
+            found = ", ".join(ab.label() for ab in account.addressbooks) or "none"
+            raise ConfigError(f"contacts.addressbooks: no address book {entry!r} on the server (found: {found})")
+        for ab in match:
+            if ab not in chosen:
+                chosen.append(ab)
+    return chosen
+
+
+def find_calendar(account: Account, name: str) -> Collection | None:
+    for calendar in account.calendars:
+        if calendar.name == name:
+            return calendar
+    return None

@@ -1,0 +1,288 @@
+"""Local state in `state_dir/state.sqlite3`: only what the server cannot tell (which reminders syncd knew to
+be open, so that a deleted one is noticed). Losing it loses nothing: the next sync rebuilds it from the server.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from syncd.errors import ConfigError
+
+log = logging.getLogger("syncd.store.state")
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS reminders (
+    uid TEXT PRIMARY KEY,
+    contact_uid TEXT NOT NULL,
+    href TEXT NOT NULL,
+    due TEXT,
+    status TEXT NOT NULL,          -- open | done | removed
+    recorded INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+-- For the reviews (syncd/insights.py): when a contact first appeared (baseline = it was there on the first
+-- sync, so not "new"), and every X-SYNCD-LAST-CONTACT value seen (a card keeps only the latest).
+CREATE TABLE IF NOT EXISTS contacts_seen (uid TEXT PRIMARY KEY, first_seen TEXT NOT NULL, baseline INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS touches (contact_uid TEXT NOT NULL, at TEXT NOT NULL, PRIMARY KEY (contact_uid, at));
+"""
+
+# The read cache (syncd.cache): per collection the RFC 6578 sync token and, per member, its ETag and what was
+# parsed from it, so that an unchanged card or task is never downloaded or parsed again.
+SYNC_SCHEMA = """
+CREATE TABLE IF NOT EXISTS sync_collections (
+    url TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,                -- card | task
+    fingerprint TEXT NOT NULL,         -- which reader parsed the cached items; another one = read afresh
+    token TEXT,                        -- sync token; NULL = none (the next read lists every member)
+    items INTEGER NOT NULL DEFAULT 0,  -- rows in sync_items; a mismatch means damage: read afresh
+    generation INTEGER NOT NULL DEFAULT 0  -- new at every change: a quiet-cycle memo (syncd.quiet) is then stale
+);
+CREATE TABLE IF NOT EXISTS sync_items (
+    collection TEXT NOT NULL,
+    href TEXT NOT NULL,
+    etag TEXT NOT NULL,
+    data TEXT NOT NULL,
+    pending INTEGER NOT NULL DEFAULT 0,  -- created by syncd after the token: gone unless the next read lists it
+    PRIMARY KEY (collection, href)
+);
+"""
+
+
+def _sync_schema(db: sqlite3.Connection) -> None:
+    """The read cache's tables; made anew when they are from another version (they are only a cache)."""
+    db.executescript(SYNC_SCHEMA)
+    columns = {
+        row[1] for table in ("sync_collections", "sync_items") for row in db.execute(f"PRAGMA table_info({table})")
+    }
+    if not {"generation", "pending"} <= columns:
+        db.executescript("DROP TABLE sync_items; DROP TABLE sync_collections;")
+        db.executescript(SYNC_SCHEMA)
+
+
+@dataclass(frozen=True, slots=True)
+class SyncedCollection:
+    url: str
+    kind: str
+    fingerprint: str
+    token: str | None
+    items: int
+    generation: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class KnownReminder:
+    uid: str
+    contact_uid: str
+    href: str
+    due: str | None
+    status: str
+    recorded: bool
+
+
+# State files this process found sound. `PRAGMA quick_check` reads the whole file (~5 ms at 5,000 cached
+# cards, as much as a quiet cycle's own work): the daemon checks once, and again after a cycle that failed.
+_CHECKED: set[Path] = set()
+
+
+def recheck() -> None:
+    """The next open of a state file checks it again (after a failed cycle: the file may be the cause)."""
+    _CHECKED.clear()
+
+
+class State:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise ConfigError(f"state_dir: cannot create {path.parent}: {err.strerror}") from err
+        self.db = self._open()
+
+    def _open(self) -> sqlite3.Connection:
+        try:
+            db = sqlite3.connect(self.path, isolation_level=None, timeout=30)
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            db.executescript(SCHEMA)
+            _sync_schema(db)
+            if self.path not in _CHECKED:
+                found = db.execute("PRAGMA quick_check").fetchone()  # "ok", or the first problem it found
+                if found is None or found[0] != "ok":
+                    db.close()
+                    raise sqlite3.DatabaseError(f"quick_check: {found[0] if found else 'no answer'}")
+                _CHECKED.add(self.path)
+            return db
+        except sqlite3.OperationalError as err:  # cannot open or write it (permissions, a directory, locked)
+            raise ConfigError(f"state_dir: cannot use {self.path}: {err}") from err
+        except sqlite3.DatabaseError as err:
+            log.warning("state file %s is damaged (%s); starting afresh from the server", self.path, err)
+            for suffix in ("", "-wal", "-shm"):
+                Path(str(self.path) + suffix).unlink(missing_ok=True)
+            db = sqlite3.connect(self.path, isolation_level=None, timeout=30)
+            db.execute("PRAGMA journal_mode=WAL")
+            db.executescript(SCHEMA)
+            _sync_schema(db)
+            return db
+
+    @classmethod
+    def in_dir(cls, state_dir: Path) -> State:
+        return cls(state_dir / "state.sqlite3")
+
+    def close(self) -> None:
+        self.db.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
+    def reminders(self) -> dict[str, KnownReminder]:
+        rows = self.db.execute("SELECT uid, contact_uid, href, due, status, recorded FROM reminders")
+        return {r[0]: KnownReminder(r[0], r[1], r[2], r[3], r[4], bool(r[5])) for r in rows}
+
+    def remember(self, uid: str, contact_uid: str, href: str, due: str | None, status: str, recorded: bool) -> None:
+        self.db.execute(
+            "INSERT INTO reminders (uid, contact_uid, href, due, status, recorded) VALUES (?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT(uid) DO UPDATE SET contact_uid=excluded.contact_uid, href=excluded.href, "
+            "due=excluded.due, status=excluded.status, recorded=excluded.recorded",
+            (uid, contact_uid, href, due, status, int(recorded)),
+        )
+
+    def forget(self, uid: str) -> None:
+        self.db.execute("DELETE FROM reminders WHERE uid = ?", (uid,))
+
+    def get_meta(self, key: str) -> str | None:
+        row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return str(row[0]) if row else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        self.db.execute(
+            "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value=excluded.value",
+            (key, value),
+        )
+
+    # History for the reviews ------------------------------------------------------------------------
+
+    def first_seen(self) -> dict[str, str]:
+        """UID -> ISO date syncd first saw the contact, for contacts that were not there on the first sync."""
+        rows = self.db.execute("SELECT uid, first_seen FROM contacts_seen WHERE baseline = 0")
+        return {str(r[0]): str(r[1]) for r in rows}
+
+    def see_contacts(self, uids: list[str], day: str) -> None:
+        """Record contacts not seen before; on the very first call every contact is the baseline."""
+        baseline = int(self.db.execute("SELECT COUNT(*) FROM contacts_seen").fetchone()[0] == 0)
+        self.db.executemany(
+            "INSERT INTO contacts_seen (uid, first_seen, baseline) VALUES (?, ?, ?) ON CONFLICT(uid) DO NOTHING",
+            [(uid, day, baseline) for uid in uids],
+        )
+
+    def touches(self) -> list[tuple[str, str]]:
+        return [(str(r[0]), str(r[1])) for r in self.db.execute("SELECT contact_uid, at FROM touches")]
+
+    def remember_touches(self, touches: list[tuple[str, str]]) -> None:
+        self.db.executemany("INSERT INTO touches (contact_uid, at) VALUES (?, ?) ON CONFLICT DO NOTHING", touches)
+
+    # The read cache (see syncd.cache) ------------------------------------------------------------------
+
+    def synced_collections(self) -> list[SyncedCollection]:
+        rows = self.db.execute("SELECT url, kind, fingerprint, token, items, generation FROM sync_collections")
+        return [SyncedCollection(r[0], r[1], r[2], r[3], int(r[4]), int(r[5])) for r in rows]
+
+    def synced_collection(self, url: str) -> SyncedCollection | None:
+        for collection in self.synced_collections():
+            if collection.url == url:
+                return collection
+        return None
+
+    def unconfirmed(self, urls: list[str]) -> int:
+        """How many members syncd created in these collections that the server has not listed yet."""
+        marks = ",".join("?" * len(urls))
+        row = self.db.execute(f"SELECT COUNT(*) FROM sync_items WHERE pending AND collection IN ({marks})", urls)
+        return int(row.fetchone()[0])
+
+    def synced_item(self, url: str, href: str) -> tuple[str, str, bool] | None:
+        """(etag, data, pending) of one cached member, or None."""
+        row = self.db.execute(
+            "SELECT etag, data, pending FROM sync_items WHERE collection = ? AND href = ?", (url, href)
+        ).fetchone()
+        return None if row is None else (row[0], row[1], bool(row[2]))
+
+    def synced_items(self, url: str) -> dict[str, tuple[str, str, bool]]:
+        """href -> (etag, data, pending) of the cached members of a collection."""
+        rows = self.db.execute("SELECT href, etag, data, pending FROM sync_items WHERE collection = ?", (url,))
+        return {r[0]: (r[1], r[2], bool(r[3])) for r in rows}
+
+    def save_synced(
+        self,
+        url: str,
+        kind: str,
+        fingerprint: str,
+        token: str | None,
+        upserts: list[tuple[str, str, str]],
+        removed: list[str],
+        *,
+        replace_all: bool = False,
+    ) -> None:
+        """One read of a collection, in one transaction: members (href, etag, data) added or changed,
+        hrefs removed, and the new token; every member is now confirmed by the server.
+        `replace_all`: drop every other cached member first."""
+        with self.transaction():
+            if replace_all:
+                self.db.execute("DELETE FROM sync_items WHERE collection = ?", (url,))
+            self.db.execute("UPDATE sync_items SET pending = 0 WHERE collection = ? AND pending", (url,))
+            self.db.executemany(
+                "DELETE FROM sync_items WHERE collection = ? AND href = ?", [(url, href) for href in removed]
+            )
+            self.db.executemany(
+                "INSERT INTO sync_items (collection, href, etag, data) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT(collection, href) DO UPDATE SET etag=excluded.etag, data=excluded.data",
+                [(url, href, etag, data) for href, etag, data in upserts],
+            )
+            self.db.execute(
+                "INSERT INTO sync_collections (url, kind, fingerprint, token, items) VALUES (?, ?, ?, ?, 0) "
+                "ON CONFLICT(url) DO UPDATE SET kind=excluded.kind, fingerprint=excluded.fingerprint, "
+                "token=excluded.token",
+                (url, kind, fingerprint, token),
+            )
+            self._count_synced(url)
+
+    def put_synced_item(self, url: str, href: str, etag: str, data: str | None) -> None:
+        """One member changed by syncd's own write: its new ETag and data (None: forget it, read it again).
+        A member new to the cache is pending: the server has not listed it yet."""
+        with self.transaction():
+            if data is None:
+                self.db.execute("DELETE FROM sync_items WHERE collection = ? AND href = ?", (url, href))
+            else:
+                self.db.execute(
+                    "INSERT INTO sync_items (collection, href, etag, data, pending) VALUES (?, ?, ?, ?, 1) "
+                    "ON CONFLICT(collection, href) DO UPDATE SET etag=excluded.etag, data=excluded.data",
+                    (url, href, etag, data),
+                )
+            self._count_synced(url)
+
+    def forget_synced(self, url: str | None = None) -> None:
+        """Drop the cache of one collection (all when None): its next read starts afresh."""
+        with self.transaction():
+            if url is None:
+                self.db.execute("DELETE FROM sync_items")
+                self.db.execute("DELETE FROM sync_collections")
+            else:
+                self.db.execute("DELETE FROM sync_items WHERE collection = ?", (url,))
+                self.db.execute("DELETE FROM sync_collections WHERE url = ?", (url,))
+
+    def _count_synced(self, url: str) -> None:
+        self.db.execute(
+            "UPDATE sync_collections SET items = (SELECT COUNT(*) FROM sync_items WHERE collection = ?), "
+            "generation = random() WHERE url = ?",
+            (url, url),
+        )
