@@ -11,7 +11,7 @@ for every run, because uploading is slow. Then it measures, and prints one table
 - REPORTs: one sync-collection REPORT per collection with a current token (what a no-change check must pay),
   best of three
 - first: syncd's first cycle on a fresh state, in-process (time, requests) and its whole process's peak RSS
-- quiet: a no-change cycle in-process (a new Engine, as the daemon makes one per cycle; the best of the
+- quiet: a no-change cycle in-process (a new session, as the daemon makes one per cycle; the best of the
   three that follow the cycle which reads syncd's own first writes) and as a whole `syncd sync` process
   (interpreter start, imports, config, state, network). The server's own answer to the same REPORT varies
   from run to run by more than syncd adds (Xandikos: 0.045-0.12 s at 5,000 cards), so both sides are the
@@ -306,25 +306,26 @@ def config(server: Server, work: Path) -> Path:
 
 CHILD = """
 import json, sys, time
-from syncd.app.cli import make_client, parse_now
+from syncd.app.wiring import open_session, parse_now
 from syncd.config import load_config
-from syncd.engine.cycle import Engine
+from syncd.engine.cycle import Cycle
+from syncd.engine.writing import Writer
 settings = load_config(sys.argv[1]).settings
 now = parse_now(sys.argv[2], settings.schedule.zone)
 cycles = int(sys.argv[3])
 out = []
 for _ in range(cycles):
-    engine = Engine(settings, make_client(settings))
+    session = open_session(settings)
     t0 = time.monotonic()
-    summary = engine.sync(now)
-    out.append({"seconds": time.monotonic() - t0, "requests": dict(engine.client.counts)})
-    engine.close()
+    summary = Cycle(session, Writer(session)).run(now)
+    out.append({"seconds": time.monotonic() - t0, "requests": dict(session.clients.counts())})
+    session.close()
 print(json.dumps(out))
 """
 
 
 def in_process(cfg: Path, cycles: int) -> tuple[list[dict[str, Any]], int]:
-    """`cycles` sync cycles in one process (a new Engine each, as the daemon does); peak RSS of it."""
+    """`cycles` sync cycles in one process (a new session each, as the daemon does); peak RSS of it."""
     _, rss, out = run([sys.executable, "-c", CHILD, str(cfg), NOW, str(cycles)])
     return json.loads(out.strip().splitlines()[-1]), rss
 

@@ -10,11 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from syncd.app.cli import main, make_client
+from syncd.app.cli import main
 from syncd.app.localserver import free_port
+from syncd.app.wiring import open_session
 from syncd.config import load_config
 from syncd.core.vcard import xsyncd_values
-from syncd.engine.cycle import Engine
+from syncd.engine.reading import Reader
 from tests.proxy import ProxyFactory, Respond, counting_proxy_fixture, when  # noqa: F401
 from tests.servers import DavServer
 from tests.test_e2e import card, card_values
@@ -84,10 +85,9 @@ def test_snooze_moves_the_open_reminder(book: tuple[DavServer, str, Path], capsy
     now = "2026-11-22T10:00"
     assert main(["--config", str(cfg), "--now", now, "sync"]) == 0
     settings = load_config(str(cfg)).settings
-    client = make_client(settings)
-    engine = Engine(settings, client)
+    engine = open_session(settings)
     try:
-        world = engine.read(create_task_list=False)
+        world = Reader(engine).read(create_task_list=False)
         task = world.open_reminders()["cli-2"]
         assert task.due == date(2026, 11, 22)
     finally:
@@ -104,9 +104,9 @@ def test_snooze_moves_the_open_reminder(book: tuple[DavServer, str, Path], capsy
     assert main(["--config", str(cfg), "--now", now, "today"]) == 0
     assert "Sam Stone" not in capsys.readouterr().out.split("next sync")[0]
     assert main(["--config", str(cfg), "--now", "2026-11-22T11:00", "sync"]) == 0
-    after = Engine(settings, make_client(settings))
+    after = open_session(settings)
     try:
-        world = after.read(create_task_list=False)
+        world = Reader(after).read(create_task_list=False)
         assert [t.due for t in world.tasks if t.contact_uid == "cli-2"] == [date(2026, 12, 6)]
     finally:
         after.close()

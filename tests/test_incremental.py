@@ -14,12 +14,16 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from syncd.app.cli import make_client
 from syncd.app.demo import generate_cards
+from syncd.app.wiring import open_session
 from syncd.config import load_config
 from syncd.dav.client import DavClient, parse_multistatus
 from syncd.dav.incremental import sync_body
-from syncd.engine.cycle import Engine, World
+from syncd.engine.cycle import Cycle
+from syncd.engine.reading import Reader
+from syncd.engine.session import Session
+from syncd.engine.world import World
+from syncd.engine.writing import Writer
 from syncd.store import cache
 from tests.proxy import (  # noqa: F401
     CountingProxy,
@@ -91,15 +95,14 @@ def setup(
     return dav, ab_url, cfg, proxy, bodies
 
 
-def engine(cfg: Path) -> Engine:
-    settings = load_config(str(cfg)).settings
-    return Engine(settings, make_client(settings))
+def engine(cfg: Path) -> Session:
+    return open_session(load_config(str(cfg)).settings)
 
 
 def sync(cfg: Path) -> None:
     e = engine(cfg)
     try:
-        e.sync(NOW)
+        Cycle(e, Writer(e)).run(NOW)
     finally:
         e.close()
 
@@ -107,7 +110,7 @@ def sync(cfg: Path) -> None:
 def read(cfg: Path) -> World:
     e = engine(cfg)
     try:
-        return e.read(create_task_list=False)
+        return Reader(e).read(create_task_list=False)
     finally:
         e.close()
 
@@ -152,7 +155,7 @@ def test_no_change_changed_and_deleted(setup: tuple[DavServer, str, Path, Counti
     fresh = engine(cfg)
     try:
         fresh.state.forget_synced()
-        assert names(fresh.read(create_task_list=False)) == names(world)
+        assert names(Reader(fresh).read(create_task_list=False)) == names(world)
     finally:
         fresh.close()
 

@@ -34,7 +34,7 @@ from syncd.insight.audit import METHOD_RANGES, OVER, UNDER, audit, headline
 from syncd.insight.capacity import capacity
 from syncd.insight.network import CircleSpec, Network, collect_touches, within_cadence
 from syncd.insight.review import list_days, month, streak, week
-from syncd.insight.views import month_text, week_text
+from syncd.insight.text import month_text, week_text
 
 BERLIN = ZoneInfo("Europe/Berlin")
 TODAY = date(2026, 11, 22)  # a Sunday

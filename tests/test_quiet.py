@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from syncd.engine.cycle import Summary
+from syncd.engine.world import Summary
 from syncd.store import quiet
 from tests.proxy import CountingProxy, ProxyFactory, counting_proxy_fixture  # noqa: F401
 from tests.servers import DavServer

@@ -20,6 +20,7 @@ the loop watches.
 
 from __future__ import annotations
 
+import functools
 import logging
 import select
 import signal
@@ -34,8 +35,12 @@ import schedule
 
 from syncd.app import logs
 from syncd.app.notify import Notifier
+from syncd.app.wiring import make_client, open_session, parse_now
 from syncd.config import LoadedConfig, Settings
+from syncd.core.durations import Duration
 from syncd.dav.client import WRITE_METHODS, DavClient, Response
+from syncd.engine.cycle import Cycle
+from syncd.engine.writing import Writer
 from syncd.errors import ConfigError, SyncdError
 from syncd.store import state
 
@@ -147,41 +152,26 @@ class Daemon:
 
     @property
     def interval_seconds(self) -> float:
-        from syncd.core.durations import Duration
-
         return max(Duration(self.settings.schedule.sync_every).seconds, 1.0)
 
     def _now(self) -> datetime:
-        from syncd.app.cli import parse_now
-
         return parse_now(self.now_arg, self.settings.schedule.zone)
 
-    def make_client(self) -> LoopClient:
-        server = self.settings.server
-        password = server.resolve_password()
-        logs.add_secret(password)
-        return LoopClient(
-            self,
-            username=server.username,
-            password=password,
-            verify=server.verify_tls,
-            timeout=server.timeout,
-            deadline=min(25.0, self.interval_seconds * _IN_CYCLE_RETRY_SHARE),
-        )
+    def make_client(self) -> DavClient:
+        deadline = min(25.0, self.interval_seconds * _IN_CYCLE_RETRY_SHARE)
+        return make_client(self.settings, functools.partial(LoopClient, self), deadline=deadline)
 
     # One cycle -----------------------------------------------------------------------------------------
 
     def cycle(self) -> None:
         """One sync; schedules the next run (after the interval, or after a backoff delay if it failed)."""
-        from syncd.engine.cycle import Engine
-
         self.cycles += 1
         try:
-            engine = Engine(self.settings, self.make_client())
+            session = open_session(self.settings, self.make_client())
             try:
-                summary = engine.sync(self._now())
+                summary = Cycle(session, Writer(session)).run(self._now())
             finally:
-                engine.close()
+                session.close()
                 release_memory()
         except SyncdError as err:
             log.debug("the cycle failed here", exc_info=True)

@@ -9,10 +9,17 @@ import tempfile
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+from syncd.app.daemon import Daemon
 from syncd.app.localserver import LocalRadicale
+from syncd.app.output.tables import print_today
+from syncd.app.wiring import open_session, parse_now
 from syncd.config import LoadedConfig, Settings
 from syncd.core.contacts import format_instant
 from syncd.dav.client import DavClient
+from syncd.engine import commands, insights
+from syncd.engine.cycle import Cycle
+from syncd.engine.writing import Writer
+from syncd.insight.audit import headline
 
 FIRST = [
     "Anna",
@@ -217,12 +224,6 @@ def local_zone_name() -> str:
 
 
 def run_demo(*, once: bool, host: str, port: int, count: int, now_arg: str | None) -> int:
-    from syncd.app.cli import make_client, parse_now, print_today
-    from syncd.app.daemon import Daemon
-    from syncd.engine import insights
-    from syncd.engine.cycle import Engine
-    from syncd.insight.audit import headline
-
     zone_name = local_zone_name()
     workdir = tempfile.TemporaryDirectory(prefix="syncd-demo-")
     root = Path(workdir.name)
@@ -243,14 +244,13 @@ def run_demo(*, once: bool, host: str, port: int, count: int, now_arg: str | Non
         today = now.astimezone(settings.schedule.zone).date()
         upload_addressbook(server, "Contacts", generate_cards(count, today))
         out.write(f"Loaded {count} sample contacts (15 in circle 1, 45 in circle 2, 150 in circle 3).\n\n")
-        engine = Engine(settings, make_client(settings))
+        session = open_session(settings)
         try:
-            summary = engine.sync(now)
-            items = engine.today(now)
-            network = insights.run_audit(engine, now)
+            summary = Cycle(session, Writer(session)).run(now)
+            items = commands.today(session, now)
+            network = insights.run_audit(session, now)
         finally:
-            engine.close()
-            engine.client.close()
+            session.close()
         out.write(f"One sync: {summary.line()}.\n\nToday ({today.isoformat()}, {zone_name}):\n")
         print_today(items, today, settings.schedule.zone, False, out)
         out.write(f"\nYour network: {headline(network)}\n{network.capacity.summary()}\n")

@@ -1,84 +1,70 @@
-"""`syncd check`: say in plain words what syncd found — config, server, address books, task list."""
+"""`syncd check`: what syncd finds on the server — address books (read as the sync reads them), the task list,
+the calendars the config names. The words are syncd.app.output.checked."""
 
 from __future__ import annotations
 
-from typing import TextIO
+from dataclasses import dataclass, field
 
-from syncd.config import LoadedConfig
-from syncd.core.circles import group_members, resolve
-from syncd.core.contacts import contact_from_card
-from syncd.core.vcard import CardSyntaxError
-from syncd.dav import carddav, tasks
-from syncd.dav.client import DavClient
-from syncd.dav.discovery import discover, select_addressbooks
-from syncd.errors import ConfigError, SyncdError
+from syncd.core.circles import group_members
+from syncd.dav import tasks
+from syncd.dav.discovery import Account, Collection, find_calendar, select_addressbooks
+from syncd.engine.reading import Reader
+from syncd.engine.session import Session
 
 
-def run_check(loaded: LoadedConfig, client: DavClient, out: TextIO) -> int:
-    settings = loaded.settings
-    say = out.write
-    say(f"config     {loaded.source}: OK\n")
-    if not settings.server.url and not (settings.server.carddav_url and settings.server.caldav_url):
-        raise ConfigError(f"server.url: required key is missing in {loaded.source}")
-    who = f" as {settings.server.username!r}" if settings.server.username else " (no username)"
-    say(f"server     {settings.server.url or settings.server.carddav_url}{who}\n")
-    try:
-        account = discover(client, settings.server)
-    except SyncdError:
-        say("           not reached — see the error below\n")
-        raise
-    say(f"           reached; principal {account.principal or '(none announced)'}\n")
-    say(f"contacts   address book home {account.addressbook_home or 'not found'}\n")
+@dataclass(slots=True)
+class AddressBook:
+    collection: Collection
+    selected: bool
+    people: int = 0
+    tracked: int = 0
+
+
+@dataclass(slots=True)
+class Findings:
+    account: Account
+    addressbooks: list[AddressBook] = field(default_factory=list)
+    broken: int = 0  # cards that cannot be read
+    task_list: Collection | None = None
+    tasks: int = 0
+    calendars: dict[str, bool] = field(default_factory=dict)  # the events calendar: found?
+    meetings: dict[str, bool] = field(default_factory=dict)  # interactions.calendars: found?
+
+    @property
+    def people(self) -> int:
+        return sum(a.people for a in self.addressbooks)
+
+    @property
+    def tracked(self) -> int:
+        return sum(a.tracked for a in self.addressbooks)
+
+
+def discover(session: Session) -> tuple[Reader, Account]:
+    """The account as discovered now (never from the cache)."""
+    reader = Reader(session)
+    return reader, reader.account(fresh=True)
+
+
+def inspect(session: Session, reader: Reader, account: Account) -> Findings:
+    settings = session.settings
+    found = Findings(account)
     chosen = select_addressbooks(account, settings.contacts.addressbooks)
-    total = tracked = broken = 0
-    for ab in account.addressbooks:
-        if ab not in chosen:
-            say(f"           - {ab.label()}: not selected (contacts.addressbooks)\n")
+    for collection in account.addressbooks:
+        book = AddressBook(collection, collection in chosen)
+        found.addressbooks.append(book)
+        if not book.selected:
             continue
-        cards = carddav.read_addressbook(client, ab)
-        people = []
-        for card in cards:
-            try:
-                people.append(contact_from_card(card))
-            except CardSyntaxError:
-                broken += 1
-        groups = group_members(people)
-        n_tracked = sum(1 for c in people if resolve(c, settings, groups) is not None)
-        n_people = sum(1 for c in people if not c.is_group)
-        total += n_people
-        tracked += n_tracked
-        sync = "sync-collection supported" if ab.supports_sync else "no sync-collection (full reads)"
-        say(f"           - {ab.label()}: {n_people} contacts, {n_tracked} tracked; {sync}\n")
-    if not chosen:
-        say("           no address book found: syncd has nobody to remind you of\n")
-    if broken:
-        say(f"           {broken} cards cannot be read and will be skipped (see `syncd sync` warnings)\n")
-    if total and not tracked:
-        say(
-            "           nobody is tracked yet: give contacts a circle (`syncd set NAME --circle 1`) "
-            "or set contacts.default_circle\n"
-        )
-    say(f"tasks      calendar home {account.calendar_home or 'not found'}\n")
-    name = settings.reminders.task_list
-    task_list = tasks.find_task_list(account, name)
-    if task_list is None:
-        say(f"           task list {name!r} not found: the first sync creates it (VTODO-only)\n")
-    else:
-        found = tasks.read_tasks(client, task_list)
-        say(f"           task list {task_list.label()}: {len(found)} tasks\n")
+        broken: list[str] = []
+        contacts = reader.addressbook(collection, broken)
+        found.broken += len(broken)
+        people = {c.uid: c for c in contacts if not c.is_group}
+        book.people = len(people)
+        book.tracked = len(reader.memberships(people, group_members(contacts)))
+    found.task_list = tasks.find_task_list(account, settings.reminders.task_list)
+    if found.task_list is not None:
+        found.tasks = len(tasks.read_tasks(session.clients.calendars, found.task_list))
     if settings.reminders.calendar:
-        from syncd.dav.discovery import find_calendar
-
-        cal = find_calendar(account, settings.reminders.calendar)
-        state = "found" if cal else "NOT FOUND"
-        say(f"events     calendar {settings.reminders.calendar!r}: {state}\n")
+        found.calendars[settings.reminders.calendar] = find_calendar(account, settings.reminders.calendar) is not None
     for name in settings.interactions.calendars:
-        from syncd.dav.discovery import find_calendar
-
-        state = "found" if find_calendar(account, name) else "NOT FOUND: its meetings are not counted"
-        say(f"meetings   calendar {name!r}: {state}\n")
-    limit = settings.reminders.daily_limit
-    zone = settings.schedule.timezone
-    say(f"plan       up to {limit} reminders a day; days are counted in {zone}\n")
-    say(f"state      {settings.state_dir}\n")
-    return 0
+        found.meetings[name] = find_calendar(account, name) is not None
+    return found

@@ -17,7 +17,8 @@ Each X-SYNCD value is written only when the card has none of its own:
 - FREQUENCY → `X-SYNCD-CIRCLE` = the circle whose interval is nearest, and `X-SYNCD-INTERVAL` = the
   frequency when it differs from that circle's interval;
 - SNOOZE-UNTIL (today or later) → `X-SYNCD-SNOOZE`; the history's latest entry → `X-SYNCD-LAST-CONTACT`.
-The decision (`updates_for`) is pure; `import_frm` reads the cards and writes through `Engine.write_card`.
+The decision (`updates_for`) is pure; `import_frm` reads the cards and writes through the engine's writer
+(`syncd.engine.writing`).
 """
 
 from __future__ import annotations
@@ -30,7 +31,6 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlsplit
 
 from syncd.core.contacts import (
@@ -39,15 +39,16 @@ from syncd.core.contacts import (
     LAST_CONTACT,
     NO_CIRCLE,
     SNOOZE,
-    contact_from_card,
     format_instant,
     parse_instant,
 )
 from syncd.core.durations import Duration
-from syncd.core.vcard import CardSyntaxError, parse_card
-
-if TYPE_CHECKING:
-    from syncd.engine.cycle import Engine
+from syncd.core.vcard import parse_card
+from syncd.dav import carddav
+from syncd.engine.actions import PatchCard
+from syncd.engine.reading import Reader
+from syncd.engine.session import Session
+from syncd.engine.writing import Writer
 
 FREQUENCY = "X-FRM-FREQUENCY"
 IGNORE = "X-FRM-IGNORE"
@@ -178,24 +179,22 @@ class Imported:
         return {"uid": self.uid, "name": self.name, "values": self.values, "written": self.written}
 
 
-def import_frm(engine: Engine, history: History, now: datetime, *, dry_run: bool = False) -> list[Imported]:
-    """Read every card of the configured address books; write the X-SYNCD equivalents of frm's data."""
-    from syncd.dav import carddav
-    from syncd.dav.discovery import discover, select_addressbooks
-
-    settings = engine.settings
+def import_frm(session: Session, history: History, now: datetime, *, dry_run: bool = False) -> list[Imported]:
+    """Every contact of the configured address books, read as the sync reads them (broken cards and a second
+    card with a UID already read are skipped); write the X-SYNCD equivalents of frm's data."""
+    settings = session.settings
     circles = {key: circle.duration for key, circle in settings.circles.items()}
     today = now.astimezone(settings.schedule.zone).date()
-    account = discover(engine.client, settings.server)
+    world = Reader(session).read(create_task_list=False)
+    kept = {_path(c.href): c for c in world.contacts.values()}
+    writer = Writer(session)
     out: list[Imported] = []
-    for addressbook in select_addressbooks(account, settings.contacts.addressbooks):
-        for card in carddav.read_addressbook(engine.client, addressbook):
-            try:
-                contact = contact_from_card(card)
-            except CardSyntaxError:
-                continue  # the sync warns about it
-            if contact.is_group:
-                continue
+    for addressbook in world.addressbooks:
+        # X-FRM-* lines are frm's, not syncd's: the one place their text is read.
+        for card in carddav.read_addressbook(session.clients.contacts, addressbook):
+            contact = kept.get(_path(card.href))
+            if contact is None:
+                continue  # a group card, a broken card, or a duplicate UID: the sync warns about it
             frm = frm_values(card.text)
             last = last_from_history(history, contact.name, card.href)
             if not frm and last is None:
@@ -206,6 +205,6 @@ def import_frm(engine: Engine, history: History, now: datetime, *, dry_run: bool
             written = False
             if not dry_run:
                 compute = functools.partial(updates_for, frm, circles=circles, last_contact=last, today=today)
-                written = engine.write_card(contact, compute, "syncd import frm")
+                written = writer.card(PatchCard(contact, compute, "syncd import frm"))
             out.append(Imported(contact.uid, contact.name, wanted, written))
     return out

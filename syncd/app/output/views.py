@@ -1,7 +1,4 @@
-"""Words and tables for the audit and the reviews: the terminal views and the plain text of calendar events.
-
-Pure: results in, text out.
-"""
+"""The terminal views of the audit and the reviews (their calendar-event text is syncd.insight.text)."""
 
 from __future__ import annotations
 
@@ -9,14 +6,10 @@ from collections.abc import Sequence
 from datetime import date
 from typing import TextIO
 
+from syncd.app.output.tables import render_table
 from syncd.insight.audit import SINGULAR, Audit, flagged, headline, size_message
-from syncd.insight.review import GroupActivity, MonthReview, Reached, WeekReview
-
-
-def table(headers: Sequence[str], rows: Sequence[Sequence[str]], out: TextIO) -> None:
-    from syncd.app.cli import render_table
-
-    render_table(headers, rows, out)
+from syncd.insight.review import MonthReview, Reached, WeekReview
+from syncd.insight.text import groups_line, pct
 
 
 def _ago(day: date | None, today: date) -> str:
@@ -24,10 +17,6 @@ def _ago(day: date | None, today: date) -> str:
         return "never"
     days = (today - day).days
     return f"{day.isoformat()} ({days}d ago)" if days > 0 else f"{day.isoformat()} (today)"
-
-
-def _pct(share: float) -> str:
-    return f"{share * 100:.0f}%"
 
 
 def print_audit(result: Audit, out: TextIO) -> None:
@@ -39,13 +28,13 @@ def print_audit(result: Audit, out: TextIO) -> None:
         rows = [
             [k.name, k.circle, _ago(k.last_contact, today), str(k.touches), k.reach or "—"] for k in result.key_contacts
         ]
-        table(["NAME", "CIRCLE", "LAST CONTACT", "TOUCHES", "REACH"], rows, out)
+        render_table(["NAME", "CIRCLE", "LAST CONTACT", "TOUCHES", "REACH"], rows, out)
     else:
         out.write("  nobody is in a circle yet: `syncd set NAME --circle 1`\n")
 
     out.write("\nCircle sizes\n")
     rows = [[s.key, s.label, str(s.size), s.range, s.verdict, size_message(s)] for s in result.sizes]
-    table(["CIRCLE", "NAME", "SIZE", "METHOD", "VERDICT", "NOTE"], rows, out)
+    render_table(["CIRCLE", "NAME", "SIZE", "METHOD", "VERDICT", "NOTE"], rows, out)
 
     out.write("\nCapacity\n")
     cap = result.capacity
@@ -60,7 +49,7 @@ def print_audit(result: Audit, out: TextIO) -> None:
         ]
         for load in cap.loads
     ]
-    table(["CIRCLE", "SIZE", "INTERVAL", "NEED/DAY", "GETS/DAY", "EFFECTIVE"], rows, out)
+    render_table(["CIRCLE", "SIZE", "INTERVAL", "NEED/DAY", "GETS/DAY", "EFFECTIVE"], rows, out)
     out.write(cap.summary() + "\n")
     for fix in cap.fixes:
         out.write(f"  fix: {fix}\n")
@@ -80,7 +69,7 @@ def print_audit(result: Audit, out: TextIO) -> None:
             ]
             for g in groups
         ]
-        table([SINGULAR[kind].upper(), "CONTACTS", "TRACKED", "WEIGHT", "FLAG"], rows, out)
+        render_table([SINGULAR[kind].upper(), "CONTACTS", "TRACKED", "WEIGHT", "FLAG"], rows, out)
     for note in result.notes:
         out.write(f"({note})\n")
     marked = flagged(result.groups)
@@ -90,7 +79,7 @@ def print_audit(result: Audit, out: TextIO) -> None:
     out.write(f"\nNeglected: {len(result.neglected)} contacts over 2× their interval (longest first)\n")
     if result.neglected:
         rows = [[n.name, n.circle, _ago(n.last_contact, today), f"{n.ratio:.1f}×"] for n in result.neglected[:25]]
-        table(["NAME", "CIRCLE", "LAST CONTACT", "× INTERVAL"], rows, out)
+        render_table(["NAME", "CIRCLE", "LAST CONTACT", "× INTERVAL"], rows, out)
         if len(result.neglected) > 25:
             out.write(f"... and {len(result.neglected) - 25} more (--json lists all)\n")
 
@@ -104,88 +93,36 @@ def print_week(result: WeekReview, out: TextIO) -> None:
     people = len({r.uid for r in result.reached})
     out.write(f"Reached: {people} people ({len(result.reached)} touches)\n")
     if result.reached:
-        table(["DAY", "NAME", "CIRCLE", "HOW"], _reached_rows(result.reached), out)
+        render_table(["DAY", "NAME", "CIRCLE", "HOW"], _reached_rows(result.reached), out)
     out.write(f"\nNew in your address book: {len(result.new_contacts)}\n")
     for new in result.new_contacts:
         out.write(f"  {new.first_seen.isoformat()}  {new.name}\n")
     out.write(f"\nSlipped (open reminders past their day): {len(result.slipped)}\n")
     if result.slipped:
         rows = [[s.name, s.circle or "—", s.due.isoformat(), f"{s.days_overdue}d"] for s in result.slipped]
-        table(["NAME", "CIRCLE", "DUE", "OVERDUE"], rows, out)
+        render_table(["NAME", "CIRCLE", "DUE", "OVERDUE"], rows, out)
     out.write(
         f"\nDaily list done on {result.lists_done} of {result.list_days} days with reminders this week; "
         f"streak: {result.streak} {'day' if result.streak == 1 else 'days'}.\n"
     )
 
 
-def _groups_line(groups: Sequence[GroupActivity], today: date, limit: int = 12) -> str:
-    parts = []
-    for g in groups[:limit]:
-        if g.last_touch is None:
-            parts.append(f"{g.name} (never)")
-        else:
-            parts.append(f"{g.name} ({g.touched} reached, last {(today - g.last_touch).days}d ago)")
-    more = f", +{len(groups) - limit} more" if len(groups) > limit else ""
-    return ", ".join(parts) + more if parts else "none"
-
-
 def print_month(result: MonthReview, out: TextIO) -> None:
     today = result.last
     out.write(f"Monthly review, {result.first.isoformat()} – {today.isoformat()}\n\n")
     out.write("Within cadence, per circle\n")
-    rows = [[c.key, c.label, str(c.tracked), str(c.within), _pct(c.share)] for c in result.circles]
-    table(["CIRCLE", "NAME", "TRACKED", "WITHIN", "SHARE"], rows, out)
-    out.write(f"\nActive (a touch in the last 60 days): {_groups_line(result.active, today)}\n")
-    out.write(f"Going quiet (no touch in 60+ days): {_groups_line(result.quiet, today)}\n")
+    rows = [[c.key, c.label, str(c.tracked), str(c.within), pct(c.share)] for c in result.circles]
+    render_table(["CIRCLE", "NAME", "TRACKED", "WITHIN", "SHARE"], rows, out)
+    out.write(f"\nActive (a touch in the last 60 days): {groups_line(result.active, today)}\n")
+    out.write(f"Going quiet (no touch in 60+ days): {groups_line(result.quiet, today)}\n")
     if result.goals:
         out.write("\nGoals (people reached in these 30 days)\n")
         rows = [
             [g.category, str(g.goal), str(g.reached), "met" if not g.gap else f"{g.gap} to go"] for g in result.goals
         ]
-        table(["CATEGORY", "GOAL", "REACHED", "GAP"], rows, out)
+        render_table(["CATEGORY", "GOAL", "REACHED", "GAP"], rows, out)
     out.write(
         f"\nTouches: {result.touches_month} in these 30 days (full pace at {result.daily_limit} a day: "
         f"{result.month_pace}); {result.touches_year} this year (goal {result.year_goal}: "
         f"{result.year_expected} by today; at this rate {result.year_projected} by year's end).\n"
     )
-
-
-# Plain text for calendar events (no tables: calendar apps use proportional fonts) ---------------------
-
-
-def week_text(result: WeekReview) -> str:
-    people = sorted({r.name for r in result.reached}, key=str.casefold)
-    lines = [
-        f"Weekly reflection {result.first.isoformat()} – {result.last.isoformat()} (15 minutes)",
-        "",
-        f"Reached: {len(people)} people" + (": " + ", ".join(people) if people else ""),
-        f"New contacts: {len(result.new_contacts)}"
-        + (": " + ", ".join(n.name for n in result.new_contacts) if result.new_contacts else ""),
-        f"Slipped: {len(result.slipped)}"
-        + (": " + ", ".join(f"{s.name} ({s.days_overdue}d)" for s in result.slipped) if result.slipped else ""),
-        f"Daily list done {result.lists_done}/{result.list_days} days; streak {result.streak} "
-        + ("day" if result.streak == 1 else "days"),
-        "",
-        "Ask yourself: who do I owe a reply? Who did I think of and not call? Who should move circles?",
-    ]
-    return "\n".join(lines)
-
-
-def month_text(result: MonthReview) -> str:
-    today = result.last
-    lines = [f"Monthly review {result.first.isoformat()} – {today.isoformat()} (30 minutes)", ""]
-    lines.append(
-        "Within cadence: " + ", ".join(f"{c.label} {_pct(c.share)} ({c.within}/{c.tracked})" for c in result.circles)
-    )
-    lines.append("Active: " + _groups_line(result.active, today, 8))
-    lines.append("Going quiet: " + _groups_line(result.quiet, today, 8))
-    for goal in result.goals:
-        lines.append(
-            f"Goal {goal.category}: {goal.reached}/{goal.goal}" + (" — met" if not goal.gap else f" — {goal.gap} to go")
-        )
-    lines.append(
-        f"Touches: {result.touches_month} this month (pace {result.month_pace}), {result.touches_year} this year "
-        f"(goal {result.year_goal}, {result.year_expected} expected by today)"
-    )
-    lines += ["", "Review: circle sizes (`syncd audit`), quiet groups, and who deserves a closer circle."]
-    return "\n".join(lines)

@@ -1,0 +1,130 @@
+"""Every table, JSON document and line the commands print (the audit and review views: `views`)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import date, datetime
+from typing import TextIO
+from zoneinfo import ZoneInfo
+
+from syncd.engine.frm import Imported
+from syncd.engine.world import TodayItem
+from syncd.store.journal import CONFLICT, FAILED, GONE, INTERRUPTED, WRITTEN, Entry
+
+
+def render_table(headers: Sequence[str], rows: Sequence[Sequence[str]], out: TextIO) -> None:
+    widths = [len(h) for h in headers]
+    for row in rows:
+        widths = [max(w, len(cell)) for w, cell in zip(widths, row, strict=True)]
+    line = "  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip()
+    out.write(line + "\n")
+    out.write("  ".join("-" * w for w in widths) + "\n")
+    for row in rows:
+        out.write("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() + "\n")
+
+
+def print_json(value: object, out: TextIO) -> None:
+    json.dump(value, out, indent=2, ensure_ascii=False)
+    out.write("\n")
+
+
+# syncd today -------------------------------------------------------------------------------------------
+
+
+def _since(value: datetime | None, today: date, zone: ZoneInfo) -> str:
+    if value is None:
+        return "never"
+    day = value.astimezone(zone).date()
+    days = (today - day).days
+    return f"{day.isoformat()} ({days}d ago)" if days > 0 else day.isoformat()
+
+
+def print_today(items: list[TodayItem], today: date, zone: ZoneInfo, as_json: bool, out: TextIO) -> None:
+    if as_json:
+        print_json([item.as_json() for item in items], out)
+        return
+    if not items:
+        out.write("Nobody is due today. Enjoy the day.\n")
+        return
+    rows = [
+        [
+            item.name,
+            item.circle,
+            item.due.isoformat() + ("" if item.reminder else " (new)"),
+            _since(item.last_contact, today, zone),
+            item.reach or "—",
+        ]
+        for item in items
+    ]
+    render_table(["NAME", "CIRCLE", "DUE", "LAST CONTACT", "REACH"], rows, out)
+    pending = sum(1 for item in items if item.reminder is None)
+    if pending:
+        out.write(f"\n{pending} marked (new) will be added to your task list by the next sync.\n")
+
+
+# syncd sync --dry-run, syncd history -------------------------------------------------------------------
+
+OUTCOMES = {
+    WRITTEN: "written",
+    CONFLICT: "lost a race (the card changed meanwhile; re-read and tried again)",
+    GONE: "not written: the card was deleted",
+    FAILED: "not confirmed: the server did not answer",
+    INTERRUPTED: "interrupted: syncd stopped before the server answered (may or may not be written)",
+}
+
+
+def print_plan(planned: list[str], out: TextIO) -> None:
+    if not planned:
+        out.write("dry run: nothing to write.\n")
+        return
+    out.write("dry run: these writes would be made (none was):\n")
+    for line in planned:
+        out.write(f"  {line}\n")
+
+
+def describe(entry: Entry) -> list[str]:
+    lines = [f"{entry.at}  {entry.id}  {entry.name} ({entry.uid})  {entry.reason or 'write'}"]
+    lines.append(f"    {entry.href}  ETag {entry.etag_before or '?'} → {entry.etag_after or '?'}")
+    for key, old, new in entry.changes():
+        lines.append(f"    {key}: {old if old is not None else '(none)'} → {new if new is not None else '(none)'}")
+    if not entry.changes():
+        lines.append("    duplicate X-SYNCD lines tidied (values unchanged)")
+    lines.append(f"    {OUTCOMES.get(entry.outcome, entry.outcome)}")
+    if entry.outcome in (WRITTEN, INTERRUPTED, FAILED) and entry.changes():
+        lines.append(f"    undo: syncd history --undo {entry.id}")
+    return lines
+
+
+def print_history(entries: list[Entry], journal_path: str, as_json: bool, out: TextIO) -> None:
+    if as_json:
+        print_json([e.as_json() for e in entries], out)
+        return
+    if not entries:
+        out.write(f"syncd has not changed any card yet (journal: {journal_path}).\n")
+        return
+    for entry in entries:
+        out.write("\n".join(describe(entry)) + "\n\n")
+
+
+def print_undone(entry: Entry, wrote: bool, out: TextIO) -> None:
+    restored = ", ".join(f"{k} {old if old is not None else '(removed)'}" for k, old, _new in entry.changes())
+    if wrote:
+        out.write(f"{entry.name}: undid {entry.id}: {restored}\n")
+    else:
+        out.write(f"{entry.name}: the card already holds the values from before {entry.id}; nothing written\n")
+
+
+# syncd import frm --------------------------------------------------------------------------------------
+
+
+def print_imported(rows: list[Imported], dry_run: bool, as_json: bool, out: TextIO) -> None:
+    if as_json:
+        print_json([row.as_json() for row in rows], out)
+        return
+    table = [[r.name, ", ".join(f"{k}:{v}" for k, v in r.values.items()), "yes" if r.written else "no"] for r in rows]
+    if table:
+        render_table(["NAME", "VALUES", "WRITTEN"], table, out)
+    written = sum(1 for r in rows if r.written)
+    verb = "would be written (dry run)" if dry_run else "written"
+    out.write(f"{len(rows)} cards with frm data to take over, {written if not dry_run else len(rows)} {verb}\n")

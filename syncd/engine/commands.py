@@ -1,0 +1,154 @@
+"""The one-off commands: `today`, `set`, `done`, `snooze` and `history --undo`. Each reads through the one
+reader and writes through the one writer; `now` is always given (the engine never reads the clock)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from datetime import UTC, date, datetime
+
+from syncd.core import notetags
+from syncd.core.contacts import (
+    CIRCLE,
+    INTERVAL,
+    LAST_CONTACT,
+    SNOOZE,
+    Contact,
+    find_contact,
+    format_instant,
+    parse_instant,
+)
+from syncd.core.reminders import Task, complete_text, reschedule_text
+from syncd.dav import tasks
+from syncd.dav.client import NotFound
+from syncd.engine import plan
+from syncd.engine.actions import PatchCard
+from syncd.engine.reading import Reader
+from syncd.engine.session import Session
+from syncd.engine.world import TodayItem, World
+from syncd.engine.writing import Writer
+from syncd.errors import DataError, PreconditionFailed, ServerError
+from syncd.store.journal import Entry
+
+log = logging.getLogger("syncd")
+
+
+def today(session: Session, now: datetime) -> list[TodayItem]:
+    """Open reminders due today or earlier, then whoever the next sync would add (read-only)."""
+    world = Reader(session).read(create_task_list=False)
+    day = now.astimezone(session.zone).date()
+    items = [
+        TodayItem(
+            contact.uid,
+            contact.name,
+            membership.circle if membership else "",
+            due,
+            contact.last_contact,
+            contact.reach,
+            task.href,
+        )
+        for task, due, contact, membership in world.due_reminders(day)
+    ]
+    rank = {key: i for i, key in enumerate(session.settings.circles)}
+    items.sort(key=lambda i: (i.due, rank.get(i.circle, len(rank)), i.name.casefold()))
+    for contact, membership, due, _birthday in plan.due_now(world, session.settings, now):
+        items.append(
+            TodayItem(contact.uid, contact.name, membership.circle, due, contact.last_contact, contact.reach, None)
+        )
+    return items
+
+
+def find(session: Session, query: str) -> tuple[World, Contact]:
+    """The world as read now, and the contact a CONTACT argument names (DataError: none or several)."""
+    world = Reader(session).read(create_task_list=False)
+    return world, find_contact(list(world.contacts.values()), query)
+
+
+def set_contact(
+    session: Session, query: str, circle: str | None, interval: str | None, *, clear_interval: bool = False
+) -> tuple[Contact, bool]:
+    _, contact = find(session, query)
+    tags = notetags.parse(contact.note)
+    if (circle is not None and (tags.circle or tags.pause)) or (interval is not None and tags.interval):
+        log.warning("%s: the NOTE's tags (#circle, #every, #pause) win over this; remove them there", contact.name)
+    updates: dict[str, str | None] = {}
+    if circle is not None:
+        updates[CIRCLE] = circle
+    if interval is not None or clear_interval:
+        updates[INTERVAL] = interval
+    changed = Writer(session).card(PatchCard(contact, lambda current: updates, "syncd set"))
+    return contact, changed
+
+
+def done(session: Session, query: str, when: datetime, now: datetime) -> tuple[Contact, bool, bool]:
+    """Record contact at `when`; close the contact's open reminder. Returns (contact, wrote, closed)."""
+    world, contact = find(session, query)
+    when = when.astimezone(UTC)
+
+    def compute(current: dict[str, str]) -> dict[str, str | None]:
+        existing = parse_instant(current.get(LAST_CONTACT, ""))
+        if existing is not None and existing >= when:
+            return {}
+        return {LAST_CONTACT: format_instant(when)}
+
+    wrote = Writer(session).card(PatchCard(contact, compute, "syncd done"))
+    if not wrote and contact.last_contact and contact.last_contact > when:
+        log.warning(
+            "%s already has a later last contact (%s); kept", contact.name, format_instant(contact.last_contact)
+        )
+    task = world.open_reminders().get(contact.uid)
+    if task is None or contact.last_contact is None:
+        return contact, wrote, False
+    text = complete_text(task.text, contact.last_contact, now)
+    try:
+        tasks.update_task(session.clients.calendars, task.href, task.etag, text)
+    except PreconditionFailed:
+        log.warning("the open reminder for %s changed meanwhile; the next sync closes it", contact.name)
+        return contact, wrote, False
+    with session.state.transaction():
+        session.state.remember(task.uid, task.contact_uid, task.href, None, "done", True)
+    return contact, wrote, True
+
+
+def snooze(session: Session, query: str, until: date, now: datetime) -> tuple[Contact, bool, Task | None]:
+    """Not due before `until`: the card's X-SYNCD-SNOOZE, and the contact's open reminder (if due earlier)
+    moved to that day, as a phone moves a due date. Returns (contact, card written, reminder moved)."""
+    world, contact = find(session, query)
+    changed = Writer(session).card(PatchCard(contact, lambda current: {SNOOZE: until.isoformat()}, "syncd snooze"))
+    task = world.open_reminders().get(contact.uid)
+    if task is None or task.due is None or task.due >= until:
+        return contact, changed, None
+    text = reschedule_text(task.text, until, session.zone, now)
+    try:
+        tasks.update_task(session.clients.calendars, task.href, task.etag, text)
+    except PreconditionFailed:
+        log.warning("the open reminder for %s changed meanwhile; it keeps its due date", contact.name)
+        return contact, changed, None
+    except ServerError as err:  # the snooze is in the card already: the reminder's date is the lesser part
+        log.warning("could not move the open reminder for %s (%s); it keeps its due date", contact.name, err)
+        return contact, changed, None
+    with session.state.transaction():
+        session.state.remember(task.uid, task.contact_uid, task.href, until.isoformat(), "open", False)
+    return contact, changed, task
+
+
+def undo(session: Session, entry: Entry) -> bool:
+    """Write back the X-SYNCD values a journaled write replaced — only while the card still holds the
+    values that write set (otherwise DataError: something changed them since). Conditional like any write."""
+    changes = entry.changes()
+
+    def compute(current: dict[str, str]) -> Mapping[str, str | None]:
+        for key, _old, new in changes:
+            if current.get(key) != new:
+                now_is = current.get(key) or "absent"
+                raise DataError(
+                    f"{entry.name}: {key} is {now_is} on the server now, not {new or 'absent'} as change "
+                    f"{entry.id} left it; not undone"
+                )
+        return entry.undo_updates()
+
+    contact = Contact(uid=entry.uid, name=entry.name, href=entry.href)
+    try:
+        return Writer(session).card(PatchCard(contact, compute, f"undo {entry.id}"))
+    except NotFound as err:
+        raise DataError(f"{entry.name}: the card is no longer at {entry.href}; not undone") from err

@@ -1,0 +1,142 @@
+"""What a cycle intends to write, decided from what it read. No I/O: these functions only look at the `World`,
+the reconciliation and the settings, and return actions (syncd.engine.actions) for the writer."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Mapping
+from datetime import date, datetime
+
+from syncd.config import Settings
+from syncd.core import birthdays, notetags
+from syncd.core.circles import Membership
+from syncd.core.contacts import LAST_CONTACT, SNOOZE, Contact, format_instant, parse_date, parse_instant
+from syncd.core.planner import OpenReminder, Tracked, backlog, plan
+from syncd.core.reconcile import Reconciliation
+from syncd.core.reminders import Task, build_task
+from syncd.engine.actions import CloseTask, CreateTask, PatchCard, WithdrawTask
+from syncd.engine.world import World
+from syncd.store import repair
+
+
+def restorations(world: World, copies: Mapping[str, repair.Copy]) -> list[tuple[PatchCard, dict[str, str]]]:
+    """Put back X-SYNCD lines that another client dropped (syncd.store.repair): each with the values."""
+    actions = []
+    for uid, values in sorted(repair.vanished(world.contacts, copies).items()):
+
+        def compute(current: dict[str, str], values: dict[str, str] = values) -> dict[str, str | None]:
+            return {} if current else dict(values)  # lines that came back meanwhile win
+
+        reason = "restore: X-SYNCD lines vanished after an edit elsewhere"
+        actions.append((PatchCard(world.contacts[uid], compute, reason), values))
+    return actions
+
+
+def note_mirrors(world: World, settings: Settings) -> list[PatchCard]:
+    """NOTE tags (#circle2, #every 3w, #pause) that differ from the card's X-SYNCD fields are written there."""
+    circles = list(settings.circles)
+    actions = []
+    for contact in world.contacts.values():
+        tags = notetags.parse(contact.note)
+        if notetags.mirror_updates(tags, contact.xsyncd, circles):
+            compute = functools.partial(notetags.mirror_updates, tags, circles=circles)
+            actions.append(PatchCard(contact, compute, "NOTE tag changed"))
+    return actions
+
+
+def contact_updates(world: World, recon: Reconciliation) -> list[PatchCard]:
+    """LAST-CONTACT for completed reminders, SNOOZE for deleted ones (never backwards)."""
+    actions = []
+    for uid in sorted(set(recon.last_contact) | set(recon.snooze)):
+        when = recon.last_contact.get(uid)
+        until = recon.snooze.get(uid)
+
+        def compute(
+            current: dict[str, str], when: datetime | None = when, until: date | None = until
+        ) -> dict[str, str | None]:
+            updates: dict[str, str | None] = {}
+            if when is not None:
+                existing = parse_instant(current.get(LAST_CONTACT, ""))
+                if existing is None or when > existing:
+                    updates[LAST_CONTACT] = format_instant(when)
+            if until is not None:
+                held = parse_date(current.get(SNOOZE, ""))
+                if held is None or until > held:
+                    updates[SNOOZE] = until.isoformat()
+            return updates
+
+        reasons = (["reminder completed"] if when is not None else []) + (
+            ["reminder deleted: snooze"] if until is not None else []
+        )
+        actions.append(PatchCard(world.contacts[uid], compute, " and ".join(reasons)))
+    return actions
+
+
+def closings(world: World, recon: Reconciliation, now: datetime) -> list[CloseTask]:
+    """Open reminders of contacts reached some other way (a later LAST-CONTACT, a meeting)."""
+    out = []
+    for task in recon.complete:
+        contact = world.contacts[task.contact_uid]
+        out.append(CloseTask(task, contact.name, contact.last_contact or now))
+    return out
+
+
+def withdrawals(world: World, recon: Reconciliation) -> list[WithdrawTask]:
+    return [WithdrawTask(task, world.contacts[task.contact_uid].name) for task in recon.withdraw]
+
+
+def tracked(world: World, settings: Settings) -> list[Tracked]:
+    return [tracked_one(world.contacts[uid], m, settings) for uid, m in world.memberships.items()]
+
+
+def tracked_one(contact: Contact, membership: Membership, settings: Settings) -> Tracked:
+    bday = contact.bday if settings.circles[membership.circle].birthdays else None
+    return Tracked(contact.uid, membership.circle, membership.interval, contact.last_contact, contact.snooze, bday)
+
+
+def open_reminders(world: World, today: date) -> list[OpenReminder]:
+    return [OpenReminder(t.contact_uid, t.due or today) for t in world.tasks if t.open]
+
+
+def due_now(world: World, settings: Settings, now: datetime) -> list[tuple[Contact, Membership, date, bool]]:
+    """Whom the planner adds now, within the daily limit: (contact, membership, due, birthday)."""
+    zone = settings.schedule.zone
+    today = now.astimezone(zone).date()
+    planned = plan(
+        tracked(world, settings),
+        open_reminders(world, today),
+        list(settings.circles),
+        settings.reminders.daily_limit,
+        now,
+        zone,
+    )
+    return [(world.contacts[i.uid], world.memberships[i.uid], i.due, i.birthday) for i in planned]
+
+
+def reminders(world: World, settings: Settings, now: datetime) -> list[CreateTask]:
+    """The reminders to create now."""
+    zone = settings.schedule.zone
+    out = []
+    for contact, membership, due, birthday in due_now(world, settings, now):
+        title = birthdays.title(contact.name, birthday)
+        uid, text = build_task(
+            contact=contact,
+            circle=membership.circle,
+            interval=membership.interval,
+            priority=settings.priority(membership.circle),
+            due=due,
+            due_time=settings.reminders.due_clock,
+            zone=zone,
+            now=now,
+            summary=title,
+        )
+        task = Task("", "", uid, contact.uid, title, due, False, None, due, text)
+        out.append(CreateTask(task, contact.name, membership.circle))
+    return out
+
+
+def waiting(world: World, settings: Settings, now: datetime) -> int:
+    """How many more are due but wait for a free slot."""
+    zone = settings.schedule.zone
+    today = now.astimezone(zone).date()
+    return backlog(tracked(world, settings), open_reminders(world, today), now, zone)

@@ -1,0 +1,178 @@
+"""The one path that reads the server: the account (discovered, or from the cache), the address books and the
+task list, each through the read cache (syncd.dav.incremental) — used by the cycle and by every command."""
+
+from __future__ import annotations
+
+import logging
+
+from syncd.core.circles import Membership, group_members, resolve
+from syncd.core.contacts import Contact
+from syncd.core.reminders import Task
+from syncd.dav import incremental, tasks
+from syncd.dav.client import NotFound, same_resource
+from syncd.dav.discovery import Account, Collection, describe_collection, discover, select_addressbooks
+from syncd.engine.session import Session
+from syncd.engine.world import World
+from syncd.errors import ConfigError
+from syncd.store import cache, repair
+from syncd.store.cache import Broken, Parsed
+
+log = logging.getLogger("syncd")
+
+
+class Reader:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.read_urls: list[str] = []  # the collections read, in order
+        # url -> (token, what sync-collection answered for it), asked before the read (syncd.engine.quiet)
+        self.listed: dict[str, tuple[str, incremental.Listing]] = {}
+        self._account_cached = False
+
+    # The account -------------------------------------------------------------------------------------
+
+    def account(self, *, fresh: bool = False) -> Account:
+        """From the cache when discovered recently for these server settings and it holds every collection
+        the config names (syncd.store.cache), else discovered now."""
+        settings = self.session.settings
+        state = self.session.state
+        if not fresh:
+            account = cache.load_account(state, settings)
+            if account is not None and self._covers(account):
+                self._account_cached = True
+                return account
+        account = discover(self.session.clients.contacts, settings.server)
+        cache.save_account(state, settings, account)
+        self._account_cached = False
+        return account
+
+    def _covers(self, account: Account) -> bool:
+        settings = self.session.settings
+        names = [settings.reminders.task_list, settings.reminders.calendar, *settings.interactions.calendars]
+        known = {c.name for c in account.calendars}
+        try:
+            select_addressbooks(account, settings.contacts.addressbooks)
+        except ConfigError:
+            return False
+        return all(name in known for name in names if name)
+
+    # Everything --------------------------------------------------------------------------------------
+
+    def read(self, *, create_task_list: bool) -> World:
+        account = self.account()
+        known = len(account.calendars)
+        try:
+            world = self._read(account, create_task_list=create_task_list)
+        except NotFound:
+            if not self._account_cached:
+                raise
+            log.info("a collection is no longer where it was; discovering the account again")
+            account = self.account(fresh=True)
+            known = len(account.calendars)
+            world = self._read(account, create_task_list=create_task_list)
+        calendars = world.account.calendars
+        for i, created in enumerate(calendars[known:], start=known):
+            # made by syncd in this read: ask the server what it supports (sync-collection) once
+            calendars[i] = describe_collection(self.session.clients.calendars, created.url) or created
+        if len(calendars) != known or not self._account_cached:
+            cache.save_account(self.session.state, self.session.settings, world.account)
+        return world
+
+    def _read(self, account: Account, *, create_task_list: bool) -> World:
+        settings = self.session.settings
+        addressbooks, everyone, broken = self.contacts(account)
+        groups = group_members(everyone.values())
+        people = {uid: c for uid, c in everyone.items() if not c.is_group}
+        memberships = self.memberships(people, groups)
+        name = settings.reminders.task_list
+        task_list = tasks.find_task_list(account, name)
+        if task_list is None and create_task_list:
+            task_list = tasks.create_task_list(self.session.clients.calendars, account, name)
+        broken_tasks: list[str] = []
+        found = self.tasks(task_list, broken_tasks) if task_list is not None else []
+        return World(account, addressbooks, people, groups, memberships, broken, task_list, found, broken_tasks)
+
+    def memberships(self, people: dict[str, Contact], groups: dict[str, set[str]]) -> dict[str, Membership]:
+        """The circle of each tracked contact (warnings about NOTE tags and unknown circles are logged)."""
+        notes: list[str] = []
+        found: dict[str, Membership] = {}
+        for uid, contact in people.items():
+            membership = resolve(contact, self.session.settings, groups, notes)
+            if membership is not None:
+                found[uid] = membership
+        for note in notes:
+            log.warning("%s", note)
+        return found
+
+    # Address books and the task list -----------------------------------------------------------------
+
+    def contacts(self, account: Account) -> tuple[list[Collection], dict[str, Contact], list[str]]:
+        """The selected address books, their contacts by UID (group cards included), and the hrefs of the
+        cards skipped (broken, or a second card with a UID already read)."""
+        addressbooks = select_addressbooks(account, self.session.settings.contacts.addressbooks)
+        if not addressbooks:
+            log.warning("the account has no address books")
+        contacts: dict[str, Contact] = {}
+        broken: list[str] = []
+        known: dict[str, str] | None = None  # UID -> the href syncd last saw it at, read when two cards share a UID
+        for addressbook in addressbooks:
+            for contact in self.addressbook(addressbook, broken):
+                if contact.uid not in contacts:
+                    contacts[contact.uid] = contact
+                    continue
+                # Two cards with one UID: keep the one syncd knew for it (the listing order is no guide).
+                keep, skip = contacts[contact.uid], contact
+                if known is None:
+                    known = {uid: copy.href for uid, copy in repair.Copies(self.session.state.db).all().items()}
+                if same_resource(skip.href, known.get(contact.uid, "")):
+                    keep, skip = skip, keep
+                log.warning("%s: UID %s is also used by %s; skipped", skip.href, contact.uid, keep.href)
+                broken.append(skip.href)
+                contacts[contact.uid] = keep
+        return addressbooks, contacts, broken
+
+    def addressbook(self, addressbook: Collection, broken: list[str]) -> list[Contact]:
+        """The readable contacts of one address book (a broken card: a warning, its href in `broken`)."""
+        found: list[Contact] = []
+        for href, parsed in self._collection(addressbook, incremental.card_reader(addressbook)):
+            if isinstance(parsed, Broken):
+                log.warning("skipping the card %s: %s (it is left as it is)", href, parsed.reason)
+                broken.append(href)
+            elif isinstance(parsed, Contact):
+                for warning in parsed.warnings:
+                    log.warning("%s (%s): %s", parsed.name, href, warning)
+                found.append(parsed)
+        return found
+
+    def tasks(self, task_list: Collection, broken: list[str] | None = None) -> list[Task]:
+        """Every syncd reminder in the task list (broken tasks: a warning each, left alone, their hrefs in
+        `broken`)."""
+        found: list[Task] = []
+        for href, parsed in self._collection(task_list, incremental.task_reader(self.session.zone)):
+            if isinstance(parsed, Broken):
+                log.warning("skipping the task %s: %s (it is left as it is)", href, parsed.reason)
+                if broken is not None:
+                    broken.append(href)
+            elif isinstance(parsed, Task):
+                found.append(parsed)
+        return found
+
+    def _collection(self, collection: Collection, reader: incremental.Reader) -> list[tuple[str, Parsed]]:
+        """Through the local cache: only what changed since the last read is downloaded (syncd.dav.incremental)."""
+        self.session.watch_writes()
+        client = self.session.clients.contacts if reader.kind == cache.CARD else self.session.clients.calendars
+        stats = incremental.ReadStats()
+        self.read_urls.append(collection.url)
+        listed = self.listed.pop(collection.url, None)
+        entries = incremental.read_collection(
+            client, self.session.state, collection, reader, stats, listed, progress=self.session.progress
+        )
+        log.debug(
+            "%s: %s, %d listed, %d fetched, %d from the cache, %d deleted",
+            collection.url,
+            stats.how,
+            stats.listed,
+            stats.fetched,
+            stats.cached,
+            stats.deleted,
+        )
+        return entries

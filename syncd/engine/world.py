@@ -1,0 +1,110 @@
+"""What one read of the server found (`World`), and what a cycle did (`Summary`) or shows (`TodayItem`)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+from syncd.core.circles import Membership
+from syncd.core.contacts import Contact, format_instant
+from syncd.core.reminders import Task
+from syncd.dav.discovery import Account, Collection
+
+
+@dataclass(slots=True)
+class World:
+    """Everything one pass read from the server."""
+
+    account: Account
+    addressbooks: list[Collection]
+    contacts: dict[str, Contact]  # people (no group cards) by UID
+    groups: dict[str, set[str]]
+    memberships: dict[str, Membership]  # tracked contacts only
+    broken: list[str]
+    task_list: Collection | None
+    tasks: list[Task]
+    broken_tasks: list[str] = field(default_factory=list)  # hrefs of tasks that could not be read
+
+    def open_reminders(self) -> dict[str, Task]:
+        return {t.contact_uid: t for t in self.tasks if t.open}
+
+    def due_reminders(self, today: date) -> Iterator[tuple[Task, date, Contact, Membership | None]]:
+        """Open reminders due today or earlier, with their DUE, contact and circle (a reminder whose contact
+        is not in the address books any more is left out)."""
+        for task in self.tasks:
+            if not task.open or task.due is None or task.due > today:
+                continue
+            contact = self.contacts.get(task.contact_uid)
+            if contact is not None:
+                yield task, task.due, contact, self.memberships.get(contact.uid)
+
+
+@dataclass(slots=True)
+class Summary:
+    contacts: int = 0
+    tracked: int = 0
+    broken: int = 0
+    due: int = 0
+    created: int = 0
+    completed: int = 0
+    snoozed: int = 0
+    closed: int = 0
+    withdrawn: int = 0
+    cards_written: int = 0
+    restored: int = 0
+    waiting: int = 0
+    requests: int = 0
+    writes: int = 0
+    warnings: list[str] = field(default_factory=list)
+
+    def line(self) -> str:
+        parts = [
+            f"{self.contacts} contacts read ({self.tracked} tracked"
+            + (f", {self.broken} skipped as broken" if self.broken else "")
+            + ")",
+            f"{self.due} due today",
+            f"{self.created} created",
+            f"{self.completed} completed",
+            f"{self.cards_written} cards written",
+        ]
+        if self.snoozed:
+            parts.append(f"{self.snoozed} snoozed after deletion")
+        if self.closed:
+            parts.append(f"{self.closed} reminders closed")
+        if self.withdrawn:
+            parts.append(f"{self.withdrawn} withdrawn")
+        if self.restored:
+            parts.append(f"{self.restored} cards' X-SYNCD lines restored")
+        if self.waiting:
+            parts.append(f"{self.waiting} more due, waiting for a free slot")
+        return ", ".join(parts)
+
+    def as_dict(self) -> dict[str, object]:
+        return {k: getattr(self, k) for k in self.__slots__}
+
+
+# What a quiet cycle repeats from the summary of the cycle it stands for (the rest was 0 there).
+QUIET_SUMMARY = ("contacts", "tracked", "broken", "due", "waiting")
+
+
+@dataclass(slots=True)
+class TodayItem:
+    uid: str
+    name: str
+    circle: str
+    due: date
+    last_contact: datetime | None
+    reach: str
+    reminder: str | None  # href of the open reminder, None = created by the next sync
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "uid": self.uid,
+            "name": self.name,
+            "circle": self.circle,
+            "due": self.due.isoformat(),
+            "last_contact": format_instant(self.last_contact) if self.last_contact else None,
+            "reach": self.reach,
+            "reminder": self.reminder,
+        }
