@@ -25,7 +25,7 @@ def fast_retries_fixture(monkeypatch: pytest.MonkeyPatch) -> None:
     """Retries after 20 ms instead of 500 ms (same logic, same number of attempts): keeps fault tests quick."""
     import syncd.dav.client
 
-    monkeypatch.setattr(syncd.dav, "RETRY_BACKOFF", 0.02)
+    monkeypatch.setattr(syncd.dav.client, "RETRY_BACKOFF", 0.02)
 
 
 @dataclass
