@@ -13,7 +13,7 @@ import pytest
 from syncd.app.cli import main, make_client
 from syncd.app.localserver import free_port
 from syncd.config import load_config
-from syncd.core.vcard import xsyncd_values
+from syncd.core.xsyncd import xsyncd_values
 from syncd.engine.cycle import Engine
 from tests.proxy import ProxyFactory, Respond, counting_proxy_fixture, when  # noqa: F401
 from tests.servers import DavServer

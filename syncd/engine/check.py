@@ -43,7 +43,7 @@ def run_check(loaded: LoadedConfig, client: DavClient, out: TextIO) -> int:
             except CardSyntaxError:
                 broken += 1
         groups = group_members(people)
-        n_tracked = sum(1 for c in people if resolve(c, settings, groups) is not None)
+        n_tracked = sum(1 for c in people if resolve(c, settings.circle_rules, groups) is not None)
         n_people = sum(1 for c in people if not c.is_group)
         total += n_people
         tracked += n_tracked

@@ -13,7 +13,8 @@ from dataclasses import astuple, dataclass, field
 from datetime import UTC, date, datetime
 
 from syncd.config import Settings
-from syncd.core import birthdays, notetags
+from syncd.core import birthdays, notetags, repair
+from syncd.core.account import Account, Collection, same_resource
 from syncd.core.circles import Membership, group_members, resolve
 from syncd.core.contacts import (
     CIRCLE,
@@ -30,13 +31,15 @@ from syncd.core.planner import OpenReminder, Tracked, backlog, due_date, plan
 from syncd.core.reconcile import Reconciliation, reconcile
 from syncd.core.reminders import Task, build_task, complete_text, reschedule_text
 from syncd.dav import carddav, incremental, interactions, tasks
-from syncd.dav.client import DavClient, HTTPStatusError, NotFound, ResponseTooLarge, same_resource
-from syncd.dav.discovery import Account, Collection, describe_collection, discover, select_addressbooks
+from syncd.dav.client import DavClient, HTTPStatusError, NotFound, ResponseTooLarge
+from syncd.dav.discovery import describe_collection, discover, select_addressbooks
 from syncd.errors import ConfigError, DataError, PreconditionFailed, ServerError
-from syncd.store import cache, quiet, repair
-from syncd.store.cache import Broken, Parsed
+from syncd.store import account_cache, quiet
+from syncd.store.copies import Copies
 from syncd.store.journal import Entry, Journal, xsyncd_diff
+from syncd.store.members import Broken, Parsed
 from syncd.store.state import State, SyncedCollection
+from syncd.store.writehook import WriteHook
 
 log = logging.getLogger("syncd")
 
@@ -198,7 +201,7 @@ class Engine:
                     # Two cards with one UID: keep the one syncd knew for it (the listing order is no guide).
                     keep, skip = contacts[contact.uid], contact
                     if known is None:
-                        known = {uid: copy.href for uid, copy in repair.Copies(self.state.db).all().items()}
+                        known = {uid: copy.href for uid, copy in Copies(self.state).all().items()}
                     if same_resource(skip.href, known.get(contact.uid, "")):
                         keep, skip = skip, keep
                     log.warning("%s: UID %s is also used by %s; skipped", skip.href, contact.uid, keep.href)
@@ -224,7 +227,7 @@ class Engine:
     def _read_collection(self, collection: Collection, reader: incremental.Reader) -> list[tuple[str, Parsed]]:
         """Through the local cache: only what changed since the last read is downloaded (syncd.incremental)."""
         if not self._watching:
-            self.client.write_listeners.append(cache.WriteHook(self.state, self.zone))
+            self.client.write_listeners.append(WriteHook(self.state, self.zone))
             self._watching = True
         stats = incremental.ReadStats()
         self._read_urls.append(collection.url)
@@ -245,12 +248,12 @@ class Engine:
         """The account: from the cache when discovered recently for these server settings and it holds every
         collection the config names (syncd.cache), else discovered now."""
         if not fresh:
-            account = cache.load_account(self.state, self.settings)
+            account = account_cache.load_account(self.state, self.settings)
             if account is not None and self._covers(account):
                 self._account_cached = True
                 return account
         account = discover(self.client, self.settings.server)
-        cache.save_account(self.state, self.settings, account)
+        account_cache.save_account(self.state, self.settings, account)
         self._account_cached = False
         return account
 
@@ -280,7 +283,7 @@ class Engine:
             # made by syncd in this read: ask the server what it supports (sync-collection) once
             world.account.calendars[i] = describe_collection(self.client, created.url) or created
         if len(world.account.calendars) != known or not self._account_cached:
-            cache.save_account(self.state, self.settings, world.account)
+            account_cache.save_account(self.state, self.settings, world.account)
         return world
 
     def _read(self, account: Account, *, create_task_list: bool) -> World:
@@ -290,7 +293,7 @@ class Engine:
         notes: list[str] = []
         memberships: dict[str, Membership] = {}
         for uid, contact in people.items():
-            membership = resolve(contact, self.settings, groups, notes)
+            membership = resolve(contact, self.settings.circle_rules, groups, notes)
             if membership is not None:
                 memberships[uid] = membership
         for note in notes:
@@ -456,7 +459,7 @@ class Engine:
             world.task_list = self._planned_task_list(world)
         assert world.task_list is not None
         summary = Summary(contacts=len(world.contacts), tracked=len(world.memberships), broken=len(world.broken))
-        copies = repair.Copies(self.state.db).all()  # read once: restoring and saving both compare with it
+        copies = Copies(self.state).all()  # read once: restoring and saving both compare with it
         self._restore_vanished(world, copies, summary)
         # Only reminders of this task list: after `reminders.task_list` names another list, the old list's
         # reminders are not "deleted by the user" (which would snooze every contact that had one).
@@ -522,14 +525,14 @@ class Engine:
 
             if self.write_card(contact, compute, "restore: X-SYNCD lines vanished after an edit elsewhere"):
                 summary.restored += 1
-                membership = resolve(contact, self.settings, world.groups, notes)
+                membership = resolve(contact, self.settings.circle_rules, world.groups, notes)
                 if membership is not None:
                     world.memberships[uid] = membership
         for note in notes:
             log.warning("%s", note)
 
     def _save_copies(self, world: World, known: Mapping[str, repair.Copy]) -> None:
-        copies = repair.Copies(self.state.db)  # creates its table: not inside a transaction
+        copies = Copies(self.state)
         with self.state.transaction():
             copies.save(world.contacts.values(), known)
 

@@ -1,4 +1,4 @@
-"""syncd's own copy of every card's X-SYNCD values, to put them back when another client drops them.
+"""Putting back the X-SYNCD values another client dropped. Pure: `store.copies` keeps the copies.
 
 Some clients (seen with iPhone, DAVx5 and Nextcloud apps) rewrite a card without the properties they do not
 know, so an edit on the phone can silently remove every `X-SYNCD-*` line. syncd keeps the values it last saw
@@ -10,62 +10,23 @@ some X-SYNCD lines is left as it is. (`syncd set CONTACT --circle none` is the w
 
 from __future__ import annotations
 
-import json
 import logging
-import sqlite3
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from syncd.core.contacts import Contact
 
-log = logging.getLogger("syncd.store.repair")
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS xsyncd_copy (
-    uid TEXT PRIMARY KEY,
-    href TEXT NOT NULL,
-    etag TEXT NOT NULL,
-    xsyncd TEXT NOT NULL           -- JSON object: property name -> value
-);
-"""
+log = logging.getLogger("syncd.core.repair")
 
 
 @dataclass(frozen=True, slots=True)
 class Copy:
+    """syncd's copy of one contact's X-SYNCD values, and where and in which version of the card it saw them."""
+
     uid: str
     href: str
     etag: str
     values: dict[str, str]
-
-
-class Copies:
-    """The table, on a connection of the state database (created on first use)."""
-
-    def __init__(self, db: sqlite3.Connection) -> None:
-        self.db = db
-        db.executescript(SCHEMA)
-
-    def all(self) -> dict[str, Copy]:
-        rows = self.db.execute("SELECT uid, href, etag, xsyncd FROM xsyncd_copy")
-        return {r[0]: Copy(r[0], r[1], r[2], dict(json.loads(r[3]))) for r in rows}
-
-    def save(self, contacts: Iterable[Contact], known: Mapping[str, Copy]) -> int:
-        """Remember the values of every contact that has some (a contact without any keeps its old copy,
-        so values that vanished stay restorable). Call inside a transaction. Returns rows written."""
-        written = 0
-        for contact in contacts:
-            if not contact.xsyncd:
-                continue
-            old = known.get(contact.uid)
-            if old is not None and old.etag == contact.etag and old.values == contact.xsyncd:
-                continue
-            self.db.execute(
-                "INSERT INTO xsyncd_copy (uid, href, etag, xsyncd) VALUES (?, ?, ?, ?) ON CONFLICT(uid) DO UPDATE "
-                "SET href=excluded.href, etag=excluded.etag, xsyncd=excluded.xsyncd",
-                (contact.uid, contact.href, contact.etag, json.dumps(contact.xsyncd, sort_keys=True)),
-            )
-            written += 1
-        return written
 
 
 def vanished(contacts: Mapping[str, Contact], copies: Mapping[str, Copy]) -> dict[str, dict[str, str]]:
