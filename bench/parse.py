@@ -5,9 +5,9 @@
 The cards are `bench/bench.py`'s (vCard 3.0, ~10% with ~20 KB photos). Rows, each the best of `--repeat`
 runs, in µs per card:
 - contact_from_card on the whole text, photos included
-- contact_from_card on the text without binary properties (what a sync parses: `cache.without_binary`)
-- cache.parse_card (without_binary + contact_from_card, as a sync calls it)
-- cache.encode / cache.decode of the parsed contact
+- contact_from_card on the text without binary properties (what a sync parses: `members.without_binary`)
+- members.parse_card (without_binary + contact_from_card, as a sync calls it)
+- codec.encode / codec.decode of the parsed contact
 It is a benchmark, not a test: figures depend on the machine and its load.
 """
 
@@ -25,7 +25,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from bench import cards  # noqa: E402
 from syncd.core.contacts import Card, contact_from_card  # noqa: E402
-from syncd.store import cache  # noqa: E402
+from syncd.store import codec, members  # noqa: E402
 
 
 def best(fn: Callable[[], object], repeat: int) -> float:
@@ -44,15 +44,18 @@ def main() -> None:
     args = parser.parse_args()
     texts = cards(args.count)
     whole = [Card(f"/ab/{i}.vcf", f'"{i}"', t, "Contacts") for i, t in enumerate(texts)]
-    stripped = [Card(c.href, c.etag, cache.without_binary(c.text), c.addressbook) for c in whole]
-    parsed = [cache.parse_card(c.href, c.etag, c.text, c.addressbook) for c in whole]
-    encoded = [cache.encode(p) for p in parsed]
+    stripped = [Card(c.href, c.etag, members.without_binary(c.text), c.addressbook) for c in whole]
+    parsed = [members.parse_card(c.href, c.etag, c.text, c.addressbook) for c in whole]
+    encoded = [codec.encode(p) for p in parsed]
     rows = [
         ("contact_from_card, photos included", lambda: [contact_from_card(c) for c in whole]),
         ("contact_from_card, binary stripped", lambda: [contact_from_card(c) for c in stripped]),
-        ("cache.parse_card (strip + parse)", lambda: [cache.parse_card(c.href, c.etag, c.text, "C") for c in whole]),
-        ("cache.encode", lambda: [cache.encode(p) for p in parsed]),
-        ("cache.decode", lambda: [cache.decode(cache.CARD, "/h", "e", e) for e in encoded]),
+        (
+            "members.parse_card (strip + parse)",
+            lambda: [members.parse_card(c.href, c.etag, c.text, "C") for c in whole],
+        ),
+        ("codec.encode", lambda: [codec.encode(p) for p in parsed]),
+        ("codec.decode", lambda: [codec.decode(members.CARD, "/h", "e", e) for e in encoded]),
     ]
     photos = sum(1 for t in texts if "PHOTO" in t)
     print(f"{args.count} cards ({photos} with photos), best of {args.repeat}")

@@ -28,6 +28,7 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from syncd.core.circles import CircleRules, Rule, circle_rules
 from syncd.core.durations import Duration
 from syncd.errors import ConfigError
 
@@ -315,6 +316,13 @@ class Settings(BaseSettings):
         if rank == 0:
             return 1
         return 9 if rank == len(keys) - 1 else 5
+
+    @property
+    def circle_rules(self) -> CircleRules:
+        """What resolving a contact's circle needs (`core.circles.resolve`): circles, rules, default circle."""
+        circles = tuple((key, circle.interval) for key, circle in self.circles.items())
+        rules = tuple(Rule(rule.circle, rule.category, rule.group) for rule in self.rules)
+        return circle_rules(circles, rules, self.contacts.default_circle)
 
 
 class LoadedConfig:

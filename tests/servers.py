@@ -88,7 +88,8 @@ class DavServer:
             Depth="1",
             **{"Content-Type": "application/xml"},
         )
-        from syncd.dav.client import parse_multistatus, same_resource
+        from syncd.core.account import same_resource
+        from syncd.dav.multistatus import parse_multistatus
 
         found = parse_multistatus(r.content, collection_url)
         return [res.href for res in found.resources if not same_resource(res.href, collection_url)]

@@ -15,12 +15,13 @@ from hypothesis import strategies as st
 
 from syncd.app.demo import generate_cards
 from syncd.app.progress import Progress
+from syncd.core.account import canonical
 from syncd.core.contacts import Card, Contact, contact_from_card
 from syncd.core.durations import Duration
 from syncd.core.reminders import build_task
 from syncd.core.vcard import CardSyntaxError
-from syncd.dav.client import iter_multistatus, parse_multistatus
-from syncd.store import cache
+from syncd.dav.multistatus import iter_multistatus, parse_multistatus
+from syncd.store import account_cache, codec, fingerprints, members
 
 CORPUS = Path(__file__).parent / "corpus"
 ZONE = ZoneInfo("Europe/Berlin")
@@ -33,13 +34,13 @@ def corpus_cards() -> list[Path]:
 @pytest.mark.parametrize("path", corpus_cards(), ids=lambda p: p.name)
 def test_cached_card_is_the_parsed_card(path: Path) -> None:
     text = path.read_bytes().decode("utf-8", "surrogateescape")
-    parsed = cache.parse_card("http://h/ab/x.vcf", '"e1"', text, "Contacts")
-    again = cache.decode(cache.CARD, "http://h/ab/x.vcf", '"e1"', cache.encode(parsed))
+    parsed = members.parse_card("http://h/ab/x.vcf", '"e1"', text, "Contacts")
+    again = codec.decode(members.CARD, "http://h/ab/x.vcf", '"e1"', codec.encode(parsed))
     assert again == parsed
     try:  # reading without the binary properties gives what reading the whole card gives
         whole: object = contact_from_card(Card("http://h/ab/x.vcf", '"e1"', text, "Contacts"))
     except CardSyntaxError as err:
-        whole = cache.Broken(str(err))
+        whole = members.Broken(str(err))
     assert parsed == whole
 
 
@@ -76,21 +77,21 @@ def test_binary_properties_are_skipped_when_reading(binary: str, eol: str) -> No
         "END:VCARD",
     ]
     text = eol.join(lines) + eol
-    assert "QUJDQUJD" not in cache.without_binary(text) or len(text) < 2048
-    parsed = cache.parse_card("h", "e", text, "x")
+    assert "QUJDQUJD" not in members.without_binary(text) or len(text) < 2048
+    parsed = members.parse_card("h", "e", text, "x")
     assert parsed == contact_from_card(Card("h", "e", text, "x"))
     assert isinstance(parsed, Contact) and parsed.emails == ["ada@example.org"] and "KEY:" in parsed.note
 
 
 def test_generated_cards_round_trip() -> None:
     for i, text in enumerate(generate_cards(200, date(2026, 11, 22))):
-        parsed = cache.parse_card(f"http://h/ab/{i}.vcf", f'"{i}"', text, "Contacts")
+        parsed = members.parse_card(f"http://h/ab/{i}.vcf", f'"{i}"', text, "Contacts")
         assert isinstance(parsed, Contact)
-        assert cache.decode(cache.CARD, parsed.href, parsed.etag, cache.encode(parsed)) == parsed
+        assert codec.decode(members.CARD, parsed.href, parsed.etag, codec.encode(parsed)) == parsed
 
 
 def test_cached_contact_format_is_stable() -> None:
-    """The stored JSON of a contact; a change here must bump cache.CACHE_VERSION."""
+    """The stored JSON of a contact; a change here must bump codec.CACHE_VERSION."""
     contact = Contact(
         uid="u1",
         name="Jürgen",
@@ -102,13 +103,13 @@ def test_cached_contact_format_is_stable() -> None:
         bday=date(1604, 3, 15),
         xsyncd={"X-SYNCD-CIRCLE": "1"},
     )
-    text = cache.encode(contact)
-    assert cache.CACHE_VERSION == "2"
+    text = codec.encode(contact)
+    assert codec.CACHE_VERSION == "2"
     assert text == (
         '["u1","Jürgen","C",["j@example.org"],[],"","",["A","B"],"",{"$d":"1604-03-15"},false,[],'
         '{"X-SYNCD-CIRCLE":"1"},[]]'
     )
-    assert cache.decode(cache.CARD, contact.href, contact.etag, text) == contact
+    assert codec.decode(members.CARD, contact.href, contact.etag, text) == contact
 
 
 @pytest.mark.parametrize(
@@ -125,7 +126,7 @@ def test_cached_contact_format_is_stable() -> None:
 )
 def test_rows_of_another_layout_do_not_decode(row: str) -> None:
     with pytest.raises((ValueError, TypeError, KeyError)):
-        cache.decode(cache.CARD, "/ab/u1.vcf", '"e"', row)
+        codec.decode(members.CARD, "/ab/u1.vcf", '"e"', row)
 
 
 def test_cached_task_is_the_parsed_task() -> None:
@@ -141,23 +142,23 @@ def test_cached_task_is_the_parsed_task() -> None:
         zone=ZONE,
         now=now,
     )
-    task = cache.parse_reminder("http://h/cal/t.ics", '"t"', text, ZONE)
-    assert task is not None and not isinstance(task, cache.Broken)
-    assert cache.decode(cache.TASK, task.href, task.etag, cache.encode(task)) == task
-    assert cache.decode(cache.TASK, "h", "e", cache.encode(None)) is None
-    broken = cache.parse_reminder("http://h/cal/b.ics", '"b"', "not ical", ZONE)
-    assert isinstance(broken, cache.Broken)
-    assert cache.decode(cache.TASK, "h", "e", cache.encode(broken)) == broken
+    task = members.parse_reminder("http://h/cal/t.ics", '"t"', text, ZONE)
+    assert task is not None and not isinstance(task, members.Broken)
+    assert codec.decode(members.TASK, task.href, task.etag, codec.encode(task)) == task
+    assert codec.decode(members.TASK, "h", "e", codec.encode(None)) is None
+    broken = members.parse_reminder("http://h/cal/b.ics", '"b"', "not ical", ZONE)
+    assert isinstance(broken, members.Broken)
+    assert codec.decode(members.TASK, "h", "e", codec.encode(broken)) == broken
 
 
 def test_fingerprints_follow_the_zone() -> None:
-    assert cache.task_fingerprint(ZONE) != cache.task_fingerprint(ZoneInfo("UTC"))
-    assert cache.card_fingerprint() == cache.card_fingerprint()
+    assert fingerprints.task_fingerprint(ZONE) != fingerprints.task_fingerprint(ZoneInfo("UTC"))
+    assert fingerprints.card_fingerprint() == fingerprints.card_fingerprint()
 
 
 def test_canonical_href() -> None:
-    assert cache.canonical("http://h:1/a%40b/c.vcf") == cache.canonical("http://h:1/a@b/c.vcf")
-    assert cache.canonical("http://h/x%20y.vcf") == "http://h/x%20y.vcf"
+    assert canonical("http://h:1/a%40b/c.vcf") == canonical("http://h:1/a@b/c.vcf")
+    assert canonical("http://h/x%20y.vcf") == "http://h/x%20y.vcf"
 
 
 MULTISTATUS = (
@@ -257,7 +258,7 @@ def test_batches_are_fetched_ahead_in_order_and_errors_surface() -> None:
 
 def test_discovered_account_is_reused_for_an_hour_for_the_same_server(tmp_path: Path) -> None:
     from syncd.config import Settings
-    from syncd.dav.discovery import Account, Collection
+    from syncd.core.account import Account, Collection
     from syncd.store.state import State
 
     settings = Settings.model_validate({"state_dir": tmp_path, "server": {"url": "https://dav.example.org/"}})
@@ -271,11 +272,11 @@ def test_discovered_account_is_reused_for_an_hour_for_the_same_server(tmp_path: 
     )
     state = State.in_dir(tmp_path)
     try:
-        cache.save_account(state, settings, account, now=1000.0)
-        assert cache.load_account(state, settings, now=1000.0 + cache.DISCOVERY_TTL - 1) == account
-        assert cache.load_account(state, settings, now=1000.0 + cache.DISCOVERY_TTL + 1) is None
-        assert cache.load_account(state, other, now=1001.0) is None
-        state.set_meta(cache.DISCOVERY_KEY, "{broken")
-        assert cache.load_account(state, settings, now=1001.0) is None
+        account_cache.save_account(state, settings, account, now=1000.0)
+        assert account_cache.load_account(state, settings, now=1000.0 + account_cache.DISCOVERY_TTL - 1) == account
+        assert account_cache.load_account(state, settings, now=1000.0 + account_cache.DISCOVERY_TTL + 1) is None
+        assert account_cache.load_account(state, other, now=1001.0) is None
+        state.set_meta(account_cache.DISCOVERY_KEY, "{broken")
+        assert account_cache.load_account(state, settings, now=1001.0) is None
     finally:
         state.close()

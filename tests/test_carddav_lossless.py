@@ -25,11 +25,12 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 
+from syncd.core.account import Collection
 from syncd.core.contacts import Card, Contact, contact_from_card
-from syncd.core.vcard import logical_lines, parse_card, patch_xsyncd, xsyncd_values
+from syncd.core.vcard import logical_lines, parse_card
+from syncd.core.xsyncd import patch_xsyncd, xsyncd_values
 from syncd.dav.carddav import Compute, read_addressbook, write_xsyncd
 from syncd.dav.client import DavClient
-from syncd.dav.discovery import Collection
 from tests.servers import DavServer
 from tests.test_vcard import CORPUS, GOOD_CARDS, read_corpus, without_xsyncd
 

@@ -14,7 +14,7 @@ from syncd.app.cli import main
 from syncd.app.localserver import free_port
 from syncd.app.wiring import open_session
 from syncd.config import load_config
-from syncd.core.vcard import xsyncd_values
+from syncd.core.xsyncd import xsyncd_values
 from syncd.engine.reading import Reader
 from tests.proxy import ProxyFactory, Respond, counting_proxy_fixture, when  # noqa: F401
 from tests.servers import DavServer

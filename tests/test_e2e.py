@@ -15,7 +15,7 @@ import pytest
 from icalendar import Calendar
 
 from syncd.app.cli import main
-from syncd.core.vcard import xsyncd_values
+from syncd.core.xsyncd import xsyncd_values
 from tests.proxy import CountingProxy
 from tests.servers import ICAL, DavServer
 

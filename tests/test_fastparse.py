@@ -27,7 +27,7 @@ from hypothesis import strategies as st
 from syncd.app.demo import generate_cards
 from syncd.core import vcard
 from syncd.core.contacts import Card, contact_from_card
-from syncd.store import cache
+from syncd.store import members
 from tests import vcard_reference as ref
 from tests.test_vcard import cards as realistic_cards
 
@@ -149,7 +149,7 @@ def binary_soups(draw: st.DrawFn) -> str:
 @given(text=binary_soups(), padding=st.sampled_from(["", "NOTE:" + "x" * 2100 + "\r\n"]))
 def test_without_binary_is_the_reference(text: str, padding: str) -> None:
     for whole in (text + padding, padding + text):
-        assert cache.without_binary(whole) == ref.without_binary(whole)
+        assert members.without_binary(whole) == ref.without_binary(whole)
 
 
 # Real cards in every line-ending style ----------------------------------------------------------------------
@@ -165,7 +165,7 @@ def _eol_variants(text: str) -> list[str]:
 def test_corpus_reads_as_the_reference_reads_it(path: Path) -> None:
     for text in _eol_variants(path.read_bytes().decode("utf-8", "surrogateescape")):
         assert_same_reading(text)
-        stripped = cache.without_binary(text)
+        stripped = members.without_binary(text)
         assert stripped == ref.without_binary(text)
         assert_same_reading(stripped)
 
@@ -181,5 +181,5 @@ def test_benchmark_cards_read_as_the_reference_reads_them() -> None:
             folded = "\r\n ".join([photo[:75]] + [photo[j : j + 74] for j in range(75, len(photo), 74)])
             text = text.replace("END:VCARD", folded + "\r\nEND:VCARD")
         assert_same_reading(text)
-        assert cache.without_binary(text) == ref.without_binary(text)
-        assert_same_reading(cache.without_binary(text))
+        assert members.without_binary(text) == ref.without_binary(text)
+        assert_same_reading(members.without_binary(text))

@@ -17,14 +17,15 @@ import pytest
 from syncd.app.demo import generate_cards
 from syncd.app.wiring import open_session
 from syncd.config import load_config
-from syncd.dav.client import DavClient, parse_multistatus
+from syncd.dav.client import DavClient
 from syncd.dav.incremental import sync_body
+from syncd.dav.multistatus import parse_multistatus
 from syncd.engine.cycle import Cycle
 from syncd.engine.reading import Reader
 from syncd.engine.session import Session
 from syncd.engine.world import World
 from syncd.engine.writing import Writer
-from syncd.store import cache
+from syncd.store import account_cache, members
 from tests.proxy import (  # noqa: F401
     CountingProxy,
     Forward,
@@ -355,7 +356,7 @@ def test_moved_task_list_is_found_again(setup: tuple[DavServer, str, Path, Count
     sync(cfg)
     e = engine(cfg)
     try:
-        account = cache.load_account(e.state, e.settings)
+        account = account_cache.load_account(e.state, e.settings)
         list_name = e.settings.reminders.task_list
     finally:
         e.close()
@@ -411,7 +412,7 @@ def test_reminder_created_then_deleted_before_the_next_read(
     sync(cfg)
     e = engine(cfg)
     try:
-        rows = e.state.synced_items(next(c.url for c in e.state.synced_collections() if c.kind == cache.TASK))
+        rows = e.state.synced_items(next(c.url for c in e.state.synced_collections() if c.kind == members.TASK))
     finally:
         e.close()
     assert len(rows) == 2 and all(pending for _etag, _data, pending in rows.values())

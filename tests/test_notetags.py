@@ -95,26 +95,26 @@ def settings(**kw: object) -> Settings:
 def test_precedence_tag_card_rule_default() -> None:
     s = settings(contacts={"default_circle": "3"})
     groups = {"circle 2": {"u1"}}
-    assert resolve(person("#circle2", "1", ("Family",)), s, groups).circle == "2"  # type: ignore[union-attr]
-    assert resolve(person("", "3", ("Family",)), s, groups).circle == "3"  # type: ignore[union-attr]
-    assert resolve(person("", None, ("family",)), s, groups).circle == "1"  # type: ignore[union-attr]
-    m = resolve(person(), s, groups)
+    assert resolve(person("#circle2", "1", ("Family",)), s.circle_rules, groups).circle == "2"  # type: ignore[union-attr]
+    assert resolve(person("", "3", ("Family",)), s.circle_rules, groups).circle == "3"  # type: ignore[union-attr]
+    assert resolve(person("", None, ("family",)), s.circle_rules, groups).circle == "1"  # type: ignore[union-attr]
+    m = resolve(person(), s.circle_rules, groups)
     assert m is not None and (m.circle, m.source) == ("2", "rule")
-    m = resolve(person(), s, {})
+    m = resolve(person(), s.circle_rules, {})
     assert m is not None and (m.circle, m.source) == ("3", "default")
-    assert resolve(person("#pause", "1", ("Family",)), s, groups) is None
+    assert resolve(person("#pause", "1", ("Family",)), s.circle_rules, groups) is None
 
 
 def test_tag_interval_beats_card_interval() -> None:
     c = person("#every 10d", "1")
     c.xsyncd[INTERVAL] = "P2M"
-    m = resolve(c, settings(), {})
+    m = resolve(c, settings().circle_rules, {})
     assert m is not None and m.interval == Duration("P10D") and m.source == "card"
 
 
 def test_unknown_tag_circle_warns_and_falls_through() -> None:
     notes: list[str] = []
-    m = resolve(person("#circle7", "2"), settings(), {}, notes)
+    m = resolve(person("#circle7", "2"), settings().circle_rules, {}, notes)
     assert m is not None and m.circle == "2"
     assert any("#circle7" in n for n in notes)
 
@@ -128,9 +128,9 @@ def test_removing_pause_ends_it() -> None:
     # Resolution does not wait for the write: the contact is tracked again at once.
     c = person("", "none")
     c.xsyncd[PAUSED_BY] = "note"
-    m = resolve(c, settings(contacts={"default_circle": "3"}), {})
+    m = resolve(c, settings(contacts={"default_circle": "3"}).circle_rules, {})
     assert m is not None and m.circle == "3"
-    assert resolve(person("", "none"), settings(contacts={"default_circle": "3"}), {}) is None
+    assert resolve(person("", "none"), settings(contacts={"default_circle": "3"}).circle_rules, {}) is None
 
 
 FRAGMENTS = ["#circle2", "#Circle 3", "#every 3w", "#every 0d", "#pause", "#circle9", "#every P1M", " ", "\n", "x"]

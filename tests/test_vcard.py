@@ -24,16 +24,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from syncd.core.contacts import Card, Contact, NoUID, contact_from_card
-from syncd.core.vcard import (
-    FOLD_OCTETS,
-    CardSyntaxError,
-    card_eol,
-    fold,
-    logical_lines,
-    parse_card,
-    patch_xsyncd,
-    xsyncd_values,
-)
+from syncd.core.vcard import CardSyntaxError, logical_lines, parse_card
+from syncd.core.xsyncd import FOLD_OCTETS, card_eol, fold, patch_xsyncd, xsyncd_values
 
 CORPUS = Path(__file__).parent / "corpus"
 GOOD_CARDS = sorted(p.name for p in CORPUS.glob("*.vcf"))

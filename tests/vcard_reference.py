@@ -307,7 +307,7 @@ _BINARY = re.compile(
 
 
 def without_binary(text: str) -> str:
-    """The reference of syncd.cache.without_binary."""
+    """The reference of syncd.store.members.without_binary."""
     if len(text) < 2048 or "QUOTED-PRINTABLE" in text.upper():
         return text
     return _BINARY.sub("", text)

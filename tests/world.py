@@ -13,7 +13,8 @@ from icalendar import Calendar
 
 from syncd.app.cli import main
 from syncd.core.reminders import is_done
-from syncd.core.vcard import XSYNCD_PREFIX, logical_lines, xsyncd_values
+from syncd.core.vcard import logical_lines
+from syncd.core.xsyncd import XSYNCD_PREFIX, xsyncd_values
 from tests.servers import ICAL, DavServer
 from tests.test_e2e import card, find_list
 
@@ -83,7 +84,8 @@ class Book:
 
 def _report(dav: DavServer, url: str, body: str, data: str) -> list[tuple[str, str, str]]:
     """(href, etag, text) of every item of a collection, by one REPORT, read independently of syncd's reader."""
-    from syncd.dav.client import parse_multistatus, same_resource
+    from syncd.core.account import same_resource
+    from syncd.dav.multistatus import parse_multistatus
 
     r = dav.http("REPORT", url, body, Depth="1", **{"Content-Type": "application/xml"})
     assert r.status_code == 207, (r.status_code, r.text[:300])

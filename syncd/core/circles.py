@@ -8,14 +8,40 @@ default is never written into the card (tags are mirrored into it by the cycle, 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import functools
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 
-from syncd.config import Settings
 from syncd.core.contacts import NO_CIRCLE, Contact
 from syncd.core.durations import Duration
 from syncd.core.notetags import circle_key, pause_ended
 from syncd.core.notetags import parse as parse_tags
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """A `[[rules]]` entry: contacts with this category, or in this group, are in `circle` ("none": untracked)."""
+
+    circle: str
+    category: str = ""
+    group: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class CircleRules:
+    """What resolving a contact's circle needs of the settings (see `Settings.circle_rules`)."""
+
+    circles: Mapping[str, Duration]  # circle key -> its interval, in the configured order
+    rules: tuple[Rule, ...] = ()
+    default_circle: str = ""  # `contacts.default_circle`; "" = none
+
+
+@functools.lru_cache(maxsize=16)
+def circle_rules(circles: tuple[tuple[str, str], ...], rules: tuple[Rule, ...], default_circle: str) -> CircleRules:
+    """CircleRules from (circle key, ISO 8601 interval) pairs: the same inputs give the same object, so that
+    the intervals are parsed once, not once per contact."""
+    return CircleRules(MappingProxyType({key: Duration(text) for key, text in circles}), rules, default_circle)
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,7 +61,7 @@ def group_members(contacts: Iterable[Contact]) -> dict[str, set[str]]:
 
 
 def resolve(
-    contact: Contact, settings: Settings, groups: dict[str, set[str]], warnings: list[str] | None = None
+    contact: Contact, config: CircleRules, groups: dict[str, set[str]], warnings: list[str] | None = None
 ) -> Membership | None:
     if contact.is_group:
         return None
@@ -47,7 +73,7 @@ def resolve(
     if tags.pause:
         return None
     if tags.circle is not None:
-        circle = circle_key(tags, settings.circles)
+        circle = circle_key(tags, config.circles)
         source = "tag"
         if circle is None and warnings is not None:
             warnings.append(f"{contact.name} ({contact.href}): NOTE #circle{tags.circle} is not a configured circle")
@@ -57,12 +83,12 @@ def resolve(
     if circle is None and own is not None:
         if own.lower() == NO_CIRCLE:
             return None
-        if own in settings.circles:
+        if own in config.circles:
             circle, source = own, "card"
         elif warnings is not None:
             warnings.append(f"{contact.name} ({contact.href}): X-SYNCD-CIRCLE:{own} is not a configured circle")
     if circle is None:
-        for rule in settings.rules:
+        for rule in config.rules:
             matched = (rule.category and rule.category.casefold() in {c.casefold() for c in contact.categories}) or (
                 rule.group and contact.uid in groups.get(rule.group.casefold(), set())
             )
@@ -71,9 +97,9 @@ def resolve(
                     return None
                 circle, source = rule.circle, "rule"
                 break
-    if circle is None and settings.contacts.default_circle:
-        circle, source = settings.contacts.default_circle, "default"
+    if circle is None and config.default_circle:
+        circle, source = config.default_circle, "default"
     if circle is None:
         return None
-    interval = tags.interval or contact.interval or settings.circles[circle].duration
+    interval = tags.interval or contact.interval or config.circles[circle]
     return Membership(circle, interval, source)

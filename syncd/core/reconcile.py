@@ -11,7 +11,19 @@ from zoneinfo import ZoneInfo
 from syncd.core.circles import Membership
 from syncd.core.contacts import Contact
 from syncd.core.reminders import Task
-from syncd.store.state import KnownReminder
+
+
+@dataclass(frozen=True, slots=True)
+class KnownReminder:
+    """A reminder as syncd last knew it (kept in the state database): whether it was open, and whether its
+    completion was recorded in the card."""
+
+    uid: str
+    contact_uid: str
+    href: str
+    due: str | None
+    status: str  # open | done | removed
+    recorded: bool
 
 
 @dataclass(slots=True)

@@ -8,10 +8,10 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
+from syncd.core.account import Collection, same_resource
 from syncd.core.contacts import Card
-from syncd.core.vcard import patch_xsyncd, xsyncd_values
-from syncd.dav.client import DavClient, NotFound, same_resource
-from syncd.dav.discovery import Collection
+from syncd.core.xsyncd import patch_xsyncd, xsyncd_values
+from syncd.dav.client import DavClient, NotFound
 from syncd.dav.multiget import ADDRESS_DATA, BATCH
 from syncd.dav.multiget import multiget as generic_multiget
 from syncd.errors import PreconditionFailed, ServerError

@@ -4,11 +4,12 @@ current-user-principal, RFC 6352/4791 home sets), unless `carddav_url` / `caldav
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
-from urllib.parse import unquote, urljoin, urlsplit
+from urllib.parse import urljoin
 
 from syncd.config import ServerConfig
-from syncd.dav.client import DavClient, HTTPStatusError, NotFound, Resource, same_resource
+from syncd.core.account import Account, Collection, same_resource
+from syncd.dav.client import DavClient, HTTPStatusError, NotFound
+from syncd.dav.multistatus import Resource
 from syncd.errors import ConfigError, ServerError
 
 log = logging.getLogger("syncd.dav.discovery")
@@ -21,34 +22,6 @@ COLLECTION_PROPS = [
     "d:supported-report-set",
     "cal:supported-calendar-component-set",
 ]
-
-
-@dataclass(slots=True)
-class Collection:
-    url: str
-    name: str
-    kind: str  # "addressbook" or "calendar"
-    components: set[str] = field(default_factory=set)  # for calendars: VTODO, VEVENT, ... (empty = any)
-    supports_sync: bool = False
-
-    @property
-    def path(self) -> str:
-        return unquote(urlsplit(self.url).path)
-
-    def label(self) -> str:
-        return f"{self.name!r} ({self.path})" if self.name else self.path
-
-    def holds(self, component: str) -> bool:
-        return not self.components or component in self.components
-
-
-@dataclass(slots=True)
-class Account:
-    principal: str
-    addressbook_home: str | None
-    calendar_home: str | None
-    addressbooks: list[Collection]
-    calendars: list[Collection]
 
 
 def _principal(client: DavClient, start: str, service: str) -> str | None:

@@ -10,13 +10,14 @@ from datetime import UTC, datetime, timedelta
 from urllib.parse import quote, urljoin
 from zoneinfo import ZoneInfo
 
+from syncd.core.account import Account, Collection, same_resource
 from syncd.core.events import BrokenEvent, Found, Wanted, build, identify, matches, update
-from syncd.dav.client import DavClient, NotFound, same_resource
-from syncd.dav.discovery import Account, Collection, find_calendar
+from syncd.dav.client import DavClient, NotFound
+from syncd.dav.discovery import find_calendar
 from syncd.dav.tasks import create_calendar, read_tasks
 from syncd.errors import ConfigError, PreconditionFailed
 
-log = logging.getLogger("syncd.core.events")
+log = logging.getLogger("syncd.events")
 
 ICAL_TYPE = "text/calendar"
 

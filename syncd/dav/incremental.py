@@ -10,30 +10,55 @@
    in batches) and parsed; deleted ones are dropped; every other member comes from the cache.
 4. Members, ETags, parsed data and the new token are saved in one transaction, after everything was
    read: an interrupted read leaves the previous, consistent cache.
+
+Long reads can be shown as they go: `read_collection` takes a `ProgressDisplay` (the command line passes its
+terminal display); by default nothing is drawn.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
+from typing import Protocol
 from xml.sax.saxutils import escape
 from zoneinfo import ZoneInfo
 
-from syncd.app.progress import Progress
+from syncd.core.account import Collection, canonical, same_resource
 from syncd.dav import multiget
 from syncd.dav.carddav import list_etags
-from syncd.dav.client import DavClient, HTTPStatusError, NotFound, same_resource
-from syncd.dav.discovery import Collection
+from syncd.dav.client import DavClient, HTTPStatusError, NotFound
 from syncd.errors import PreconditionFailed, ServerError
-from syncd.store import cache
-from syncd.store.cache import CARD, TASK, Parsed
+from syncd.store import codec
+from syncd.store.fingerprints import card_fingerprint, task_fingerprint
+from syncd.store.members import CARD, TASK, Parsed, parse_card, parse_reminder
 from syncd.store.state import State
 
 log = logging.getLogger("syncd.dav.incremental")
 
 MAX_PAGES = 10_000
 _SERVER_TROUBLE = {502, 503, 504}
+
+
+class Tally(Protocol):
+    """A running count of members read, as a progress display shows it."""
+
+    def advance(self, n: int = 1) -> None: ...
+
+
+# (total members, or None when not known in advance; what is being read) -> a display while in use.
+ProgressDisplay = Callable[[int | None, str], AbstractContextManager[Tally]]
+
+
+class _Silent:
+    def advance(self, n: int = 1) -> None:
+        pass
+
+
+def no_progress(total: int | None, label: str) -> AbstractContextManager[Tally]:
+    """The default display: draws nothing."""
+    return nullcontext(_Silent())
 
 
 class TokenRefused(Exception):
@@ -83,7 +108,7 @@ def sync_collection(client: DavClient, url: str, token: str | None) -> Listing:
             raise NoSync() from err
         truncated = False
         for resource in found.resources:
-            href = cache.canonical(resource.href)
+            href = canonical(resource.href)
             if same_resource(href, url):
                 truncated = truncated or resource.status == 507
                 continue
@@ -124,7 +149,7 @@ def first_listing(
         stream = client.report_stream(collection.url, sync_body(None, data), depth=0, tail=tail)
         try:
             for resource in stream:
-                href = cache.canonical(resource.href)
+                href = canonical(resource.href)
                 if same_resource(href, collection.url):
                     if resource.status == 507:
                         return None
@@ -175,7 +200,7 @@ def list_changes(client: DavClient, collection: Collection, token: str | None) -
                 pass
         except NoSync:
             log.info("%s: sync-collection not available; comparing ETags instead", collection.url)
-    etags = {cache.canonical(href): etag for href, etag in list_etags(client, collection).items()}
+    etags = {canonical(href): etag for href, etag in list_etags(client, collection).items()}
     return Listing(etags=etags, token=None, complete=True, how="propfind")
 
 
@@ -186,7 +211,7 @@ def list_changes(client: DavClient, collection: Collection, token: str | None) -
 class Reader:
     """How one kind of collection is read: the multiget flavour and the parser of one item's text."""
 
-    kind: str  # cache.CARD or cache.TASK
+    kind: str  # CARD or TASK
     fingerprint: str
     data: multiget.Kind
     parse: Callable[[str, str, str], Parsed]  # (href, etag, text) -> parsed
@@ -197,16 +222,16 @@ def card_reader(addressbook: Collection) -> Reader:
     label = addressbook.name or addressbook.url
 
     def parse(href: str, etag: str, text: str) -> Parsed:
-        return cache.parse_card(href, etag, text, label)
+        return parse_card(href, etag, text, label)
 
-    return Reader(CARD, cache.card_fingerprint(), multiget.ADDRESS_DATA, parse, "contacts")
+    return Reader(CARD, card_fingerprint(), multiget.ADDRESS_DATA, parse, "contacts")
 
 
 def task_reader(zone: ZoneInfo) -> Reader:
     def parse(href: str, etag: str, text: str) -> Parsed:
-        return cache.parse_reminder(href, etag, text, zone)
+        return parse_reminder(href, etag, text, zone)
 
-    return Reader(TASK, cache.task_fingerprint(zone), multiget.CALENDAR_DATA, parse, "tasks")
+    return Reader(TASK, task_fingerprint(zone), multiget.CALENDAR_DATA, parse, "tasks")
 
 
 @dataclass(slots=True)
@@ -237,7 +262,7 @@ def _cached(
         if unconfirmed:
             pending.add(href)
         try:
-            members[href] = (etag, cache.decode(reader.kind, href, etag, data))
+            members[href] = (etag, codec.decode(reader.kind, href, etag, data))
         except (ValueError, TypeError, KeyError) as err:
             log.debug("cache: %s does not decode (%s); fetching it again", href, err)
             unreadable.add(href)
@@ -251,11 +276,13 @@ def read_collection(
     reader: Reader,
     stats: ReadStats | None = None,
     listed: tuple[str, Listing] | None = None,
+    *,
+    progress: ProgressDisplay = no_progress,
 ) -> list[tuple[str, Parsed]]:
     """Every member of the collection as (href, parsed), sorted by href; see the module docstring.
 
     `listed`: (token, what `sync_collection` answered for it) when the caller asked already; used when the
-    cache holds that token."""
+    cache holds that token. `progress`: shows the members being downloaded (by default nothing is drawn)."""
     stats = stats if stats is not None else ReadStats()
     cached, unreadable, pending, token_usable = _cached(state, collection, reader)
     synced = state.synced_collection(collection.url)
@@ -264,23 +291,23 @@ def read_collection(
     upserts: list[tuple[str, str, str]] = []
     complete_cache = True
 
-    def take(item: multiget.Item, href: str, progress: Progress) -> None:
+    def take(item: multiget.Item, href: str, tally: Tally) -> None:
         nonlocal complete_cache
         parsed = reader.parse(href, item.etag, item.text)
         fresh[href] = (item.etag, parsed)
         try:
-            upserts.append((href, item.etag, cache.encode(parsed)))
+            upserts.append((href, item.etag, codec.encode(parsed)))
         except TypeError as err:  # a field the cache cannot hold: list everything next time
             log.debug("cache: %s not cached (%s)", href, err)
             complete_cache = False
-        progress.advance()
+        tally.advance()
 
     listing: Listing | None = None
     if listed is not None and token is not None and listed[0] == token:
         listing = listed[1]
     elif token is None and not cached and not unreadable and collection.supports_sync:
-        with Progress(None, f"Reading {reader.label} from {collection.label()}") as progress:
-            listing = first_listing(client, collection, reader.data, lambda item: take(item, item.href, progress))
+        with progress(None, f"Reading {reader.label} from {collection.label()}") as tally:
+            listing = first_listing(client, collection, reader.data, lambda item: take(item, item.href, tally))
         if listing is None:
             fresh.clear()
             upserts.clear()
@@ -306,12 +333,12 @@ def read_collection(
         if href not in fresh and (href not in cached or not etag or cached[href][0] != etag or href in unreadable)
     ]
     if wanted:
-        by_key = {cache.canonical(href): href for href in wanted}
-        with Progress(len(wanted), f"Reading {reader.label} from {collection.label()}") as progress:
+        by_key = {canonical(href): href for href in wanted}
+        with progress(len(wanted), f"Reading {reader.label} from {collection.label()}") as tally:
             for item in multiget.multiget(client, collection.url, sorted(wanted), reader.data):
-                href = by_key.get(cache.canonical(item.href), "")
+                href = by_key.get(canonical(item.href), "")
                 if href:  # else not asked for: not a member as far as this read knows
-                    take(item, href, progress)
+                    take(item, href, tally)
         gone = [href for href in wanted if href not in fresh]  # deleted between listing and fetching
         for href in gone:
             members.pop(href, None)

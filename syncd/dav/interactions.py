@@ -21,10 +21,11 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from syncd.config import InteractionsConfig
+from syncd.core.account import Account
 from syncd.core.contacts import Contact
 from syncd.core.durations import Duration
 from syncd.dav.client import DavClient, HTTPStatusError, NotFound
-from syncd.dav.discovery import Account, find_calendar
+from syncd.dav.discovery import find_calendar
 from syncd.dav.tasks import read_tasks
 
 log = logging.getLogger("syncd.dav.interactions")

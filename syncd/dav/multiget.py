@@ -16,7 +16,9 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 from xml.sax.saxutils import escape
 
-from syncd.dav.client import BadXML, DavClient, HTTPStatusError, NotFound, ResponseTooLarge, same_resource
+from syncd.core.account import same_resource
+from syncd.dav.client import DavClient, HTTPStatusError, NotFound, ResponseTooLarge
+from syncd.dav.multistatus import BadXML
 
 log = logging.getLogger("syncd.dav.multiget")
 

@@ -10,8 +10,9 @@ from dataclasses import dataclass
 from urllib.parse import quote, urljoin
 from xml.sax.saxutils import escape
 
-from syncd.dav.client import DavClient, NotFound, same_resource
-from syncd.dav.discovery import Account, Collection, find_calendar
+from syncd.core.account import Account, Collection, same_resource
+from syncd.dav.client import DavClient, NotFound
+from syncd.dav.discovery import find_calendar
 from syncd.errors import ConfigError, PreconditionFailed, ServerError
 
 log = logging.getLogger("syncd.dav.tasks")

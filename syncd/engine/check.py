@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from syncd.core.account import Account, Collection
 from syncd.core.circles import group_members
 from syncd.dav import tasks
-from syncd.dav.discovery import Account, Collection, find_calendar, select_addressbooks
+from syncd.dav.discovery import find_calendar, select_addressbooks
 from syncd.engine.reading import Reader
 from syncd.engine.session import Session
 

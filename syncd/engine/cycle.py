@@ -13,10 +13,11 @@ import logging
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 
+from syncd.core import repair
+from syncd.core.account import Collection, same_resource
 from syncd.core.circles import resolve
-from syncd.core.reconcile import Reconciliation, reconcile
-from syncd.dav.client import HTTPStatusError, same_resource
-from syncd.dav.discovery import Collection
+from syncd.core.reconcile import KnownReminder, Reconciliation, reconcile
+from syncd.dav.client import HTTPStatusError
 from syncd.engine import insights, plan
 from syncd.engine.actions import PatchCard
 from syncd.engine.quiet import Quiet, Warnings
@@ -25,8 +26,7 @@ from syncd.engine.session import Session
 from syncd.engine.sources import Meetings, TouchSource, touches
 from syncd.engine.world import Summary, World
 from syncd.engine.writing import Writer
-from syncd.store import repair
-from syncd.store.state import KnownReminder
+from syncd.store.copies import Copies
 
 log = logging.getLogger("syncd")
 
@@ -67,7 +67,7 @@ class Cycle:
         world = self.reader.read(create_task_list=self.writer.live)
         task_list = world.task_list = self.writer.task_list(world)
         summary = Summary(contacts=len(world.contacts), tracked=len(world.memberships), broken=len(world.broken))
-        copies = repair.Copies(self.session.state.db).all()  # read once: restoring and saving both compare with it
+        copies = Copies(self.session.state).all()  # read once: restoring and saving both compare with it
         self._restore(world, plan.restorations(world, copies), summary)
         recon = reconcile(
             world.contacts,
@@ -129,7 +129,7 @@ class Cycle:
             )
             if self.writer.card(action):
                 summary.restored += 1
-                membership = resolve(contact, self.settings, world.groups, notes)
+                membership = resolve(contact, self.settings.circle_rules, world.groups, notes)
                 if membership is not None:
                     world.memberships[contact.uid] = membership
         for note in notes:
@@ -166,7 +166,7 @@ class Cycle:
                 recorded = task.uid in recon.recorded or (previously is not None and previously.recorded)
                 due = task.due.isoformat() if task.due else None
                 state.remember(task.uid, task.contact_uid, task.href, due, "done" if task.done else "open", recorded)
-        saved = repair.Copies(state.db)  # creates its table: not inside a transaction
+        saved = Copies(state)
         with state.transaction():
             saved.save(world.contacts.values(), copies)
         insights.record_history(self.session, world, now)

@@ -8,9 +8,9 @@ import logging
 from datetime import date, datetime
 
 from syncd.core import events
+from syncd.core.account import Collection
 from syncd.core.contacts import format_instant, parse_instant
 from syncd.dav import eventcal
-from syncd.dav.discovery import Collection
 from syncd.engine.reading import Reader
 from syncd.engine.session import Session
 from syncd.engine.world import World

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from datetime import date, datetime
 
 from syncd.config import Settings
-from syncd.core import birthdays, notetags
+from syncd.core import birthdays, notetags, repair
 from syncd.core.circles import Membership
 from syncd.core.contacts import LAST_CONTACT, SNOOZE, Contact, format_instant, parse_date, parse_instant
 from syncd.core.planner import OpenReminder, Tracked, backlog, plan
@@ -16,7 +16,6 @@ from syncd.core.reconcile import Reconciliation
 from syncd.core.reminders import Task, build_task
 from syncd.engine.actions import CloseTask, CreateTask, PatchCard, WithdrawTask
 from syncd.engine.world import World
-from syncd.store import repair
 
 
 def restorations(world: World, copies: Mapping[str, repair.Copy]) -> list[tuple[PatchCard, dict[str, str]]]:

@@ -33,9 +33,10 @@ from pathlib import Path
 from types import TracebackType
 
 from syncd.config import Settings
+from syncd.core.account import Collection
 from syncd.dav import incremental, tasks
 from syncd.dav.client import DavClient, NotFound
-from syncd.dav.discovery import Collection, select_addressbooks
+from syncd.dav.discovery import select_addressbooks
 from syncd.engine.reading import Reader
 from syncd.engine.session import Session
 from syncd.engine.world import QUIET_SUMMARY, Summary

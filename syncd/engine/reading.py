@@ -5,17 +5,19 @@ from __future__ import annotations
 
 import logging
 
+from syncd.core.account import Account, Collection, same_resource
 from syncd.core.circles import Membership, group_members, resolve
 from syncd.core.contacts import Contact
 from syncd.core.reminders import Task
 from syncd.dav import incremental, tasks
-from syncd.dav.client import NotFound, same_resource
-from syncd.dav.discovery import Account, Collection, describe_collection, discover, select_addressbooks
+from syncd.dav.client import NotFound
+from syncd.dav.discovery import describe_collection, discover, select_addressbooks
 from syncd.engine.session import Session
 from syncd.engine.world import World
 from syncd.errors import ConfigError
-from syncd.store import cache, repair
-from syncd.store.cache import Broken, Parsed
+from syncd.store import account_cache
+from syncd.store.copies import Copies
+from syncd.store.members import CARD, Broken, Parsed
 
 log = logging.getLogger("syncd")
 
@@ -32,16 +34,16 @@ class Reader:
 
     def account(self, *, fresh: bool = False) -> Account:
         """From the cache when discovered recently for these server settings and it holds every collection
-        the config names (syncd.store.cache), else discovered now."""
+        the config names (syncd.store.account_cache), else discovered now."""
         settings = self.session.settings
         state = self.session.state
         if not fresh:
-            account = cache.load_account(state, settings)
+            account = account_cache.load_account(state, settings)
             if account is not None and self._covers(account):
                 self._account_cached = True
                 return account
         account = discover(self.session.clients.contacts, settings.server)
-        cache.save_account(state, settings, account)
+        account_cache.save_account(state, settings, account)
         self._account_cached = False
         return account
 
@@ -74,7 +76,7 @@ class Reader:
             # made by syncd in this read: ask the server what it supports (sync-collection) once
             calendars[i] = describe_collection(self.session.clients.calendars, created.url) or created
         if len(calendars) != known or not self._account_cached:
-            cache.save_account(self.session.state, self.session.settings, world.account)
+            account_cache.save_account(self.session.state, self.session.settings, world.account)
         return world
 
     def _read(self, account: Account, *, create_task_list: bool) -> World:
@@ -96,7 +98,7 @@ class Reader:
         notes: list[str] = []
         found: dict[str, Membership] = {}
         for uid, contact in people.items():
-            membership = resolve(contact, self.session.settings, groups, notes)
+            membership = resolve(contact, self.session.settings.circle_rules, groups, notes)
             if membership is not None:
                 found[uid] = membership
         for note in notes:
@@ -122,7 +124,7 @@ class Reader:
                 # Two cards with one UID: keep the one syncd knew for it (the listing order is no guide).
                 keep, skip = contacts[contact.uid], contact
                 if known is None:
-                    known = {uid: copy.href for uid, copy in repair.Copies(self.session.state.db).all().items()}
+                    known = {uid: copy.href for uid, copy in Copies(self.session.state).all().items()}
                 if same_resource(skip.href, known.get(contact.uid, "")):
                     keep, skip = skip, keep
                 log.warning("%s: UID %s is also used by %s; skipped", skip.href, contact.uid, keep.href)
@@ -159,7 +161,7 @@ class Reader:
     def _collection(self, collection: Collection, reader: incremental.Reader) -> list[tuple[str, Parsed]]:
         """Through the local cache: only what changed since the last read is downloaded (syncd.dav.incremental)."""
         self.session.watch_writes()
-        client = self.session.clients.contacts if reader.kind == cache.CARD else self.session.clients.calendars
+        client = self.session.clients.contacts if reader.kind == CARD else self.session.clients.calendars
         stats = incremental.ReadStats()
         self.read_urls.append(collection.url)
         listed = self.listed.pop(collection.url, None)

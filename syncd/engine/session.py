@@ -14,9 +14,9 @@ from zoneinfo import ZoneInfo
 from syncd.config import Settings
 from syncd.dav.client import DavClient
 from syncd.dav.incremental import ProgressDisplay, no_progress
-from syncd.store import cache
 from syncd.store.journal import Journal
 from syncd.store.state import State
+from syncd.store.writehook import WriteHook
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,10 +76,10 @@ class Session:
         return self._journal
 
     def watch_writes(self) -> None:
-        """From now on the read cache follows this session's own writes (syncd.store.cache)."""
+        """From now on the read cache follows this session's own writes (syncd.store.writehook)."""
         if not self._watching:
             for client in self.clients.distinct():
-                client.write_listeners.append(cache.WriteHook(self.state, self.zone))
+                client.write_listeners.append(WriteHook(self.state, self.zone))
             self._watching = True
 
     def read_only(self) -> None:

@@ -6,10 +6,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
+from syncd.core.account import Account, Collection
 from syncd.core.circles import Membership
 from syncd.core.contacts import Contact, format_instant
 from syncd.core.reminders import Task
-from syncd.dav.discovery import Account, Collection
 
 
 @dataclass(slots=True)

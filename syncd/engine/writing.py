@@ -7,20 +7,20 @@ write through `close`, `withdraw` and `create`. A dry run differs from a real cy
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from datetime import datetime
 from urllib.parse import urljoin
 
-from syncd.core.contacts import format_instant
+from syncd.core.account import Collection
+from syncd.core.contacts import Contact, format_instant
 from syncd.core.reminders import complete_text
 from syncd.dav import carddav, tasks
 from syncd.dav.carddav import CardWrite
 from syncd.dav.client import HTTPStatusError, NotFound, ResponseTooLarge
-from syncd.dav.discovery import Collection
 from syncd.engine.actions import CloseTask, CreateTask, PatchCard, WithdrawTask
 from syncd.engine.session import Session
 from syncd.engine.world import World
 from syncd.errors import PreconditionFailed
-from syncd.store import repair
 from syncd.store.journal import xsyncd_diff
 
 log = logging.getLogger("syncd")
@@ -40,7 +40,7 @@ class Writer:
         """Patch the contact's X-SYNCD lines on the server; whether a PUT happened (or, in a dry run, would).
         A card the server refuses (4xx), deleted meanwhile or too large is a warning and left as it is."""
         contact = action.contact
-        compute = repair.keep_lines(contact, action.compute)
+        compute = keep_lines(contact, action.compute)
         try:
             result = self._write_card(action, compute)
         except HTTPStatusError as err:
@@ -149,3 +149,23 @@ class DryRun(Writer):
         home = world.account.calendar_home or ""
         self.planned.append(f"task list {name!r}: create (VTODO-only) under {home}")
         return Collection(url=urljoin(home, "new-task-list/"), name=name, kind="calendar", components={"VTODO"})
+
+
+def keep_lines(contact: Contact, compute: carddav.Compute) -> carddav.Compute:
+    """`compute` for a card write, also restoring the X-SYNCD values syncd read this cycle when every line
+    vanished between the read and the write (a foreign client saved the card meanwhile): without this, the
+    write would leave only the one value it sets, and the rest would be lost for good."""
+    seen = dict(contact.xsyncd)
+
+    def guarded(current: dict[str, str]) -> Mapping[str, str | None]:
+        updates = compute(current)
+        if current or not seen:
+            return updates
+        log.warning(
+            "%s (%s): every X-SYNCD line vanished after an edit elsewhere; restoring them with this write",
+            contact.name,
+            contact.href,
+        )
+        return {**seen, **updates}
+
+    return guarded

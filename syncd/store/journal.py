@@ -223,7 +223,8 @@ def select(entries: list[Entry], contact: str | None) -> list[Entry]:
 
 def xsyncd_diff(original: str, patched: str) -> list[str]:
     """The card's X-SYNCD lines that a write removes (`- `) and adds (`+ `), unfolded, in card order."""
-    from syncd.core.vcard import XSYNCD_PREFIX, logical_lines
+    from syncd.core.vcard import logical_lines
+    from syncd.core.xsyncd import XSYNCD_PREFIX
 
     def lines(text: str) -> list[str]:
         return [content for content, _s, _e in logical_lines(text) if content.upper().startswith(XSYNCD_PREFIX)]

@@ -42,7 +42,7 @@ def save(state: State, memo: Memo | None) -> None:
     """Keep the memo (None: forget any earlier one, the next cycle runs in full)."""
     if memo is None:
         if state.get_meta(MEMO_KEY) is not None:
-            state.db.execute("DELETE FROM meta WHERE key = ?", (MEMO_KEY,))
+            state.delete_meta(MEMO_KEY)
         return
     data = {"digest": memo.digest, "summary": memo.summary, "warnings": memo.warnings, "tokens": memo.tokens}
     state.set_meta(MEMO_KEY, json.dumps(data))

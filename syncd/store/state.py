@@ -1,5 +1,9 @@
 """Local state in `state_dir/state.sqlite3`: only what the server cannot tell (which reminders syncd knew to
 be open, so that a deleted one is noticed). Losing it loses nothing: the next sync rebuilds it from the server.
+
+This module owns the database: every table's schema and the schema version (`PRAGMA user_version`). Other
+modules of `syncd.store` use its tables through `State` (the read cache, the copies of X-SYNCD values, the
+meta entries of the discovered account and the quiet-cycle memo).
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from syncd.core.reconcile import KnownReminder
 from syncd.errors import ConfigError
 
 log = logging.getLogger("syncd.store.state")
@@ -29,9 +34,16 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 -- sync, so not "new"), and every X-SYNCD-LAST-CONTACT value seen (a card keeps only the latest).
 CREATE TABLE IF NOT EXISTS contacts_seen (uid TEXT PRIMARY KEY, first_seen TEXT NOT NULL, baseline INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS touches (contact_uid TEXT NOT NULL, at TEXT NOT NULL, PRIMARY KEY (contact_uid, at));
+-- syncd's copy of every card's X-SYNCD values (syncd.store.copies), to put them back when a client drops them.
+CREATE TABLE IF NOT EXISTS xsyncd_copy (
+    uid TEXT PRIMARY KEY,
+    href TEXT NOT NULL,
+    etag TEXT NOT NULL,
+    xsyncd TEXT NOT NULL           -- JSON object: property name -> value
+);
 """
 
-# The read cache (syncd.cache): per collection the RFC 6578 sync token and, per member, its ETag and what was
+# The read cache (syncd.dav.incremental): per collection the RFC 6578 sync token and, per member, its ETag and what was
 # parsed from it, so that an unchanged card or task is never downloaded or parsed again.
 SYNC_SCHEMA = """
 CREATE TABLE IF NOT EXISTS sync_collections (
@@ -40,7 +52,7 @@ CREATE TABLE IF NOT EXISTS sync_collections (
     fingerprint TEXT NOT NULL,         -- which reader parsed the cached items; another one = read afresh
     token TEXT,                        -- sync token; NULL = none (the next read lists every member)
     items INTEGER NOT NULL DEFAULT 0,  -- rows in sync_items; a mismatch means damage: read afresh
-    generation INTEGER NOT NULL DEFAULT 0  -- new at every change: a quiet-cycle memo (syncd.quiet) is then stale
+    generation INTEGER NOT NULL DEFAULT 0  -- new at every change: a quiet-cycle memo (store.quiet) is then stale
 );
 CREATE TABLE IF NOT EXISTS sync_items (
     collection TEXT NOT NULL,
@@ -53,15 +65,26 @@ CREATE TABLE IF NOT EXISTS sync_items (
 """
 
 
-def _sync_schema(db: sqlite3.Connection) -> None:
-    """The read cache's tables; made anew when they are from another version (they are only a cache)."""
+# 1: the tables above, the read cache with `generation` and `pending`. A file with a lower version (0: written
+# before syncd recorded one) is brought up to this one when it is opened.
+SCHEMA_VERSION = 1
+
+
+def _schema(db: sqlite3.Connection) -> None:
+    """Every table, created when missing; an older file brought up to SCHEMA_VERSION."""
+    db.executescript(SCHEMA)
     db.executescript(SYNC_SCHEMA)
+    version = int(db.execute("PRAGMA user_version").fetchone()[0])
+    if version >= SCHEMA_VERSION:
+        return
+    # The read cache's tables are made anew when they are from another version (they are only a cache).
     columns = {
         row[1] for table in ("sync_collections", "sync_items") for row in db.execute(f"PRAGMA table_info({table})")
     }
     if not {"generation", "pending"} <= columns:
         db.executescript("DROP TABLE sync_items; DROP TABLE sync_collections;")
         db.executescript(SYNC_SCHEMA)
+    db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,16 +95,6 @@ class SyncedCollection:
     token: str | None
     items: int
     generation: int = 0
-
-
-@dataclass(frozen=True, slots=True)
-class KnownReminder:
-    uid: str
-    contact_uid: str
-    href: str
-    due: str | None
-    status: str
-    recorded: bool
 
 
 # State files this process found sound. `PRAGMA quick_check` reads the whole file (~5 ms at 5,000 cached
@@ -108,8 +121,7 @@ class State:
             db = sqlite3.connect(self.path, isolation_level=None, timeout=30)
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=NORMAL")
-            db.executescript(SCHEMA)
-            _sync_schema(db)
+            _schema(db)
             if self.path not in _CHECKED:
                 found = db.execute("PRAGMA quick_check").fetchone()  # "ok", or the first problem it found
                 if found is None or found[0] != "ok":
@@ -125,8 +137,7 @@ class State:
                 Path(str(self.path) + suffix).unlink(missing_ok=True)
             db = sqlite3.connect(self.path, isolation_level=None, timeout=30)
             db.execute("PRAGMA journal_mode=WAL")
-            db.executescript(SCHEMA)
-            _sync_schema(db)
+            _schema(db)
             return db
 
     @classmethod
@@ -171,6 +182,9 @@ class State:
             (key, value),
         )
 
+    def delete_meta(self, key: str) -> None:
+        self.db.execute("DELETE FROM meta WHERE key = ?", (key,))
+
     # History for the reviews ------------------------------------------------------------------------
 
     def first_seen(self) -> dict[str, str]:
@@ -192,7 +206,7 @@ class State:
     def remember_touches(self, touches: list[tuple[str, str]]) -> None:
         self.db.executemany("INSERT INTO touches (contact_uid, at) VALUES (?, ?) ON CONFLICT DO NOTHING", touches)
 
-    # The read cache (see syncd.cache) ------------------------------------------------------------------
+    # The read cache (see syncd.dav.incremental) ------------------------------------------------------------------
 
     def synced_collections(self) -> list[SyncedCollection]:
         rows = self.db.execute("SELECT url, kind, fingerprint, token, items, generation FROM sync_collections")

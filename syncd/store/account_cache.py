@@ -1,0 +1,75 @@
+"""The discovered account, kept in the state for DISCOVERY_TTL: a cycle within the hour skips discovery.
+
+It is kept with the server settings it was discovered for; other settings, an older entry or one that does
+not decode mean discovering again. Losing it costs one discovery.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from typing import Any
+
+from syncd.config import Settings
+from syncd.core.account import Account, Collection
+from syncd.store.state import State
+
+log = logging.getLogger("syncd.store.account_cache")
+
+DISCOVERY_KEY = "discovery"
+DISCOVERY_TTL = 3600.0  # seconds a discovered account is reused before the server is asked again
+
+
+def _server_key(settings: Settings) -> str:
+    server = settings.server
+    return json.dumps([server.url, server.username, server.carddav_url, server.caldav_url])
+
+
+def _collection_json(c: Collection) -> dict[str, Any]:
+    return {"url": c.url, "name": c.name, "kind": c.kind, "components": sorted(c.components), "sync": c.supports_sync}
+
+
+def save_account(state: State, settings: Settings, account: Account, now: float | None = None) -> None:
+    data = {
+        "key": _server_key(settings),
+        "at": time.time() if now is None else now,
+        "principal": account.principal,
+        "addressbook_home": account.addressbook_home,
+        "calendar_home": account.calendar_home,
+        "addressbooks": [_collection_json(c) for c in account.addressbooks],
+        "calendars": [_collection_json(c) for c in account.calendars],
+    }
+    state.set_meta(DISCOVERY_KEY, json.dumps(data))
+
+
+def load_account(state: State, settings: Settings, now: float | None = None) -> Account | None:
+    """The account discovered less than DISCOVERY_TTL ago for the same server settings, else None."""
+    raw = state.get_meta(DISCOVERY_KEY)
+    if not raw:
+        return None
+    try:
+        data = json.loads(raw)
+        if data["key"] != _server_key(settings):
+            return None
+        age = (time.time() if now is None else now) - float(data["at"])
+        if not 0 <= age < DISCOVERY_TTL:
+            return None
+
+        def collection(c: dict[str, Any]) -> Collection:
+            return Collection(c["url"], c["name"], c["kind"], set(c["components"]), bool(c["sync"]))
+
+        return Account(
+            data["principal"],
+            data["addressbook_home"],
+            data["calendar_home"],
+            [collection(c) for c in data["addressbooks"]],
+            [collection(c) for c in data["calendars"]],
+        )
+    except (ValueError, KeyError, TypeError) as err:
+        log.debug("cache: the saved account is unreadable (%s); discovering again", err)
+        return None
+
+
+def forget_account(state: State) -> None:
+    state.set_meta(DISCOVERY_KEY, "")
