@@ -14,7 +14,9 @@ from pathlib import Path
 
 import pytest
 
+from syncd.engine.cycle import Cycle
 from syncd.engine.world import Summary
+from syncd.engine.writing import Writer
 from syncd.store import quiet
 from tests.proxy import CountingProxy, ProxyFactory, counting_proxy_fixture  # noqa: F401
 from tests.servers import DavServer
@@ -24,7 +26,7 @@ from tests.test_incremental import NOW, edit, engine, vcard
 def cycle(cfg: Path, now=NOW) -> Summary:  # type: ignore[no-untyped-def]
     e = engine(cfg)
     try:
-        return e.sync(now)
+        return Cycle(e, Writer(e)).run(now)
     finally:
         e.close()
 
