@@ -14,8 +14,8 @@ from icalendar import Calendar
 from syncd.app.cli import main
 from syncd.core.reminders import is_done
 from syncd.core.vcard import XSYNCD_PREFIX, logical_lines, xsyncd_values
+from tests.e2e.test_e2e import card, find_list
 from tests.servers import ICAL, DavServer
-from tests.test_e2e import card, find_list
 
 NOW = "2026-11-22T09:00"
 

@@ -29,9 +29,9 @@ from syncd.core import vcard
 from syncd.core.contacts import Card, contact_from_card
 from syncd.store import cache
 from tests import vcard_reference as ref
-from tests.test_vcard import cards as realistic_cards
+from tests.unit.test_vcard import cards as realistic_cards
 
-CORPUS = Path(__file__).parent / "corpus"
+CORPUS = Path(__file__).parent.parent / "corpus"
 EXAMPLES = int(os.environ.get("SYNCD_FASTPARSE_EXAMPLES", "300"))
 SETTINGS = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

@@ -35,7 +35,7 @@ from syncd.core.vcard import (
     xsyncd_values,
 )
 
-CORPUS = Path(__file__).parent / "corpus"
+CORPUS = Path(__file__).parent.parent / "corpus"
 GOOD_CARDS = sorted(p.name for p in CORPUS.glob("*.vcf"))
 BROKEN_CARDS = sorted(p.name for p in (CORPUS / "broken").glob("*.vcf"))
 MANAGED = ("X-SYNCD-CIRCLE", "X-SYNCD-INTERVAL", "X-SYNCD-LAST-CONTACT", "X-SYNCD-SNOOZE")

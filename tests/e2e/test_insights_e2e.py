@@ -12,10 +12,10 @@ import pytest
 from icalendar import Calendar, Event
 
 from syncd.app.cli import main
+from tests.e2e.test_e2e import card as plain_card
+from tests.e2e.test_e2e import find_list
 from tests.proxy import CountingProxy, Respond, when
 from tests.servers import ICAL, DavServer
-from tests.test_e2e import card as plain_card
-from tests.test_e2e import find_list
 
 # Sunday 22 November 2026 in Berlin. (uid, name, circle, last contact, org, categories)
 PEOPLE = [

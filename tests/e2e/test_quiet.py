@@ -16,9 +16,9 @@ import pytest
 
 from syncd.engine.cycle import Summary
 from syncd.store import quiet
+from tests.adapters.test_incremental import NOW, edit, engine, vcard
 from tests.proxy import CountingProxy, ProxyFactory, counting_proxy_fixture  # noqa: F401
 from tests.servers import DavServer
-from tests.test_incremental import NOW, edit, engine, vcard
 
 
 def cycle(cfg: Path, now=NOW) -> Summary:  # type: ignore[no-untyped-def]
@@ -194,7 +194,7 @@ def test_sync_full_plans_anyway(book: tuple[DavServer, str, Path, CountingProxy]
     _dav, _ab_url, cfg, proxy = book
     settle(cfg, proxy)
     before = memo(cfg)
-    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parent.parent))
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parent.parent.parent))
     base = [sys.executable, "-m", "syncd", "--config", str(cfg), "--now", NOW.isoformat(), "--verbose", "sync"]
     quiet_run = subprocess.run(base, capture_output=True, text=True, env=env, timeout=60)
     full_run = subprocess.run([*base, "--full"], capture_output=True, text=True, env=env, timeout=60)

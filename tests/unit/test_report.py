@@ -14,8 +14,8 @@ import pytest
 from syncd.app.report import category_activity, health_series, render, touches_per_week, week_ends
 from syncd.insight.audit import audit
 from syncd.insight.review import month, week
-from tests.test_insights import TODAY, d, make, person, task
-from tests.test_insights_e2e import check_page
+from tests.e2e.test_insights_e2e import check_page
+from tests.unit.test_insights import TODAY, d, make, person, task
 
 
 def sample() -> tuple[object, ...]:

@@ -11,8 +11,8 @@ import pytest
 from icalendar import Calendar
 
 from syncd.app.cli import main
+from tests.e2e.test_e2e import card_values, find_list, tasks_by_contact
 from tests.servers import DavServer
-from tests.test_e2e import card_values, find_list, tasks_by_contact
 
 RULES = """
 [[rules]]

@@ -22,7 +22,7 @@ from syncd.core.vcard import CardSyntaxError
 from syncd.dav.client import iter_multistatus, parse_multistatus
 from syncd.store import cache
 
-CORPUS = Path(__file__).parent / "corpus"
+CORPUS = Path(__file__).parent.parent / "corpus"
 ZONE = ZoneInfo("Europe/Berlin")
 
 

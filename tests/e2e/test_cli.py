@@ -15,9 +15,9 @@ from syncd.app.localserver import free_port
 from syncd.config import load_config
 from syncd.core.vcard import xsyncd_values
 from syncd.engine.cycle import Engine
+from tests.e2e.test_e2e import card, card_values
 from tests.proxy import ProxyFactory, Respond, counting_proxy_fixture, when  # noqa: F401
 from tests.servers import DavServer
-from tests.test_e2e import card, card_values
 
 
 def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
