@@ -8,7 +8,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import pytest
 from icalendar import Calendar
 
 from syncd.app.cli import main
@@ -18,14 +17,6 @@ from tests.e2e.test_e2e import card, find_list
 from tests.servers import ICAL, DavServer
 
 NOW = "2026-11-22T09:00"
-
-
-@pytest.fixture(name="fast_retries")
-def fast_retries_fixture(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Retries after 20 ms instead of 500 ms (same logic, same number of attempts): keeps fault tests quick."""
-    import syncd.dav.client
-
-    monkeypatch.setattr(syncd.dav, "RETRY_BACKOFF", 0.02)
 
 
 @dataclass

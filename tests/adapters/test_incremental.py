@@ -21,13 +21,12 @@ from syncd.dav.client import DavClient, parse_multistatus
 from syncd.dav.incremental import sync_body
 from syncd.engine.cycle import Engine, World
 from syncd.store import cache
-from tests.proxy import (  # noqa: F401
+from tests.proxy import (
     CountingProxy,
     Forward,
     ProxyFactory,
     Request,
     Respond,
-    counting_proxy_fixture,
     when,
 )
 from tests.servers import DavServer

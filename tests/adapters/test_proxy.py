@@ -23,7 +23,6 @@ from tests.proxy import (
     Truncate,
     before,
     chain,
-    counting_proxy_fixture,  # noqa: F401  (provides the `counting_proxy` fixture)
     when,
 )
 from tests.servers import VCARD, DavServer

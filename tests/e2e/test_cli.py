@@ -16,7 +16,7 @@ from syncd.config import load_config
 from syncd.core.vcard import xsyncd_values
 from syncd.engine.cycle import Engine
 from tests.e2e.test_e2e import card, card_values
-from tests.proxy import ProxyFactory, Respond, counting_proxy_fixture, when  # noqa: F401
+from tests.proxy import ProxyFactory, Respond, when
 from tests.servers import DavServer
 
 

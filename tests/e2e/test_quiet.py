@@ -17,7 +17,7 @@ import pytest
 from syncd.engine.cycle import Summary
 from syncd.store import quiet
 from tests.adapters.test_incremental import NOW, edit, engine, vcard
-from tests.proxy import CountingProxy, ProxyFactory, counting_proxy_fixture  # noqa: F401
+from tests.proxy import CountingProxy, ProxyFactory
 from tests.servers import DavServer
 
 

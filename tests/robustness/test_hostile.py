@@ -24,7 +24,6 @@ from tests.proxy import CountingProxy, Forward, Respond, when
 from tests.servers import DavServer
 from tests.world import (
     complete,
-    fast_retries_fixture,  # noqa: F401  (the `fast_retries` fixture)
     make_book,
     non_xsyncd,
 )
