@@ -21,8 +21,8 @@ from syncd.core.reminders import build_task
 from syncd.core.vcard import CardSyntaxError
 from syncd.dav.client import iter_multistatus, parse_multistatus
 from syncd.store import cache
+from tests.factories import CORPUS
 
-CORPUS = Path(__file__).parent.parent / "corpus"
 ZONE = ZoneInfo("Europe/Berlin")
 
 
