@@ -562,7 +562,7 @@ def test_a_bug_in_a_cycle_is_one_line_and_a_retry(
     def broken_sync(self: object, now: object) -> None:
         raise KeyError("s3cret-in-a-message")
 
-    monkeypatch.setattr(syncd.cycle.Engine, "sync", broken_sync)
+    monkeypatch.setattr(syncd.engine.cycle.Engine, "sync", broken_sync)
     from syncd.app import logs
 
     logs.add_secret("s3cret-in-a-message")
