@@ -1,4 +1,5 @@
-"""Fixtures: one Radicale and one Xandikos per test run; `dav` runs a test against both."""
+"""Fixtures for every test folder: one Radicale and one Xandikos per test run; `dav` runs a test against both;
+`counting_proxy` makes recording proxies (tests/proxy.py) and closes them when the test ends."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.proxy import CountingProxy, Fault, ProxyFactory
 from tests.servers import DavServer, radicale_server, xandikos_server
 
 
@@ -28,3 +30,18 @@ def dav(request: pytest.FixtureRequest) -> DavServer:
     """The test runs once against each real server."""
     server: DavServer = request.getfixturevalue(request.param)
     return server
+
+
+@pytest.fixture
+def counting_proxy() -> Iterator[ProxyFactory]:
+    """A factory for started `CountingProxy`s; all are closed when the test ends."""
+    made: list[CountingProxy] = []
+
+    def make(upstream: str, fault: Fault | None = None) -> CountingProxy:
+        proxy = CountingProxy(upstream, fault=fault).start()
+        made.append(proxy)
+        return proxy
+
+    yield make
+    for proxy in made:
+        proxy.close()

@@ -5,10 +5,10 @@
     assert proxy.writes() == []
     proxy.close()
 
-or, in a test, the `counting_proxy` fixture factory (closes every proxy it made at teardown); import
-`counting_proxy_fixture` into the test module (or conftest.py) to make it available:
+or, in a test, the `counting_proxy` fixture factory from tests/conftest.py (closes every proxy it made at
+teardown):
 
-    from tests.proxy import ProxyFactory, counting_proxy_fixture  # noqa: F401
+    from tests.proxy import ProxyFactory
 
     def test_x(dav: DavServer, counting_proxy: ProxyFactory) -> None:
         proxy = counting_proxy(dav.url)
@@ -44,13 +44,11 @@ import struct
 import threading
 import zlib
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import NamedTuple, Protocol
 from urllib.parse import urlsplit
-
-import pytest
 
 WRITE_METHODS = frozenset({"PUT", "DELETE", "MKCOL", "MKCALENDAR", "PROPPATCH", "MOVE", "COPY", "POST", "PATCH"})
 
@@ -513,23 +511,8 @@ class CountingProxy:
             handler.connection.close()  # really closed (RST) once the handler's files are closed
 
 
-# The fixture ----------------------------------------------------------------------------------------
+# The `counting_proxy` fixture's type (the fixture is in tests/conftest.py) --------------------------
 
 
 class ProxyFactory(Protocol):
     def __call__(self, upstream: str, fault: Fault | None = None) -> CountingProxy: ...
-
-
-@pytest.fixture(name="counting_proxy")
-def counting_proxy_fixture() -> Iterator[ProxyFactory]:
-    """A factory for started `CountingProxy`s; all are closed when the test ends."""
-    made: list[CountingProxy] = []
-
-    def make(upstream: str, fault: Fault | None = None) -> CountingProxy:
-        proxy = CountingProxy(upstream, fault=fault).start()
-        made.append(proxy)
-        return proxy
-
-    yield make
-    for proxy in made:
-        proxy.close()

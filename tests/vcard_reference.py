@@ -2,15 +2,18 @@
 
 `syncd.vcard` and `syncd.contacts.contact_from_card` gained fast paths (str.find/split instead of character
 loops, regex unfolding, early returns when there is no backslash, parameter or surrogate). This module keeps
-the earlier, simpler implementation unchanged so that tests/test_fastparse.py can compare both on any text.
+the earlier, simpler implementation unchanged so that tests/unit/test_fastparse.py can compare both on any text.
 When what a card means changes on purpose (a new Contact field, a new rule), change this reference with it.
+
+At the end, an even simpler view of a card's bytes (`chunks`, `without_xsyncd`): what the X-SYNCD patcher must
+leave alone, checked by tests/unit/test_vcard.py and, through real servers, tests/adapters/test_carddav_lossless.py.
 """
 
 from __future__ import annotations
 
 import quopri
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 from syncd.core.contacts import Card, Contact, NoUID, _bday, _check_xsyncd, _member_uid
@@ -311,3 +314,56 @@ def without_binary(text: str) -> str:
     if len(text) < 2048 or "QUOTED-PRINTABLE" in text.upper():
         return text
     return _BINARY.sub("", text)
+
+
+# An independent, deliberately simple view of a card's bytes, for the patcher's tests --------------------
+
+_PHYSICAL = re.compile(r"[^\r\n]*(?:\r\n|\n|\r|$)")
+_XSYNCD_HEAD = re.compile(r"^(?:[A-Za-z0-9-]+\.)?(X-SYNCD-[A-Za-z0-9-]+)[;:]", re.IGNORECASE)
+_XSYNCD_GROUP = re.compile(r"^([A-Za-z0-9-]+)\.X-SYNCD-", re.IGNORECASE)
+
+
+def group_of(chunk: Chunk) -> str:
+    match = _XSYNCD_GROUP.match(re.sub(r"(?:\r\n|\n|\r)[ \t]", "", chunk.raw))
+    return match.group(1) if match else ""
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A physical line plus the folded (space/tab) continuation lines after it, exactly as in the text."""
+
+    raw: str
+    xsyncd: str  # upper-cased X-SYNCD-* name, or "" for every other line
+
+    @property
+    def lines(self) -> list[str]:
+        return [m for m in _PHYSICAL.findall(self.raw) if m]
+
+    @property
+    def eols(self) -> set[str]:
+        return {line[len(line.rstrip("\r\n")) :] for line in self.lines}
+
+
+def chunks(text: str) -> list[Chunk]:
+    """Split text into chunks. QP soft-break continuations become chunks of their own, which is fine here:
+    the tests only need to tell X-SYNCD lines (never QP, never continued without a fold) from the rest."""
+    raws: list[str] = []
+    for line in _PHYSICAL.findall(text):
+        if not line:
+            continue
+        if raws and line[:1] in (" ", "\t"):
+            raws[-1] += line
+        else:
+            raws.append(line)
+    out: list[Chunk] = []
+    for raw in raws:
+        unfolded = re.sub(r"(?:\r\n|\n|\r)[ \t]", "", raw)
+        match = _XSYNCD_HEAD.match(unfolded)
+        out.append(Chunk(raw, match.group(1).upper() if match else ""))
+    return out
+
+
+def without_xsyncd(text: str, names: Iterable[str] | None = None) -> str:
+    """The text with X-SYNCD chunks removed: all of them, or only those of `names`."""
+    drop = None if names is None else set(names)
+    return "".join(c.raw for c in chunks(text) if not c.xsyncd or (drop is not None and c.xsyncd not in drop))

@@ -1,5 +1,7 @@
 """A small address book + task list on a real server, and the invariants the fault, crash and race suites
-check: no duplicate reminder, no lost completion, every non-X-SYNCD byte of every card as it was."""
+check: no duplicate reminder, no lost completion, every non-X-SYNCD byte of every card as it was. Also what
+is on a server, read independently of syncd (`find_list`, `tasks_by_contact`, `card_values`, `cards_text`), a
+conditional edit (`edit`) and an Engine built from a config file (`engine`)."""
 
 from __future__ import annotations
 
@@ -8,25 +10,67 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import pytest
 from icalendar import Calendar
 
 from syncd.app.cli import main
+from syncd.app.wiring import open_session
+from syncd.config import load_config
 from syncd.core.reminders import is_done
 from syncd.core.vcard import logical_lines
 from syncd.core.xsyncd import XSYNCD_PREFIX, xsyncd_values
+from syncd.engine.session import Session
+from tests.factories import contact_card
 from tests.servers import ICAL, DavServer
-from tests.test_e2e import card, find_list
 
 NOW = "2026-11-22T09:00"
 
 
-@pytest.fixture(name="fast_retries")
-def fast_retries_fixture(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Retries after 20 ms instead of 500 ms (same logic, same number of attempts): keeps fault tests quick."""
-    import syncd.dav.client
+# Reading the server, independently of syncd -------------------------------------------------------------
 
-    monkeypatch.setattr(syncd.dav.client, "RETRY_BACKOFF", 0.02)
+
+def tasks_by_contact(dav: DavServer, list_url: str) -> dict[str, list[tuple[str, str, Calendar]]]:
+    out: dict[str, list[tuple[str, str, Calendar]]] = {}
+    for href in dav.list_hrefs(list_url):
+        r = dav.get(href)
+        cal = Calendar.from_ical(r.text)
+        todo = next(iter(cal.walk("VTODO")))
+        out.setdefault(str(todo["X-SYNCD-CONTACT"]), []).append((href, r.text, cal))
+    return out
+
+
+def find_list(dav: DavServer, name: str) -> str:
+    from syncd.dav.client import DavClient
+    from syncd.dav.discovery import list_collections
+
+    with DavClient(username=dav.username, password=dav.password) as client:
+        for collection in list_collections(client, dav.calendar_home):
+            if collection.name == name:
+                return collection.url
+    raise AssertionError(f"no task list {name!r}")
+
+
+def card_values(dav: DavServer, ab_url: str, uid: str) -> dict[str, str]:
+    for href in dav.list_hrefs(ab_url):
+        text = dav.get(href).text
+        if f"UID:{uid}" in text:
+            return xsyncd_values(text)
+    raise AssertionError(uid)
+
+
+def cards_text(dav: DavServer, ab_url: str) -> dict[str, str]:
+    return {href: dav.get(href).text for href in dav.list_hrefs(ab_url)}
+
+
+def edit(dav: DavServer, href: str, text: str) -> None:
+    etag = dav.get(href).headers["ETag"]
+    dav.put(href, text, **{"If-Match": etag})
+
+
+def engine(cfg: Path) -> Session:
+    return open_session(load_config(str(cfg)).settings)
+
+
+# The small address book ---------------------------------------------------------------------------------
 
 
 @dataclass
@@ -133,7 +177,7 @@ def make_book(
     hrefs = {}
     for person in people:
         href = ab_url + f"{person[0]}.vcf"
-        dav.put(href, card(*person))
+        dav.put(href, contact_card(*person))
         hrefs[person[0]] = href
     list_name = f"Keep in touch {tmp_path.name}"
     reminders = {"task_list": list_name, "daily_limit": 3, **sections.pop("reminders", {})}

@@ -9,8 +9,9 @@ import os
 import sqlite3
 import subprocess
 import sys
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -18,9 +19,12 @@ from syncd.engine.cycle import Cycle
 from syncd.engine.world import Summary
 from syncd.engine.writing import Writer
 from syncd.store import quiet
-from tests.proxy import CountingProxy, ProxyFactory, counting_proxy_fixture  # noqa: F401
+from tests.factories import numbered_card
+from tests.proxy import CountingProxy, ProxyFactory
 from tests.servers import DavServer
-from tests.test_incremental import NOW, edit, engine, vcard
+from tests.world import edit, engine
+
+NOW = datetime(2026, 11, 22, 9, 0, tzinfo=ZoneInfo("Europe/Berlin"))  # as in the incremental tests
 
 
 def cycle(cfg: Path, now=NOW) -> Summary:  # type: ignore[no-untyped-def]
@@ -44,8 +48,8 @@ def memo(cfg: Path) -> str | None:
 def book(dav: DavServer, tmp_path: Path, counting_proxy: ProxyFactory) -> tuple[DavServer, str, Path, CountingProxy]:
     name, ab_url = dav.make_addressbook()
     for i in range(8):
-        dav.put(ab_url + f"c{i}.vcf", vcard(i))
-    odd = vcard(8, "Odd Interval").replace("END:VCARD", "X-SYNCD-INTERVAL:often\r\nEND:VCARD")
+        dav.put(ab_url + f"c{i}.vcf", numbered_card(i))
+    odd = numbered_card(8, "Odd Interval").replace("END:VCARD", "X-SYNCD-INTERVAL:often\r\nEND:VCARD")
     dav.put(ab_url + "odd.vcf", odd)
     proxy = counting_proxy(dav.url)
     cfg = dav.config(
@@ -88,7 +92,7 @@ def test_quiet_cycle_repeats_the_summary_and_warnings(
 def test_a_change_on_the_server_means_a_full_cycle(book: tuple[DavServer, str, Path, CountingProxy]) -> None:
     dav, ab_url, cfg, proxy = book
     settle(cfg, proxy)
-    edit(dav, ab_url + "c3.vcf", vcard(3, "Renamed", circle="none"))
+    edit(dav, ab_url + "c3.vcf", numbered_card(3, "Renamed", circle="none"))
     proxy.reset()
     summary = cycle(cfg)
     assert summary.tracked == 8, "the change was planned with"
@@ -144,7 +148,7 @@ def test_the_events_calendar_is_one_more_collection_to_ask(
     user deleted there makes the next cycle a full one, which puts it back."""
     name, ab_url = dav.make_addressbook()
     for i in range(4):
-        dav.put(ab_url + f"c{i}.vcf", vcard(i))
+        dav.put(ab_url + f"c{i}.vcf", numbered_card(i))
     proxy = counting_proxy(dav.url)
     cfg = dav.config(
         tmp_path,
@@ -173,7 +177,7 @@ def test_calendars_read_every_cycle_turn_it_off(dav: DavServer, tmp_path: Path, 
     """Meetings (interactions.calendars) count once they ended, which depends on the hour: no memo."""
     name, ab_url = dav.make_addressbook()
     for i in range(3):
-        dav.put(ab_url + f"c{i}.vcf", vcard(i))
+        dav.put(ab_url + f"c{i}.vcf", numbered_card(i))
     cal_name, _cal_url = dav.make_calendar(components=("VEVENT",))
     proxy = counting_proxy(dav.url)
     cfg = dav.config(
@@ -196,7 +200,7 @@ def test_sync_full_plans_anyway(book: tuple[DavServer, str, Path, CountingProxy]
     _dav, _ab_url, cfg, proxy = book
     settle(cfg, proxy)
     before = memo(cfg)
-    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parent.parent))
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parent.parent.parent))
     base = [sys.executable, "-m", "syncd", "--config", str(cfg), "--now", NOW.isoformat(), "--verbose", "sync"]
     quiet_run = subprocess.run(base, capture_output=True, text=True, env=env, timeout=60)
     full_run = subprocess.run([*base, "--full"], capture_output=True, text=True, env=env, timeout=60)

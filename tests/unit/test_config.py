@@ -15,7 +15,7 @@ from pydantic import BaseModel
 from syncd.config import Settings, find_config, load_config
 from syncd.errors import ConfigError
 
-EXAMPLE = Path(__file__).resolve().parent.parent / "config.example.toml"
+EXAMPLE = Path(__file__).resolve().parent.parent.parent / "config.example.toml"
 SECRET = "hunter2-Sup3r-s3cret"
 
 

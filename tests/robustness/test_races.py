@@ -32,7 +32,6 @@ from tests.world import (
     TaskView,
     completions_recorded,
     duplicates,
-    fast_retries_fixture,  # noqa: F401  (the `fast_retries` fixture)
     make_book,
     people,
 )

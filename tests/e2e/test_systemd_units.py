@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parent.parent.parent
 UNITS = ROOT / "systemd"
 ANALYZE = shutil.which("systemd-analyze")
 MAX_EXPOSURE = 1.5

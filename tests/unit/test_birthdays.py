@@ -12,6 +12,7 @@ from syncd.core.birthdays import birthday_due, next_birthday, title
 from syncd.core.contacts import Card, contact_from_card
 from syncd.core.durations import Duration
 from syncd.core.planner import Tracked, due_date, plan
+from tests.factories import vcard
 
 ZONE = ZoneInfo("Europe/Berlin")
 P90D = Duration("P90D")
@@ -61,7 +62,7 @@ def test_title() -> None:
 
 def test_bday_forms_read_from_cards() -> None:
     def bday(value: str) -> date | None:
-        text = f"BEGIN:VCARD\r\nVERSION:4.0\r\nUID:x\r\nFN:X\r\n{value}\r\nEND:VCARD\r\n"
+        text = vcard("x", "X", value, version="4.0", n=None)
         return contact_from_card(Card("/x.vcf", "", text)).bday
 
     assert bday("BDAY:19850310") == date(1985, 3, 10)

@@ -13,6 +13,7 @@ from typing import ClassVar
 import pytest
 import requests
 
+from tests.factories import vcard
 from tests.proxy import (
     CountingProxy,
     ProxyFactory,
@@ -23,17 +24,12 @@ from tests.proxy import (
     Truncate,
     before,
     chain,
-    counting_proxy_fixture,  # noqa: F401  (provides the `counting_proxy` fixture)
     when,
 )
 from tests.servers import VCARD, DavServer
 
 XML = {"Content-Type": "application/xml"}
 PROPFIND_ETAGS = '<?xml version="1.0"?><d:propfind xmlns:d="DAV:"><d:prop><d:getetag/></d:prop></d:propfind>'
-
-
-def card(uid: str, name: str) -> str:
-    return f"BEGIN:VCARD\r\nVERSION:3.0\r\nUID:{uid}\r\nFN:{name}\r\nEND:VCARD\r\n"
 
 
 def through(dav: DavServer, proxy: CountingProxy) -> DavServer:
@@ -67,14 +63,14 @@ def test_counts_and_writes(dav: DavServer, counting_proxy: ProxyFactory) -> None
     proxied = through(dav, proxy)
     _, ab_url = proxied.make_addressbook()  # MKCOL with an XML body
     name = f"{uuid.uuid4().hex}.vcf"
-    etag = proxied.put(ab_url + name, card("u1", "Ada Lovelace")).headers["ETag"]
+    etag = proxied.put(ab_url + name, vcard("u1", "Ada Lovelace", n=None)).headers["ETag"]
     assert "Ada Lovelace" in proxied.get(ab_url + name).text
     assert proxied.list_hrefs(ab_url) == [ab_url + name]
     # The upstream really holds what went through the proxy (checked directly, not through the proxy).
     upstream_ab = dav.url.rstrip("/") + ab_url.removeprefix(proxy.origin)
     assert "Ada Lovelace" in dav.get(upstream_ab + name).text
     # A conditional write with a stale ETag reaches the server and its 412 comes back.
-    stale = proxied.http("PUT", ab_url + name, card("u1", "Ada"), **{"Content-Type": VCARD, "If-Match": '"x"'})
+    stale = proxied.http("PUT", ab_url + name, vcard("u1", "Ada", n=None), **{"Content-Type": VCARD, "If-Match": '"x"'})
     assert stale.status_code == 412
     assert proxied.http("DELETE", ab_url + name, **{"If-Match": etag}).status_code in (200, 204)
     assert dav.list_hrefs(upstream_ab) == []
@@ -93,7 +89,7 @@ def test_chunked_request_body_is_forwarded(dav: DavServer, counting_proxy: Proxy
     proxy = counting_proxy(dav.url)
     _, ab_url = dav.make_addressbook()
     href = proxy.to_proxy(ab_url) + "chunked.vcf"
-    text = card("chunked-1", "Grace Hopper").encode()
+    text = vcard("chunked-1", "Grace Hopper", n=None).encode()
     parts = iter([text[:20], text[20:]])  # a generator body is sent with Transfer-Encoding: chunked
     r = requests.put(href, data=parts, headers={"Content-Type": VCARD}, auth=dav.auth, timeout=30)
     assert r.status_code == 201
@@ -131,7 +127,8 @@ def test_fault_matching_skip_and_path(dav: DavServer, counting_proxy: ProxyFacto
     base = proxy.to_proxy(ab_url)
     assert dav.http("GET", base).status_code == 507  # index 0
     statuses = [
-        dav.http("PUT", base + f"{i}.vcf", card(f"p{i}", "P"), **{"Content-Type": VCARD}).status_code for i in range(3)
+        dav.http("PUT", base + f"{i}.vcf", vcard(f"p{i}", "P", n=None), **{"Content-Type": VCARD}).status_code
+        for i in range(3)
     ]
     assert statuses == [201, 500, 201]
 
@@ -140,15 +137,17 @@ def test_hook_runs_before_forwarding(dav: DavServer, counting_proxy: ProxyFactor
     """The hook can change the server between a client's read and its write: a lost race shows as 412."""
     _, ab_url = dav.make_addressbook()
     href = ab_url + "race.vcf"
-    etag = dav.put(href, card("race", "Before")).headers["ETag"]
+    etag = dav.put(href, vcard("race", "Before", n=None)).headers["ETag"]
     seen: list[Request] = []
 
     def edit_elsewhere(request: Request) -> None:
         seen.append(request)
-        dav.put(href, card("race", "Edited on the phone"))  # directly on the upstream, not via the proxy
+        dav.put(href, vcard("race", "Edited on the phone", n=None))  # directly on the upstream, not via the proxy
 
     proxy = counting_proxy(dav.url, before(edit_elsewhere, method="PUT", times=1))
-    r = dav.http("PUT", proxy.to_proxy(href), card("race", "Mine"), **{"Content-Type": VCARD, "If-Match": etag})
+    r = dav.http(
+        "PUT", proxy.to_proxy(href), vcard("race", "Mine", n=None), **{"Content-Type": VCARD, "If-Match": etag}
+    )
     assert r.status_code == 412
     assert [request.method for request in seen] == ["PUT"]
     assert b"Mine" in seen[0].body

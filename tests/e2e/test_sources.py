@@ -11,8 +11,9 @@ import pytest
 from icalendar import Calendar
 
 from syncd.app.cli import main
+from tests.factories import vcard
 from tests.servers import DavServer
-from tests.test_e2e import card_values, find_list, tasks_by_contact
+from tests.world import card_values, cards_text, find_list, tasks_by_contact
 
 RULES = """
 [[rules]]
@@ -29,11 +30,6 @@ circle = "1"
 """
 
 
-def vcard(uid: str, name: str, *extra: str, version: str = "3.0") -> str:
-    lines = ["BEGIN:VCARD", f"VERSION:{version}", f"UID:{uid}", f"FN:{name}", f"N:{name};;;;", *extra, "END:VCARD"]
-    return "\r\n".join(lines) + "\r\n"
-
-
 def syncd(config: Path, now: str, *args: str) -> int:
     return main(["--config", str(config), "--now", now, *args])
 
@@ -42,10 +38,6 @@ def today_json(cfg: Path, now: str, capsys: pytest.CaptureFixture[str]) -> dict[
     capsys.readouterr()
     assert syncd(cfg, now, "today", "--json") == 0
     return {item["uid"]: item for item in json.loads(capsys.readouterr().out)}
-
-
-def cards_text(dav: DavServer, ab_url: str) -> dict[str, str]:
-    return {href: dav.get(href).text for href in dav.list_hrefs(ab_url)}
 
 
 def test_rules_groups_and_note_tags(dav: DavServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

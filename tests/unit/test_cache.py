@@ -22,8 +22,8 @@ from syncd.core.reminders import build_task
 from syncd.core.vcard import CardSyntaxError
 from syncd.dav.multistatus import iter_multistatus, parse_multistatus
 from syncd.store import account_cache, codec, fingerprints, members
+from tests.factories import CORPUS
 
-CORPUS = Path(__file__).parent / "corpus"
 ZONE = ZoneInfo("Europe/Berlin")
 
 

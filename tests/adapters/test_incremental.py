@@ -15,37 +15,27 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from syncd.app.demo import generate_cards
-from syncd.app.wiring import open_session
-from syncd.config import load_config
 from syncd.dav.client import DavClient
 from syncd.dav.incremental import sync_body
 from syncd.dav.multistatus import parse_multistatus
 from syncd.engine.cycle import Cycle
 from syncd.engine.reading import Reader
-from syncd.engine.session import Session
 from syncd.engine.world import World
 from syncd.engine.writing import Writer
 from syncd.store import account_cache, members
-from tests.proxy import (  # noqa: F401
+from tests.factories import numbered_card
+from tests.proxy import (
     CountingProxy,
     Forward,
     ProxyFactory,
     Request,
     Respond,
-    counting_proxy_fixture,
     when,
 )
 from tests.servers import DavServer
+from tests.world import edit, engine
 
 NOW = datetime(2026, 11, 22, 9, 0, tzinfo=ZoneInfo("Europe/Berlin"))
-
-
-def vcard(i: int, name: str | None = None, circle: str | None = "2") -> str:
-    lines = ["BEGIN:VCARD", "VERSION:3.0", f"UID:inc-{i}", f"FN:{name or f'Person {i}'}", f"N:{i};Person;;;"]
-    if circle:
-        lines.append(f"X-SYNCD-CIRCLE:{circle}")
-    lines.append("END:VCARD")
-    return "\r\n".join(lines) + "\r\n"
 
 
 class Bodies:
@@ -80,7 +70,7 @@ def setup(
 ) -> tuple[DavServer, str, Path, CountingProxy, Bodies]:
     name, ab_url = dav.make_addressbook()
     for i in range(12):
-        dav.put(ab_url + f"c{i}.vcf", vcard(i))
+        dav.put(ab_url + f"c{i}.vcf", numbered_card(i))
     bodies = Bodies()
 
     def hook(request: Request) -> None:
@@ -94,10 +84,6 @@ def setup(
         reminders={"task_list": f"Inc {tmp_path.name}", "daily_limit": 2},
     )
     return dav, ab_url, cfg, proxy, bodies
-
-
-def engine(cfg: Path) -> Session:
-    return open_session(load_config(str(cfg)).settings)
 
 
 def sync(cfg: Path) -> None:
@@ -120,11 +106,6 @@ def names(world: World) -> dict[str, str]:
     return {uid: c.name for uid, c in world.contacts.items()}
 
 
-def edit(dav: DavServer, href: str, text: str) -> None:
-    etag = dav.get(href).headers["ETag"]
-    dav.put(href, text, **{"If-Match": etag})
-
-
 def test_no_change_changed_and_deleted(setup: tuple[DavServer, str, Path, CountingProxy, Bodies]) -> None:
     dav, ab_url, cfg, proxy, bodies = setup
     sync(cfg)  # first cycle: discovery, task list created, reminders written
@@ -136,7 +117,7 @@ def test_no_change_changed_and_deleted(setup: tuple[DavServer, str, Path, Counti
     assert proxy.counts() == {"REPORT": 2}, proxy.methods()  # one per collection, discovery cached
     assert all(b"sync-collection" in b for b in bodies.reports())
 
-    edit(dav, ab_url + "c3.vcf", vcard(3, "Renamed Person"))
+    edit(dav, ab_url + "c3.vcf", numbered_card(3, "Renamed Person"))
     proxy.reset()
     bodies.clear()
     world = read(cfg)
@@ -189,7 +170,7 @@ def test_refused_token_recovers(setup: tuple[DavServer, str, Path, CountingProxy
     with db:
         db.execute("UPDATE sync_collections SET token = 'http://radicale.org/ns/sync/0000' || token")
     db.close()
-    edit(dav, ab_url + "c5.vcf", vcard(5, "Changed While Away"))
+    edit(dav, ab_url + "c5.vcf", numbered_card(5, "Changed While Away"))
     proxy.reset()
     bodies.clear()
     after = names(read(cfg))
@@ -207,7 +188,7 @@ def test_server_without_sync_collection(
 ) -> None:
     name, ab_url = dav.make_addressbook()
     for i in range(5):
-        dav.put(ab_url + f"c{i}.vcf", vcard(i))
+        dav.put(ab_url + f"c{i}.vcf", numbered_card(i))
     bodies = Bodies()
 
     def refuse_sync(request: Request) -> Respond | None:
@@ -223,7 +204,7 @@ def test_server_without_sync_collection(
     )
     sync(cfg)
     assert len(read(cfg).contacts) == 5
-    edit(dav, ab_url + "c1.vcf", vcard(1, "Edited"))
+    edit(dav, ab_url + "c1.vcf", numbered_card(1, "Edited"))
     dav.http("DELETE", ab_url + "c2.vcf")
     bodies.clear()
     world = read(cfg)
@@ -236,7 +217,7 @@ def test_truncated_answer_is_followed(dav: DavServer, tmp_path: Path, counting_p
     token of that page. The first page is made from a real earlier answer of the server."""
     name, ab_url = dav.make_addressbook()
     for i in range(3):
-        dav.put(ab_url + f"c{i}.vcf", vcard(i))
+        dav.put(ab_url + f"c{i}.vcf", numbered_card(i))
     with DavClient(username=dav.username, password=dav.password) as client:
         first = client.request(
             "REPORT", ab_url, body=sync_body(None), headers={"Depth": "0", "Content-Type": "application/xml"}
@@ -249,7 +230,7 @@ def test_truncated_answer_is_followed(dav: DavServer, tmp_path: Path, counting_p
     page = page.replace(b"</ns0:multistatus>", marker.encode() + b"</ns0:multistatus>")
     assert b"507" in page
     for i in range(3, 6):
-        dav.put(ab_url + f"c{i}.vcf", vcard(i))
+        dav.put(ab_url + f"c{i}.vcf", numbered_card(i))
 
     def truncate_initial(request: Request) -> Respond | None:
         if b"<d:sync-token/>" in request.body:
@@ -300,7 +281,7 @@ def test_first_read_when_the_sync_answer_has_no_cards(
     fetched with multigets, and the result is the same."""
     name, ab_url = dav.make_addressbook()
     for i in range(6):
-        dav.put(ab_url + f"c{i}.vcf", vcard(i))
+        dav.put(ab_url + f"c{i}.vcf", numbered_card(i))
     bodies = Bodies()
 
     def fault(request: Request) -> Forward | Respond | None:

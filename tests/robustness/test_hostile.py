@@ -20,11 +20,11 @@ import pytest
 
 import syncd.dav.client
 from syncd.app.cli import main
+from tests.factories import vcard, vtodo
 from tests.proxy import CountingProxy, Forward, Respond, when
 from tests.servers import DavServer
 from tests.world import (
     complete,
-    fast_retries_fixture,  # noqa: F401  (the `fast_retries` fixture)
     make_book,
     non_xsyncd,
 )
@@ -54,16 +54,11 @@ CARD_REASONS = {
 }
 
 
-def vtodo(body: str) -> str:
-    head = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//x//y//EN\r\nBEGIN:VTODO\r\n"
-    return f"{head}{body}END:VTODO\r\nEND:VCALENDAR\r\n"
-
-
 HOSTILE_TASKS = {
     "not-ical.ics": "this is not iCalendar at all\r\n",
-    "no-uid.ics": vtodo("X-SYNCD-CONTACT:h-bob\r\nSUMMARY:Reach out to Bob\r\n"),
-    "bad-due.ics": vtodo("UID:h-bad-due\r\nX-SYNCD-CONTACT:h-ada\r\nDUE;VALUE=DATE:notadate\r\n"),
-    "bad-completed.ics": vtodo("UID:h-bad-done\r\nX-SYNCD-CONTACT:h-cyd\r\nSTATUS:COMPLETED\r\nCOMPLETED:soon\r\n"),
+    "no-uid.ics": vtodo("X-SYNCD-CONTACT:h-bob", "SUMMARY:Reach out to Bob"),
+    "bad-due.ics": vtodo("UID:h-bad-due", "X-SYNCD-CONTACT:h-ada", "DUE;VALUE=DATE:notadate"),
+    "bad-completed.ics": vtodo("UID:h-bad-done", "X-SYNCD-CONTACT:h-cyd", "STATUS:COMPLETED", "COMPLETED:soon"),
     "no-vtodo.ics": "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nBEGIN:VEVENT\r\nUID:e\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n",
 }
 TASK_REASONS = {
@@ -78,8 +73,8 @@ TASK_REASONS = {
 def placeholder(name: str, kind: str) -> str:
     """A valid item the server stores; the proxy swaps it for the hostile text in every answer."""
     if kind == "card":
-        return f"BEGIN:VCARD\r\nVERSION:3.0\r\nUID:placeholder-{name}\r\nFN:Placeholder\r\nEND:VCARD\r\n"
-    return vtodo(f"UID:placeholder-{name}\r\nSUMMARY:Placeholder\r\n")
+        return vcard(f"placeholder-{name}", "Placeholder", n=None)
+    return vtodo(f"UID:placeholder-{name}", "SUMMARY:Placeholder")
 
 
 def swapper(items: dict[str, str]) -> Callable[[bytes], bytes]:

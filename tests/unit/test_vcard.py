@@ -13,9 +13,7 @@ Rules under test:
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
-from pathlib import Path
+from collections.abc import Mapping
 from typing import Any
 
 import pytest
@@ -26,69 +24,10 @@ from hypothesis import strategies as st
 from syncd.core.contacts import Card, Contact, NoUID, contact_from_card
 from syncd.core.vcard import CardSyntaxError, logical_lines, parse_card
 from syncd.core.xsyncd import FOLD_OCTETS, card_eol, fold, patch_xsyncd, xsyncd_values
+from tests.factories import BROKEN_CARDS, CORPUS, GOOD_CARDS, TEXT_CHARS, cards, read_corpus
+from tests.vcard_reference import chunks, group_of, without_xsyncd
 
-CORPUS = Path(__file__).parent / "corpus"
-GOOD_CARDS = sorted(p.name for p in CORPUS.glob("*.vcf"))
-BROKEN_CARDS = sorted(p.name for p in (CORPUS / "broken").glob("*.vcf"))
 MANAGED = ("X-SYNCD-CIRCLE", "X-SYNCD-INTERVAL", "X-SYNCD-LAST-CONTACT", "X-SYNCD-SNOOZE")
-
-
-def read_corpus(name: str) -> str:
-    """A corpus card as syncd sees a server's answer: UTF-8, undecodable bytes kept (surrogateescape)."""
-    return (CORPUS / name).read_bytes().decode("utf-8", "surrogateescape")
-
-
-# An independent, deliberately simple view of a card's bytes ---------------------------------------------
-
-_PHYSICAL = re.compile(r"[^\r\n]*(?:\r\n|\n|\r|$)")
-_XSYNCD_HEAD = re.compile(r"^(?:[A-Za-z0-9-]+\.)?(X-SYNCD-[A-Za-z0-9-]+)[;:]", re.IGNORECASE)
-_XSYNCD_GROUP = re.compile(r"^([A-Za-z0-9-]+)\.X-SYNCD-", re.IGNORECASE)
-
-
-def group_of(chunk: Chunk) -> str:
-    match = _XSYNCD_GROUP.match(re.sub(r"(?:\r\n|\n|\r)[ \t]", "", chunk.raw))
-    return match.group(1) if match else ""
-
-
-@dataclass(frozen=True)
-class Chunk:
-    """A physical line plus the folded (space/tab) continuation lines after it, exactly as in the text."""
-
-    raw: str
-    xsyncd: str  # upper-cased X-SYNCD-* name, or "" for every other line
-
-    @property
-    def lines(self) -> list[str]:
-        return [m for m in _PHYSICAL.findall(self.raw) if m]
-
-    @property
-    def eols(self) -> set[str]:
-        return {line[len(line.rstrip("\r\n")) :] for line in self.lines}
-
-
-def chunks(text: str) -> list[Chunk]:
-    """Split text into chunks. QP soft-break continuations become chunks of their own, which is fine here:
-    the tests only need to tell X-SYNCD lines (never QP, never continued without a fold) from the rest."""
-    raws: list[str] = []
-    for line in _PHYSICAL.findall(text):
-        if not line:
-            continue
-        if raws and line[:1] in (" ", "\t"):
-            raws[-1] += line
-        else:
-            raws.append(line)
-    out: list[Chunk] = []
-    for raw in raws:
-        unfolded = re.sub(r"(?:\r\n|\n|\r)[ \t]", "", raw)
-        match = _XSYNCD_HEAD.match(unfolded)
-        out.append(Chunk(raw, match.group(1).upper() if match else ""))
-    return out
-
-
-def without_xsyncd(text: str, names: Iterable[str] | None = None) -> str:
-    """The text with X-SYNCD chunks removed: all of them, or only those of `names`."""
-    drop = None if names is None else set(names)
-    return "".join(c.raw for c in chunks(text) if not c.xsyncd or (drop is not None and c.xsyncd not in drop))
 
 
 def full_name(key: str) -> str:
@@ -153,111 +92,10 @@ def check_patch(text: str, updates: Mapping[str, str | None]) -> str:
     return patched
 
 
-# (a) Property test: generated cards with realistic line structure -----------------------------------------
+# (a) Property test: generated cards (tests.factories.cards), changes to them -------------------------------
 
-_TEXT_CHARS = st.characters(
-    exclude_characters="\r\n",
-    exclude_categories=["Cs"],
-)
-_LONE_BYTES = st.sampled_from(["\udcc3", "\udca9", "\udcff", "\udce2\udc82"])  # bytes that are not UTF-8
-_VALUE_CHAR = st.one_of(_TEXT_CHARS, _TEXT_CHARS, _TEXT_CHARS, _LONE_BYTES)
-_VALUE_TEXT = st.lists(_VALUE_CHAR, max_size=90).map("".join)
-_KNOWN_NAMES = [
-    "FN", "N", "EMAIL", "TEL", "ADR", "ORG", "TITLE", "NOTE", "URL", "CATEGORIES", "BDAY", "NICKNAME", "REV",
-    "PHOTO", "LABEL", "X-ABLabel", "X-ABADR", "X-FRM-FREQUENCY", "X-SYNC-CIRCLE", "X-SYNCDX-CIRCLE",
-    "X-SYNCD", "X-APPLE-SUBLOCALITY", "x-custom", "tel", "email", "X-SOCIALPROFILE", "X-MS-OL-DESIGN",
-]  # fmt: skip
-_NAME = st.one_of(
-    st.sampled_from(_KNOWN_NAMES),
-    st.from_regex(r"[A-Za-z][A-Za-z0-9-]{0,14}", fullmatch=True).filter(
-        lambda n: not n.upper().startswith("X-SYNCD-") and n.upper() not in ("BEGIN", "END")
-    ),
-)
-_GROUP = st.one_of(st.just(""), st.from_regex(r"item[0-9]{1,2}\.", fullmatch=True), st.just("Grp-1."))
-_PARAM = st.one_of(
-    st.sampled_from(["TYPE=work", "type=INTERNET", "type=pref", "TYPE=CELL,VOICE", "WORK", "PREF=1"]),
-    st.sampled_from(["VALUE=uri", "CHARSET=utf-8", "LANGUAGE=de", "X-USER=majsan", 'TYPE="HOME,VOICE"']),
-    st.builds(
-        lambda k, v: f"{k}={v}",
-        st.from_regex(r"[A-Za-z][A-Za-z-]{0,7}", fullmatch=True),
-        st.from_regex(r"[A-Za-z0-9,._/+-]{0,10}", fullmatch=True),
-    ),
-    st.builds(  # quoted values may hold ':' ';' ',' and non-ASCII
-        lambda k, v: f'{k}="{v}"',
-        st.from_regex(r"X-[A-Za-z]{1,6}", fullmatch=True),
-        st.text(st.characters(exclude_characters='"\r\n', exclude_categories=["Cs"]), max_size=12),
-    ),
-)
-_XSYNCD_NAME = st.sampled_from(
-    ["X-SYNCD-CIRCLE", "x-syncd-circle", "X-SYNCD-INTERVAL", "X-Syncd-Interval", "X-SYNCD-LAST-CONTACT",
-     "X-SYNCD-SNOOZE", "x-syncd-snooze", "X-SYNCD-OTHER"]
-)  # fmt: skip
-_XSYNCD_CHAR = st.characters(exclude_characters="\r\n", exclude_categories=("Cs", "Cc"))
-_XSYNCD_VALUE = st.text(_XSYNCD_CHAR, max_size=90)
 _UPDATE_CHAR = st.characters(categories=("L", "M", "N", "P", "S"), include_characters=" ")
 _UPDATE_VALUE = st.text(_UPDATE_CHAR, max_size=99).map(str.strip).filter(str.isprintable)
-
-
-def _qp_encode(value: str) -> list[str]:
-    safe = b" 0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-    return [chr(b) if b in safe else f"={b:02X}" for b in value.encode("utf-8")]
-
-
-@st.composite
-def folded(draw: st.DrawFn, logical: str) -> list[str]:
-    """A logical line as physical lines: split anywhere, each continuation starting with a space or tab."""
-    if len(logical) < 2 or not draw(st.booleans()):
-        return [logical]
-    cuts = sorted(draw(st.sets(st.integers(1, len(logical) - 1), min_size=1, max_size=4)))
-    pieces = [logical[a:b] for a, b in zip([0, *cuts], [*cuts, len(logical)], strict=True)]
-    return [pieces[0]] + [draw(st.sampled_from([" ", "\t"])) + p for p in pieces[1:]]
-
-
-@st.composite
-def properties(draw: st.DrawFn) -> list[str]:
-    """One property as its physical lines."""
-    kind = draw(st.sampled_from(["plain", "plain", "plain", "xsyncd", "qp", "blank"]))
-    if kind == "blank":
-        return [""]
-    if kind == "qp":  # vCard 2.1 quoted-printable with soft line breaks (no leading whitespace)
-        tokens = _qp_encode(draw(_VALUE_TEXT.filter(lambda v: not _has_lone(v))))
-        head = draw(st.sampled_from(["NOTE", "LABEL;WORK", "ADR;HOME", "X-MS-NOTE"]))
-        head += draw(st.sampled_from([";ENCODING=QUOTED-PRINTABLE", ";QUOTED-PRINTABLE"]))
-        head += draw(st.sampled_from(["", ";CHARSET=utf-8", ";CHARSET=UTF-8"]))
-        cuts = sorted(draw(st.sets(st.integers(1, max(1, len(tokens) - 1)), max_size=3))) if tokens else []
-        segments = ["".join(tokens[a:b]) for a, b in zip([0, *cuts], [*cuts, len(tokens)], strict=True)]
-        segments = [s for s in segments if s] or [""]
-        soft = [s + "=" for s in segments[:-1]] + segments[-1:]  # '=' at a line's end: a soft line break
-        return [f"{head}:{soft[0]}", *soft[1:]]
-    if kind == "xsyncd":
-        group = draw(st.sampled_from(["", "", "", "item7."]))
-        params = draw(st.sampled_from(["", "", ";X-FOO=1"]))
-        logical = f"{group}{draw(_XSYNCD_NAME)}{params}:{draw(_XSYNCD_VALUE)}"
-    else:
-        params = "".join(";" + p for p in draw(st.lists(_PARAM, max_size=3)))
-        logical = f"{draw(_GROUP)}{draw(_NAME)}{params}:{draw(_VALUE_TEXT)}"
-    return draw(folded(logical))
-
-
-def _has_lone(value: str) -> bool:
-    return any("\udc80" <= ch <= "\udcff" for ch in value)
-
-
-@st.composite
-def cards(draw: st.DrawFn) -> str:
-    version = draw(st.sampled_from(["2.1", "3.0", "4.0"]))
-    lines = [["BEGIN:VCARD"], [f"VERSION:{version}"]]
-    lines += draw(st.lists(properties(), max_size=14))
-    lines.append([draw(st.sampled_from(["END:VCARD", "end:vcard", "End:VCard"]))])
-    physical = [line for prop in lines for line in prop]
-    mode = draw(st.sampled_from(["crlf", "lf", "cr", "mixed"]))
-    if mode == "mixed":
-        eols = [draw(st.sampled_from(["\r\n", "\n"])) for _ in physical]
-    else:
-        eols = [{"crlf": "\r\n", "lf": "\n", "cr": "\r"}[mode]] * len(physical)
-    if draw(st.booleans()):
-        eols[-1] = ""  # no newline after END:VCARD
-    return "".join(line + eol for line, eol in zip(physical, eols, strict=True))
 
 
 _UPDATE_KEY = {
@@ -410,7 +248,7 @@ def test_fold_never_splits_a_multibyte_character(char: str) -> None:
 
 @settings(max_examples=200, deadline=None)
 @given(
-    value=st.text(_TEXT_CHARS, max_size=400),
+    value=st.text(TEXT_CHARS, max_size=400),
     eol=st.sampled_from(["\r\n", "\n", "\r"]),
 )
 def test_fold_property(value: str, eol: str) -> None:

@@ -5,17 +5,17 @@ from __future__ import annotations
 
 import json
 import re
-from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
 from icalendar import Calendar, Event
 
 from syncd.app.cli import main
+from tests.factories import contact_card
 from tests.proxy import CountingProxy, Respond, when
+from tests.report_page import check_page
 from tests.servers import ICAL, DavServer
-from tests.test_e2e import card as plain_card
-from tests.test_e2e import find_list
+from tests.world import find_list
 
 # Sunday 22 November 2026 in Berlin. (uid, name, circle, last contact, org, categories)
 PEOPLE = [
@@ -26,11 +26,6 @@ PEOPLE = [
     ("ins-eve", "Eve Euler", None, "2025-01-01T12:00:00Z", "Basel Uni", ""),  # untracked
     ("ins-fay", "Fay Faraday", "2", "2026-11-18T12:00:00Z", "", "Investors"),  # not due, reached this week
 ]
-
-
-def card(uid: str, name: str, circle: str | None, last: str | None, org: str, categories: str) -> str:
-    extra = (f"ORG:{org}\r\n" if org else "") + (f"CATEGORIES:{categories}\r\n" if categories else "")
-    return plain_card(uid, name, circle, last).replace("END:VCARD", extra + "END:VCARD")
 
 
 def syncd(config: Path, now: str, *args: str) -> int:
@@ -81,7 +76,7 @@ def run(capsys: pytest.CaptureFixture[str], config: Path, now: str, *args: str) 
 def test_events_views_and_report(dav: DavServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     ab_name, ab_url = dav.make_addressbook()
     for person in PEOPLE:
-        dav.put(ab_url + f"{person[0]}.vcf", card(*person))
+        dav.put(ab_url + f"{person[0]}.vcf", contact_card(*person))
     agenda = f"Agenda {tmp_path.name}"
     task_list = f"Keep in touch {tmp_path.name}"
     proxy = CountingProxy(dav.url).start()
@@ -125,7 +120,7 @@ def test_events_views_and_report(dav: DavServer, tmp_path: Path, capsys: pytest.
         reminders = open_tasks(dav, tasks_url)
         assert sorted(reminders) == ["ins-ada", "ins-bob", "ins-cat"]
         complete(dav, reminders["ins-ada"], "20261122T081500Z")
-        dav.put(ab_url + "ins-gil.vcf", card("ins-gil", "Gil Gauss", None, None, "", ""))
+        dav.put(ab_url + "ins-gil.vcf", contact_card("ins-gil", "Gil Gauss", None, None, "", ""))
         move_event(dav, calendar_url, "syncd-week-20261122", "T180000", "T190000")  # the user moves it
         proxy.reset()
         assert syncd(cfg, "2026-11-22T09:55", "sync", "--dry-run") == 0
@@ -213,42 +208,10 @@ def test_events_views_and_report(dav: DavServer, tmp_path: Path, capsys: pytest.
         proxy.close()
 
 
-class _Page(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__()
-        self.ids: set[str] = set()
-        self.tags: list[str] = []
-        self.references: list[str] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        self.tags.append(tag)
-        for key, value in attrs:
-            if key == "id" and value:
-                self.ids.add(value)
-            if key in ("src", "href", "xlink:href", "action", "data", "poster") and value and not value.startswith("#"):
-                self.references.append(f"{tag} {key}={value}")
-
-
-def check_page(page: str) -> None:
-    """Parses, has every section and three inline SVG charts, and refers to nothing outside itself."""
-    parser = _Page()
-    parser.feed(page)
-    parser.close()
-    assert {"headline", "charts", "audit", "week", "month", "capacity"} <= parser.ids
-    assert {"chart-health", "chart-touches", "chart-categories"} <= parser.ids
-    assert parser.tags.count("svg") == 3
-    assert parser.references == [], parser.references
-    assert "<script" not in page and "<link" not in page and "@import" not in page
-    assert not re.search(r"url\(\s*['\"]?(https?:|//)", page)
-    assert "<!DOCTYPE svg" not in page, "no external DTD"
-    for title in ("Circle health over time", "Touches per week", "Categories: active vs quiet"):
-        assert title in page
-
-
 def test_a_server_refusing_the_events_calendar_costs_a_warning_not_the_sync(dav: DavServer, tmp_path: Path) -> None:
     ab_name, ab_url = dav.make_addressbook()
     for person in PEOPLE[:3]:
-        dav.put(ab_url + f"{person[0]}.vcf", card(*person))
+        dav.put(ab_url + f"{person[0]}.vcf", contact_card(*person))
     task_list = f"Keep in touch {tmp_path.name}"
     with CountingProxy(dav.url, fault=when(Respond(403), method="MKCALENDAR", path="syncd-events-")) as proxy:
         cfg = dav.config(

@@ -34,6 +34,7 @@ from icalendar import Calendar
 from syncd.app.daemon import Daemon as DaemonLoop
 from syncd.app.daemon import backoff_seconds
 from syncd.app.localserver import LocalRadicale
+from tests.factories import numbered_card
 from tests.proxy import Action, CountingProxy, Request, Respond, Stall, chain, when
 from tests.servers import DavServer, radicale_server
 
@@ -187,18 +188,7 @@ def seed(dav: DavServer) -> tuple[str, str]:
     for i in range(CONTACTS):
         dav.put(
             f"{url}daemon-{i}.vcf",
-            "\r\n".join(
-                [
-                    "BEGIN:VCARD",
-                    "VERSION:3.0",
-                    f"UID:daemon-{i}",
-                    f"FN:Person {i}",
-                    f"N:{i};Person;;;",
-                    "X-SYNCD-CIRCLE:1",
-                    "END:VCARD",
-                    "",
-                ]
-            ),
+            numbered_card(i, circle="1", prefix="daemon"),
             **{"If-None-Match": "*"},
         )
     return name, url

@@ -26,7 +26,6 @@ from tests.world import (
     completions_recorded,
     delete,
     duplicates,
-    fast_retries_fixture,  # noqa: F401  (the `fast_retries` fixture)
     make_book,
     move_due,
     non_xsyncd,

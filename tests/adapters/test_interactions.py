@@ -14,9 +14,9 @@ from icalendar import Calendar
 from syncd.app.cli import main
 from syncd.core.contacts import Contact
 from syncd.dav.interactions import Meeting, last_meetings, occurrences
+from tests.factories import vcard
 from tests.servers import ICAL, DavServer
-from tests.test_e2e import card_values, find_list, tasks_by_contact
-from tests.test_sources import cards_text, vcard
+from tests.world import card_values, cards_text, find_list, tasks_by_contact
 
 BERLIN = ZoneInfo("Europe/Berlin")
 

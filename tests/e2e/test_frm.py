@@ -12,9 +12,9 @@ import pytest
 from syncd.app.cli import main
 from syncd.core.durations import Duration
 from syncd.engine.frm import History, frequency, last_from_history, nearest_circle, read_history, updates_for
+from tests.factories import vcard
 from tests.servers import DavServer
-from tests.test_e2e import card_values
-from tests.test_sources import cards_text, vcard
+from tests.world import card_values, cards_text
 
 CIRCLES = {"1": Duration("P14D"), "2": Duration("P30D"), "3": Duration("P90D")}
 TODAY = date(2027, 3, 1)

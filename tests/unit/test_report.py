@@ -14,8 +14,8 @@ import pytest
 from syncd.app.report import category_activity, health_series, render, touches_per_week, week_ends
 from syncd.insight.audit import audit
 from syncd.insight.review import month, week
-from tests.test_insights import TODAY, d, make, person, task
-from tests.test_insights_e2e import check_page
+from tests.factories import TODAY, d, network, person, task
+from tests.report_page import check_page
 
 
 def sample() -> tuple[object, ...]:
@@ -26,7 +26,7 @@ def sample() -> tuple[object, ...]:
         person("dee", categories=["Alumni"]),
     ]
     tasks = [task("ada", d(15), done_on=d(15)), task("bob", d(50), done_on=d(50)), task("dee", d(2))]
-    net = make(people, {"ada": "1", "bob": "2", "cy": "3", "dee": "3"}, tasks)
+    net = network(people, {"ada": "1", "bob": "2", "cy": "3", "dee": "3"}, tasks)
     return net, audit(net, TODAY, 5), week(net, TODAY), month(net, TODAY, 5, {"Investors": 2}, 1000)
 
 

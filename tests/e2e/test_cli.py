@@ -16,9 +16,10 @@ from syncd.app.wiring import open_session
 from syncd.config import load_config
 from syncd.core.xsyncd import xsyncd_values
 from syncd.engine.reading import Reader
-from tests.proxy import ProxyFactory, Respond, counting_proxy_fixture, when  # noqa: F401
+from tests.factories import contact_card
+from tests.proxy import ProxyFactory, Respond, when
 from tests.servers import DavServer
-from tests.test_e2e import card, card_values
+from tests.world import card_values
 
 
 def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -34,9 +35,9 @@ def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.Complet
 @pytest.fixture
 def book(dav: DavServer, tmp_path: Path) -> tuple[DavServer, str, Path]:
     ab_name, ab_url = dav.make_addressbook()
-    dav.put(ab_url + "p1.vcf", card("cli-1", "Paula Park", None, None))
-    dav.put(ab_url + "p2.vcf", card("cli-2", "Sam Stone", "2", None))
-    dav.put(ab_url + "p3.vcf", card("cli-3", "Sam Stone", None, None))  # an ambiguous name
+    dav.put(ab_url + "p1.vcf", contact_card("cli-1", "Paula Park", None, None))
+    dav.put(ab_url + "p2.vcf", contact_card("cli-2", "Sam Stone", "2", None))
+    dav.put(ab_url + "p3.vcf", contact_card("cli-3", "Sam Stone", None, None))  # an ambiguous name
     cfg = dav.config(
         tmp_path,
         contacts={"addressbooks": [ab_name]},
@@ -118,7 +119,7 @@ def test_snooze_when_the_reminder_cannot_be_moved(
     """The server refuses the reminder's PUT: the snooze is in the card, the reminder keeps its date, one
     warning says so, and the command still succeeds."""
     ab_name, ab_url = dav.make_addressbook()
-    dav.put(ab_url + "p2.vcf", card("cli-2", "Sam Stone", "2", None))
+    dav.put(ab_url + "p2.vcf", contact_card("cli-2", "Sam Stone", "2", None))
     proxy = counting_proxy(dav.url, when(Respond(403), method="PUT", path=".ics", skip=1))
     cfg = dav.config(
         tmp_path,
@@ -197,7 +198,7 @@ def test_broken_card_is_skipped_named_and_never_written(xandikos: DavServer, tmp
     # Radicale refuses such cards on upload (400); Xandikos stores what it is given, as many servers do.
     dav = xandikos
     ab_name, ab_url = dav.make_addressbook()
-    dav.put(ab_url + "ok.vcf", card("b-ok", "Olga Ok", "1", None))
+    dav.put(ab_url + "ok.vcf", contact_card("b-ok", "Olga Ok", "1", None))
     no_uid = "BEGIN:VCARD\r\nVERSION:3.0\r\nFN:No Uid\r\nX-SYNCD-CIRCLE:1\r\nEND:VCARD\r\n"
     dav.put(ab_url + "nouid.vcf", no_uid)
     served = dav.get(ab_url + "nouid.vcf").text

@@ -12,12 +12,12 @@ import re
 from pathlib import Path
 
 import pytest
-from icalendar import Calendar
 
 from syncd.app.cli import main
-from syncd.core.xsyncd import xsyncd_values
+from tests.factories import contact_card
 from tests.proxy import CountingProxy
 from tests.servers import ICAL, DavServer
+from tests.world import card_values, find_list, tasks_by_contact
 
 # (uid, name, circle or None, last contact or None)
 PEOPLE = [
@@ -32,49 +32,8 @@ PEOPLE = [
 ]
 
 
-def card(uid: str, name: str, circle: str | None, last: str | None) -> str:
-    first, last_name = name.split(" ", 1)
-    lines = [
-        "BEGIN:VCARD",
-        "VERSION:3.0",
-        f"UID:{uid}",
-        f"FN:{name}",
-        f"N:{last_name};{first};;;",
-        f"EMAIL;TYPE=INTERNET:{first.lower()}@example.org",
-        "TEL;TYPE=CELL:+49 151 0000000",
-        "NOTE:Met at the conference\\, loves sailing.",
-    ]
-    if circle:
-        lines.append(f"X-SYNCD-CIRCLE:{circle}")
-    if last:
-        lines.append(f"X-SYNCD-LAST-CONTACT:{last}")
-    lines.append("END:VCARD")
-    return "\r\n".join(lines) + "\r\n"
-
-
 def syncd(config: Path, now: str, *args: str) -> int:
     return main(["--config", str(config), "--now", now, *args])
-
-
-def tasks_by_contact(dav: DavServer, list_url: str) -> dict[str, list[tuple[str, str, Calendar]]]:
-    out: dict[str, list[tuple[str, str, Calendar]]] = {}
-    for href in dav.list_hrefs(list_url):
-        r = dav.get(href)
-        cal = Calendar.from_ical(r.text)
-        todo = next(iter(cal.walk("VTODO")))
-        out.setdefault(str(todo["X-SYNCD-CONTACT"]), []).append((href, r.text, cal))
-    return out
-
-
-def find_list(dav: DavServer, name: str) -> str:
-    from syncd.dav.client import DavClient
-    from syncd.dav.discovery import list_collections
-
-    with DavClient(username=dav.username, password=dav.password) as client:
-        for collection in list_collections(client, dav.calendar_home):
-            if collection.name == name:
-                return collection.url
-    raise AssertionError(f"no task list {name!r}")
 
 
 def complete_like_iphone(dav: DavServer, href: str, completed: str) -> None:
@@ -92,18 +51,10 @@ def move_due(dav: DavServer, href: str, new_due: str) -> None:
     dav.put(href, text, ICAL, **{"If-Match": r.headers["ETag"]})
 
 
-def card_values(dav: DavServer, ab_url: str, uid: str) -> dict[str, str]:
-    for href in dav.list_hrefs(ab_url):
-        text = dav.get(href).text
-        if f"UID:{uid}" in text:
-            return xsyncd_values(text)
-    raise AssertionError(uid)
-
-
 def test_full_loop(dav: DavServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     ab_name, ab_url = dav.make_addressbook()
     for person in PEOPLE:
-        dav.put(ab_url + f"{person[0]}.vcf", card(*person))
+        dav.put(ab_url + f"{person[0]}.vcf", contact_card(*person))
     list_name = f"Keep in touch {tmp_path.name}"
     proxy = CountingProxy(dav.url).start()
     try:
@@ -190,7 +141,7 @@ def test_full_loop(dav: DavServer, tmp_path: Path, capsys: pytest.CaptureFixture
 
 def test_timed_reminders_and_old_style_completion(dav: DavServer, tmp_path: Path) -> None:
     ab_name, ab_url = dav.make_addressbook()
-    dav.put(ab_url + "t1.vcf", card("timed-1", "Ivy Ito", "1", None))
+    dav.put(ab_url + "t1.vcf", contact_card("timed-1", "Ivy Ito", "1", None))
     list_name = f"Timed {tmp_path.name}"
     cfg = dav.config(
         tmp_path,
@@ -222,7 +173,7 @@ def test_switching_task_lists_snoozes_nobody(dav: DavServer, tmp_path: Path) -> 
     """Reminders left in the previous task list are not mistaken for reminders the user deleted."""
     ab_name, ab_url = dav.make_addressbook()
     for person in PEOPLE[:4]:
-        dav.put(ab_url + f"{person[0]}.vcf", card(*person))
+        dav.put(ab_url + f"{person[0]}.vcf", contact_card(*person))
     proxy = CountingProxy(dav.url).start()
     try:
         first = dav.config(

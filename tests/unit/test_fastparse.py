@@ -29,9 +29,8 @@ from syncd.core import vcard
 from syncd.core.contacts import Card, contact_from_card
 from syncd.store import members
 from tests import vcard_reference as ref
-from tests.test_vcard import cards as realistic_cards
+from tests.factories import CORPUS, cards
 
-CORPUS = Path(__file__).parent / "corpus"
 EXAMPLES = int(os.environ.get("SYNCD_FASTPARSE_EXAMPLES", "300"))
 SETTINGS = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -108,7 +107,7 @@ def test_soups_read_as_the_reference_reads_them(text: str) -> None:
 
 
 @SETTINGS
-@given(text=realistic_cards())
+@given(text=cards())
 def test_generated_cards_read_as_the_reference_reads_them(text: str) -> None:
     assert_same_reading(text)
 

@@ -31,8 +31,9 @@ from syncd.core.vcard import logical_lines, parse_card
 from syncd.core.xsyncd import patch_xsyncd, xsyncd_values
 from syncd.dav.carddav import Compute, read_addressbook, write_xsyncd
 from syncd.dav.client import DavClient
+from tests.factories import CORPUS, GOOD_CARDS, read_corpus
 from tests.servers import DavServer
-from tests.test_vcard import CORPUS, GOOD_CARDS, read_corpus, without_xsyncd
+from tests.vcard_reference import without_xsyncd
 
 # Cards a server will not take from a client (so there is nothing for syncd to write), and why. Every other
 # corpus card must be accepted.

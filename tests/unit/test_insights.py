@@ -4,7 +4,6 @@ with a fixed `today` (no server, no clock)."""
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -13,8 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from icalendar import Calendar
 
-from syncd.core.circles import Membership
-from syncd.core.contacts import LAST_CONTACT, Contact
+from syncd.core.contacts import LAST_CONTACT
 from syncd.core.durations import Duration
 from syncd.core.events import (
     DigestItem,
@@ -29,79 +27,12 @@ from syncd.core.events import (
     week_day,
     weekly,
 )
-from syncd.core.reminders import Task
 from syncd.insight.audit import METHOD_RANGES, OVER, UNDER, audit, headline
 from syncd.insight.capacity import capacity
-from syncd.insight.network import CircleSpec, Network, collect_touches, within_cadence
+from syncd.insight.network import Network, collect_touches, within_cadence
 from syncd.insight.review import list_days, month, streak, week
 from syncd.insight.text import month_text, week_text
-
-BERLIN = ZoneInfo("Europe/Berlin")
-TODAY = date(2026, 11, 22)  # a Sunday
-SPECS = [
-    CircleSpec("1", "Close", Duration("P14D")),
-    CircleSpec("2", "Friends", Duration("P30D")),
-    CircleSpec("3", "Keep warm", Duration("P90D")),
-]
-INTERVALS = {s.key: s.interval for s in SPECS}
-
-
-def at(day: date, hour: int = 12) -> datetime:
-    return datetime(day.year, day.month, day.day, hour, tzinfo=UTC)
-
-
-def person(
-    uid: str,
-    *,
-    last: date | None = None,
-    org: str = "",
-    title: str = "",
-    categories: Sequence[str] = (),
-    name: str | None = None,
-) -> Contact:
-    contact = Contact(uid=uid, name=name or uid.title(), org=org, title=title, categories=list(categories))
-    contact.emails.append(f"{uid}@example.org")
-    contact.phones.append("+49 151 0000000")
-    if last is not None:
-        contact.xsyncd[LAST_CONTACT] = at(last).strftime("%Y-%m-%dT%H:%M:%SZ")
-    return contact
-
-
-def task(contact_uid: str, due: date, *, done_on: date | None = None, done: bool | None = None) -> Task:
-    is_done = done if done is not None else done_on is not None
-    return Task(
-        href=f"/tasks/{contact_uid}-{due:%Y%m%d}.ics",
-        etag='"1"',
-        uid=f"syncd-{contact_uid}-{due:%Y%m%d}",
-        contact_uid=contact_uid,
-        summary=f"Reach out to {contact_uid}",
-        due=due,
-        done=is_done,
-        completed=at(done_on, 15) if done_on else None,
-        created=due,
-        text="",
-    )
-
-
-def make(
-    contacts: Sequence[Contact],
-    circles: dict[str, str],
-    tasks: Sequence[Task] = (),
-    first_seen: dict[str, date] | None = None,
-    remembered: Sequence[tuple[str, datetime]] = (),
-) -> Network:
-    by_uid = {c.uid: c for c in contacts}
-    memberships = {uid: Membership(circle, INTERVALS[circle], "card") for uid, circle in circles.items()}
-    return Network(
-        contacts=by_uid,
-        memberships=memberships,
-        tasks=list(tasks),
-        circles=SPECS,
-        touches=collect_touches(by_uid, tasks, BERLIN, remembered),
-        zone=BERLIN,
-        first_seen=first_seen or {},
-    )
-
+from tests.factories import BERLIN, SPECS, TODAY, at, d, network, person, task
 
 # Touches ---------------------------------------------------------------------------------------------
 
@@ -115,7 +46,7 @@ def test_touches_one_per_person_and_day_reminders_win() -> None:
         ("bob", at(TODAY - timedelta(days=3), 8)),
         ("gone", at(TODAY)),
     ]
-    net = make([ada, bob], {"ada": "1", "bob": "2"}, tasks, remembered=remembered)
+    net = network([ada, bob], {"ada": "1", "bob": "2"}, tasks, remembered=remembered)
     assert [(t.uid, (TODAY - t.day).days, t.source) for t in net.touches] == [
         ("bob", 40, "done"),
         ("bob", 10, "reminder"),
@@ -202,7 +133,7 @@ def network_for_audit() -> Network:
     people.append(person("u-old", last=TODAY - timedelta(days=200)))  # untracked, reached this year
     circles = {"c1a": "1", "c1b": "1", "c1c": "1", "c2a": "2", "c2b": "2", "c3a": "3"}
     tasks = [task("c1a", TODAY - timedelta(days=20), done_on=TODAY - timedelta(days=20))]
-    return make(people, circles, tasks)
+    return network(people, circles, tasks)
 
 
 def test_audit_counts_and_headline() -> None:
@@ -227,7 +158,7 @@ def test_audit_circle_sizes_against_the_method() -> None:
         (2, *METHOD_RANGES[1], "too few"),
         (1, *METHOD_RANGES[2], "too few"),
     ]
-    many = make([person(f"p{i}") for i in range(16)], {f"p{i}": "1" for i in range(16)})
+    many = network([person(f"p{i}") for i in range(16)], {f"p{i}": "1" for i in range(16)})
     assert audit(many, TODAY, 5).sizes[0].verdict == "too many"
 
 
@@ -267,10 +198,6 @@ def test_audit_json_is_complete() -> None:
 # Weekly reflection -----------------------------------------------------------------------------------
 
 
-def d(days_ago: int) -> date:
-    return TODAY - timedelta(days=days_ago)
-
-
 def test_week_reached_new_slipped() -> None:
     people = [
         person("ada", last=d(0)),
@@ -284,7 +211,7 @@ def test_week_reached_new_slipped() -> None:
         task("dee", d(3)),  # open, due 3 days ago: slipped
         task("eve", d(0)),  # open, due today: not slipped
     ]
-    net = make(people, {"ada": "1", "bob": "2", "cy": "2", "dee": "3", "eve": "1"}, tasks, first_seen={"eve": d(1)})
+    net = network(people, {"ada": "1", "bob": "2", "cy": "2", "dee": "3", "eve": "1"}, tasks, first_seen={"eve": d(1)})
     result = week(net, TODAY)
     assert (result.first, result.last) == (d(6), TODAY)
     assert [(r.uid, r.day, r.source) for r in result.reached] == [("bob", d(2), "done"), ("ada", d(0), "reminder")]
@@ -304,14 +231,14 @@ def test_streak_counts_days_whose_list_was_done_on_time() -> None:
         task("e", d(0), done_on=d(0)),
         task("f", d(0)),  # today is still in progress: neither counts nor breaks
     ]
-    net = make([person(u) for u in "abcdef"], {}, tasks)
+    net = network([person(u) for u in "abcdef"], {}, tasks)
     days = list_days(net, TODAY)
     assert days == {d(5): True, d(4): True, d(3): False, d(2): True}
     assert streak(days, TODAY) == 1
     result = week(net, TODAY)
     assert (result.streak, result.lists_done, result.list_days) == (1, 3, 4)
     tasks[-1] = task("f", d(0), done_on=d(0))
-    assert week(make([person(u) for u in "abcdef"], {}, tasks), TODAY).streak == 2
+    assert week(network([person(u) for u in "abcdef"], {}, tasks), TODAY).streak == 2
 
 
 # Monthly review --------------------------------------------------------------------------------------
@@ -327,7 +254,7 @@ def test_month_shares_activity_goals_and_pace() -> None:
         person("g", last=d(5), categories=["Press"]),  # untracked: its group is not listed
     ]
     tasks = [task("a", d(40), done_on=d(40)), task("b", date(2025, 12, 30), done_on=date(2025, 12, 30))]
-    net = make(people, {"a": "1", "b": "1", "c": "2", "e": "3", "f": "3"}, tasks)
+    net = network(people, {"a": "1", "b": "1", "c": "2", "e": "3", "f": "3"}, tasks)
     result = month(net, TODAY, 5, {"Investors": 3, "Mentors": 1}, 1000)
     assert [(c.key, c.tracked, c.within) for c in result.circles] == [("1", 2, 1), ("2", 1, 1), ("3", 2, 1)]
     assert {(g.kind, g.name) for g in result.active} == {
