@@ -1,12 +1,12 @@
 """A year of syncd through its pure core, with a frozen clock and a seeded user.
 
 500 contacts; 15 / 50 / 200 of them in circles 1 / 2 / 3 (every 14 / 30 / 90 days), the rest untracked;
-`daily_limit` 5. Every morning the planner (`syncd.planner.plan`) creates the day's reminders; the user then
+`daily_limit` 5. Every morning the planner (`syncd.core.planner.plan`) creates the day's reminders; the user then
 completes 80% of the open reminders due that day (each one with probability 0.8, seeded); what is left stays
 open and takes a slot the next day. Some contacts have birthdays (the planner moves their reminder to the
 day), and some are met in calendar meetings (a weekly or fortnightly series, plus occasional one-off
 meetings): a meeting counts as contact at its end and closes the contact's open reminder, as
-`syncd.interactions` does.
+`syncd.dav.interactions` does.
 
 Run: python bench/simulate.py [--seed N] [--days N] [--json]
 It prints touches per year, distinct people reached, the share of days each circle's contacts are within

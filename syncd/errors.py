@@ -1,6 +1,6 @@
 """Every error a user can cause, each with its exit code (sysexits).
 
-`syncd.cli.run_command` is the one place where these become a message on stderr and an exit code.
+`syncd.app.cli.main` is the one place where these become a message on stderr and an exit code.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The card reader as it was before its fast paths: the reference the fast reader must equal exactly.
 
-`syncd.vcard` and `syncd.contacts.contact_from_card` gained fast paths (str.find/split instead of character
+`syncd.core.vcard` and `syncd.core.contacts.contact_from_card` gained fast paths (str.find/split instead of character
 loops, regex unfolding, early returns when there is no backslash, parameter or surrogate). This module keeps
 the earlier, simpler implementation unchanged so that tests/unit/test_fastparse.py can compare both on any text.
 When what a card means changes on purpose (a new Contact field, a new rule), change this reference with it.
@@ -255,7 +255,7 @@ def unescape(value: str) -> str:
 
 
 def contact_from_card(card: Card) -> Contact:
-    """The reference reading of a card (see syncd.contacts.contact_from_card)."""
+    """The reference reading of a card (see syncd.core.contacts.contact_from_card)."""
     props = parse_card(card.text)
     uid = fn = ""
     n_parts: list[str] = []

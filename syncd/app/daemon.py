@@ -12,7 +12,7 @@ the loop watches.
   next cycle picks up where it stopped.
 - SIGHUP: the config is loaded again; an invalid one is reported and the old one kept. A valid one takes effect
   at once (a cycle runs right after the reload).
-- Under systemd (`syncd.notify`): READY=1 once the config is loaded, STATUS= with the last cycle's summary,
+- Under systemd (`syncd.app.notify`): READY=1 once the config is loaded, STATUS= with the last cycle's summary,
   RELOADING=1 / READY=1 around a reload, STOPPING=1, and WATCHDOG=1 after every healthy pass of the loop — the
   loop wakes at least every WATCHDOG_USEC/2 — and, during a long cycle, after each completed server request.
   A cycle stuck in one request for longer than WatchdogSec= is therefore restarted by systemd.

@@ -35,7 +35,7 @@ def list_etags(client: DavClient, addressbook: Collection) -> dict[str, str]:
 
 
 def multiget(client: DavClient, addressbook: Collection, hrefs: list[str], batch: int = BATCH) -> Iterator[Card]:
-    """Cards by href, fetched `batch` at a time and parsed as they stream in (see `syncd.multiget`).
+    """Cards by href, fetched `batch` at a time and parsed as they stream in (see `syncd.dav.multiget`).
     Missing ones (deleted meanwhile) are left out."""
     label = addressbook.name or addressbook.url
     for item in generic_multiget(client, addressbook.url, hrefs, ADDRESS_DATA, batch):

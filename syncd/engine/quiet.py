@@ -3,7 +3,7 @@
 A sync cycle is a function of: the collections it reads (address books and the task list, each summed up
 by its sync token), syncd's local state (the read cache and the reminders table), the settings, and the
 local date. When a cycle ends without having written anything, the next one with the same inputs would
-plan the same and write nothing again. So such a cycle leaves a memo in the state (syncd.store.quiet): a digest
+plan the same and write nothing again. So such a cycle leaves a memo in the state (syncd.store.memo): a digest
 of those inputs, its summary, and the warnings it logged. The next cycle asks each collection what changed
 since its token (one sync-collection REPORT each, which it needs anyway); when none changed and the digest is
 the same, it repeats the summary and the warnings and stops there: no cached contact is loaded, nothing is
@@ -41,7 +41,7 @@ from syncd.engine.reading import Reader
 from syncd.engine.session import Session
 from syncd.engine.world import QUIET_SUMMARY, Summary
 from syncd.errors import ConfigError
-from syncd.store import quiet as memo_store
+from syncd.store import memo as memo_store
 from syncd.store.state import SyncedCollection
 
 log = logging.getLogger("syncd")

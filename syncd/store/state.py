@@ -52,7 +52,7 @@ CREATE TABLE IF NOT EXISTS sync_collections (
     fingerprint TEXT NOT NULL,         -- which reader parsed the cached items; another one = read afresh
     token TEXT,                        -- sync token; NULL = none (the next read lists every member)
     items INTEGER NOT NULL DEFAULT 0,  -- rows in sync_items; a mismatch means damage: read afresh
-    generation INTEGER NOT NULL DEFAULT 0  -- new at every change: a quiet-cycle memo (store.quiet) is then stale
+    generation INTEGER NOT NULL DEFAULT 0  -- new at every change: a quiet-cycle memo (store.memo) is then stale
 );
 CREATE TABLE IF NOT EXISTS sync_items (
     collection TEXT NOT NULL,

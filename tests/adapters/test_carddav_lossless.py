@@ -1,7 +1,7 @@
 """Writing X-SYNCD values through real servers (Radicale and Xandikos) loses nothing of the user's card.
 
 For every corpus card: upload it, take what the server *serves* as the user's card (Radicale re-serializes
-uploads; Xandikos stores bytes verbatim), then let `syncd.carddav.write_xsyncd` set, change and remove
+uploads; Xandikos stores bytes verbatim), then let `syncd.dav.carddav.write_xsyncd` set, change and remove
 X-SYNCD values. The text syncd PUTs must keep every non-X-SYNCD byte of what was served, in order.
 Xandikos must then serve exactly what syncd PUT; Radicale re-serializes syncd's PUT too, and the tests pin
 down that this second pass changes nothing but the X-SYNCD lines' position (it is a fixpoint), so syncd's

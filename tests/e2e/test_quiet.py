@@ -1,4 +1,4 @@
-"""A cycle with the inputs of the last one, which wrote nothing, stops after the sync REPORTs (syncd.quiet),
+"""A cycle with the inputs of the last one, which wrote nothing, stops after the sync REPORTs (syncd.engine.quiet),
 and anything that could change the plan makes it a full cycle again. Against both servers, counted at the
 proxy."""
 
@@ -18,7 +18,7 @@ import pytest
 from syncd.engine.cycle import Cycle
 from syncd.engine.world import Summary
 from syncd.engine.writing import Writer
-from syncd.store import quiet
+from syncd.store import memo as quiet
 from tests.factories import numbered_card
 from tests.proxy import CountingProxy, ProxyFactory
 from tests.servers import DavServer

@@ -1,4 +1,4 @@
-"""The pure planning core (`syncd.planner`) against the interface spec.
+"""The pure planning core (`syncd.core.planner`) against the interface spec.
 
 Rules under test:
 - due = max(local date of last contact + interval, snooze); never contacted means due today;

@@ -1,4 +1,4 @@
-"""The line-level vCard reader and the X-SYNCD patcher (`syncd.vcard`), without a server.
+"""The line-level vCard reader and the X-SYNCD patcher (`syncd.core.vcard`, `syncd.core.xsyncd`), without a server.
 
 Rules under test:
 - `patch_xsyncd` changes only `X-SYNCD-*` properties that it is asked to change: every other byte of the card
