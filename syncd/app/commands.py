@@ -1,4 +1,7 @@
-"""What each command does: parse its arguments' values, open a session, call the engine, print the result."""
+"""What each command does: parse its arguments' values, open a session, call the engine, print the result.
+
+What only one command needs is imported in that command: `syncd sync` starts without the reviews, the report
+or the importers."""
 
 from __future__ import annotations
 
@@ -13,11 +16,11 @@ from typing import TypeVar
 from zoneinfo import ZoneInfo
 
 from syncd.app import wiring
-from syncd.app.output import checked, tables, views
+from syncd.app.output import tables
 from syncd.config import LoadedConfig, Settings, load_config
 from syncd.core.contacts import NO_CIRCLE, format_instant, parse_date
 from syncd.core.durations import parse_short
-from syncd.engine import check, commands, frm, insights
+from syncd.engine import commands
 from syncd.engine.cycle import Cycle
 from syncd.engine.session import Session
 from syncd.engine.writing import DryRun, Writer
@@ -179,6 +182,8 @@ def _undo(ctx: Context, entries: list[Entry], entry_id: str) -> int:
 
 
 def cmd_import(ctx: Context) -> int:
+    from syncd.engine import frm
+
     path = Path(ctx.args.log).expanduser() if ctx.args.log else frm.default_log_path()
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
@@ -199,6 +204,9 @@ def cmd_import(ctx: Context) -> int:
 
 
 def cmd_check(ctx: Context) -> int:
+    from syncd.app.output import checked
+    from syncd.engine import check
+
     loaded = ctx.loaded
     checked.print_config(loaded, sys.stdout)
     wiring.require_server(loaded)
@@ -242,12 +250,18 @@ def _show(ctx: Context, as_json: Callable[[], object], human: Callable[[], None]
 
 
 def cmd_audit(ctx: Context) -> int:
+    from syncd.app.output import views
+    from syncd.engine import insights
+
     result = _insight(ctx, insights.run_audit)
     _show(ctx, result.as_json, lambda: views.print_audit(result, sys.stdout))
     return 0
 
 
 def cmd_review(ctx: Context) -> int:
+    from syncd.app.output import views
+    from syncd.engine import insights
+
     if ctx.args.period == "week":
         week = _insight(ctx, insights.run_week)
         _show(ctx, week.as_json, lambda: views.print_week(week, sys.stdout))
@@ -259,6 +273,7 @@ def cmd_review(ctx: Context) -> int:
 
 def cmd_report(ctx: Context) -> int:
     from syncd.app import report
+    from syncd.engine import insights
 
     net, audit, week, month = _insight(ctx, insights.run_all)
     page = report.render(net, audit, week, month, now=ctx.now())

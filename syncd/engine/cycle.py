@@ -18,7 +18,7 @@ from syncd.core.account import Collection, same_resource
 from syncd.core.circles import resolve
 from syncd.core.reconcile import KnownReminder, Reconciliation, reconcile
 from syncd.dav.client import HTTPStatusError
-from syncd.engine import insights, plan
+from syncd.engine import plan
 from syncd.engine.actions import PatchCard
 from syncd.engine.quiet import Quiet, Warnings
 from syncd.engine.reading import Reader
@@ -156,6 +156,8 @@ class Cycle:
     ) -> None:
         """The local records of a real cycle: every syncd reminder seen, the X-SYNCD copies, the review
         history; then the events calendar (`reminders.calendar`)."""
+        from syncd.engine import insights  # here: a quiet cycle needs neither the reviews nor the events
+
         state = self.session.state
         known = state.reminders()
         with state.transaction():
@@ -175,6 +177,8 @@ class Cycle:
 
     def _events(self, world: World, now: datetime) -> None:
         """Events come second to reminders: a server that refuses them (4xx) costs a warning, not the sync."""
+        from syncd.engine import insights
+
         try:
             calendar = insights.events_calendar(self.session, world)
             self.quiet.before_events(calendar)  # its sync token, taken before the read (syncd.engine.quiet)

@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from datetime import date, datetime
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 from zoneinfo import ZoneInfo
 
-from syncd.engine.frm import Imported
 from syncd.engine.world import TodayItem
 from syncd.store.journal import CONFLICT, FAILED, GONE, INTERRUPTED, WRITTEN, Entry
+
+if TYPE_CHECKING:
+    from syncd.engine.frm import Imported
 
 
 def render_table(headers: Sequence[str], rows: Sequence[Sequence[str]], out: TextIO) -> None:
