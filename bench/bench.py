@@ -307,7 +307,7 @@ def config(server: Server, work: Path) -> Path:
 CHILD = """
 import json, sys, time
 from syncd.app.wiring import open_session, parse_now
-from syncd.config import load_config
+from syncd.app.config_file import load_config
 from syncd.engine.cycle import Cycle
 from syncd.engine.writing import Writer
 settings = load_config(sys.argv[1]).settings

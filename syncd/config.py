@@ -1,20 +1,14 @@
-"""The configuration: one pydantic model is the schema for the TOML file and the environment.
-
-Lookup order: `--config PATH`, `$SYNCD_CONFIG`, `$XDG_CONFIG_HOME/syncd/config.toml`, `/etc/syncd/config.toml`.
-Every key can be overridden as `SYNCD_<SECTION>__<KEY>`. Any problem becomes a `ConfigError` that names the key
-as a dotted path and the file.
+"""The configuration's schema: one pydantic model for the TOML file and the environment (every key can be
+overridden as `SYNCD_<SECTION>__<KEY>`). Where it is read from, and how a problem names the key and the file:
+`syncd.app.config_file`.
 """
 
 from __future__ import annotations
 
 import os
 import re
-import stat
-import tomllib
-from collections.abc import Mapping
 from datetime import time
 from pathlib import Path
-from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
@@ -22,7 +16,6 @@ from pydantic import (
     ConfigDict,
     Field,
     SecretStr,
-    ValidationError,
     field_validator,
     model_validator,
 )
@@ -34,7 +27,7 @@ from syncd.errors import ConfigError
 
 ENV_PREFIX = "SYNCD_"
 # Environment variables that are not config keys.
-_NOT_KEYS = {"SYNCD_CONFIG"}
+NOT_KEYS = {"SYNCD_CONFIG"}
 _BOOL_WORDS = {"true": True, "yes": True, "on": True, "1": True, "false": False, "no": False, "off": False, "0": False}
 
 
@@ -323,106 +316,3 @@ class Settings(BaseSettings):
         circles = tuple((key, circle.interval) for key, circle in self.circles.items())
         rules = tuple(Rule(rule.circle, rule.category, rule.group) for rule in self.rules)
         return circle_rules(circles, rules, self.contacts.default_circle)
-
-
-class LoadedConfig:
-    """The validated settings and the file they came from."""
-
-    def __init__(self, settings: Settings, path: Path | None) -> None:
-        self.settings = settings
-        self.path = path
-
-    @property
-    def source(self) -> str:
-        return str(self.path) if self.path else "(no config file)"
-
-
-def find_config(explicit: str | None, environ: Mapping[str, str] | None = None) -> Path | None:
-    env = os.environ if environ is None else environ
-    if explicit:
-        return Path(explicit).expanduser()
-    if env.get("SYNCD_CONFIG"):
-        return Path(env["SYNCD_CONFIG"]).expanduser()
-    xdg = env.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
-    for candidate in (Path(xdg) / "syncd" / "config.toml", Path("/etc/syncd/config.toml")):
-        if candidate.is_file():
-            return candidate
-    return None
-
-
-def _dotted(loc: tuple[int | str, ...]) -> str:
-    out = ""
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        else:
-            out += ("." if out else "") + str(part)
-    return out
-
-
-def _env_keys(environ: Mapping[str, str]) -> dict[str, str]:
-    """`SYNCD_REMINDERS__DAILY_LIMIT` -> `reminders.daily_limit` for every syncd variable set."""
-    out = {}
-    for name in environ:
-        upper = name.upper()
-        if upper.startswith(ENV_PREFIX) and upper not in _NOT_KEYS:
-            out[upper[len(ENV_PREFIX) :].lower().replace("__", ".")] = name
-    return out
-
-
-def load_config(explicit: str | None = None, *, require_file: bool = False) -> LoadedConfig:
-    path = find_config(explicit)
-    data: dict[str, Any] = {}
-    where = str(path) if path else "the environment (no config file found)"
-    if path is not None:
-        try:
-            raw = path.read_bytes()
-        except FileNotFoundError as err:
-            raise ConfigError(f"{path}: no such config file") from err
-        except OSError as err:
-            raise ConfigError(f"{path}: cannot read the config file: {err.strerror}") from err
-        try:
-            data = tomllib.loads(raw.decode("utf-8"))
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
-            raise ConfigError(f"{path}: not valid TOML: {err}") from err
-    elif require_file:
-        raise ConfigError(
-            "no config file: pass --config PATH, set SYNCD_CONFIG, or create ~/.config/syncd/config.toml "
-            "or /etc/syncd/config.toml (see config.example.toml)"
-        )
-    env_keys = _env_keys(os.environ)
-    try:
-        settings = Settings(**data)
-    except ValidationError as err:
-        first = err.errors()[0]
-        key = _dotted(first["loc"])
-        msg = first["msg"].removeprefix("Value error, ")
-        if first["type"] == "extra_forbidden":
-            msg = "unknown key"
-        if first["type"] == "missing":
-            msg = "required key is missing"
-        origin = f" (set by ${env_keys[key]})" if key in env_keys else ""
-        if not key and ":" in msg:  # model-level check that names its key itself
-            key, _, msg = msg.partition(": ")
-        raise ConfigError(f"{key}: {msg} in {where}{origin}") from err
-    if path is not None:
-        _warn_readable_password(path, data)
-    return LoadedConfig(settings, path)
-
-
-def _warn_readable_password(path: Path, data: Mapping[str, Any]) -> None:
-    server = data.get("server")
-    if not isinstance(server, Mapping) or "password" not in server:
-        return
-    try:
-        mode = path.stat().st_mode
-    except OSError:
-        return
-    if mode & (stat.S_IRGRP | stat.S_IROTH):
-        import logging
-
-        logging.getLogger("syncd.config").warning(
-            "%s holds server.password and is readable by other users: chmod 600 it, or use "
-            "server.password_file or a systemd credential",
-            path,
-        )

@@ -13,8 +13,8 @@ from typing import Any
 from icalendar import Calendar
 
 from syncd.app.cli import main
+from syncd.app.config_file import load_config
 from syncd.app.wiring import open_session
-from syncd.config import load_config
 from syncd.core.reminders import is_done
 from syncd.core.vcard import logical_lines
 from syncd.core.xsyncd import XSYNCD_PREFIX, xsyncd_values

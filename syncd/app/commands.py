@@ -16,8 +16,9 @@ from typing import TypeVar
 from zoneinfo import ZoneInfo
 
 from syncd.app import wiring
+from syncd.app.config_file import LoadedConfig, load_config
 from syncd.app.output import tables
-from syncd.config import LoadedConfig, Settings, load_config
+from syncd.config import Settings
 from syncd.core.contacts import NO_CIRCLE, format_instant, parse_date
 from syncd.core.durations import parse_short
 from syncd.engine import commands

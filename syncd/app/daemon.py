@@ -34,9 +34,10 @@ from typing import Any
 import schedule
 
 from syncd.app import logs
+from syncd.app.config_file import LoadedConfig
 from syncd.app.notify import Notifier
 from syncd.app.wiring import make_client, open_session, parse_now
-from syncd.config import LoadedConfig, Settings
+from syncd.config import Settings
 from syncd.core.durations import Duration
 from syncd.dav.client import WRITE_METHODS, DavClient, Response
 from syncd.engine.cycle import Cycle

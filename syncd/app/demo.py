@@ -9,11 +9,12 @@ import tempfile
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+from syncd.app.config_file import LoadedConfig
 from syncd.app.daemon import Daemon
 from syncd.app.localserver import LocalRadicale
 from syncd.app.output.tables import print_today
 from syncd.app.wiring import open_session, parse_now
-from syncd.config import LoadedConfig, Settings
+from syncd.config import Settings
 from syncd.core.contacts import format_instant
 from syncd.dav.client import DavClient
 from syncd.engine import commands, insights

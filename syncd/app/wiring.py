@@ -9,8 +9,9 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from syncd.app import logs
+from syncd.app.config_file import LoadedConfig
 from syncd.app.progress import Progress
-from syncd.config import LoadedConfig, Settings
+from syncd.config import Settings
 from syncd.dav.client import DavClient
 from syncd.engine.session import Clients, Session
 from syncd.errors import ConfigError, UsageError

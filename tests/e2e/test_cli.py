@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from syncd.app.cli import main
+from syncd.app.config_file import load_config
 from syncd.app.localserver import free_port
 from syncd.app.wiring import open_session
-from syncd.config import load_config
 from syncd.core.xsyncd import xsyncd_values
 from syncd.engine.reading import Reader
 from tests.factories import contact_card

@@ -526,8 +526,8 @@ def test_backoff_doubles_from_five_seconds_and_is_capped_by_the_interval() -> No
 
 
 def in_process_daemon(tmp_path: Path) -> DaemonLoop:
+    from syncd.app.config_file import load_config
     from syncd.app.notify import Notifier
-    from syncd.config import load_config
 
     config = tmp_path / "config.toml"
     config.write_text(

@@ -12,7 +12,8 @@ from typing import Any, get_args, get_origin
 import pytest
 from pydantic import BaseModel
 
-from syncd.config import Settings, find_config, load_config
+from syncd.app.config_file import find_config, load_config
+from syncd.config import Settings
 from syncd.errors import ConfigError
 
 EXAMPLE = Path(__file__).resolve().parent.parent.parent / "config.example.toml"

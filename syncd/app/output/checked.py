@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TextIO
 
-from syncd.config import LoadedConfig
+from syncd.app.config_file import LoadedConfig
 from syncd.engine.check import Findings
 
 
