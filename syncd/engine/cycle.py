@@ -89,12 +89,13 @@ class Cycle:
             if self.writer.withdraw(withdrawal, world):
                 recon.deleted.add(withdrawal.task.uid)
                 summary.withdrawn += 1
-        for create in plan.reminders(world, self.settings, now):
+        tracked = plan.tracked(world, self.settings)
+        for create in plan.reminders(world, self.settings, now, tracked):
             world.tasks.append(create.task)
             if self.writer.create(create, task_list):
                 summary.created += 1
                 log.info("reminder: reach out to %s (circle %s)", create.name, create.circle)
-        summary.waiting = plan.waiting(world, self.settings, now)
+        summary.waiting = plan.waiting(world, self.settings, now, tracked)
         if self.writer.live:
             self._keep_records(world, recon, copies, now)
         today = now.astimezone(self.session.zone).date()
@@ -168,9 +169,7 @@ class Cycle:
                 recorded = task.uid in recon.recorded or (previously is not None and previously.recorded)
                 due = task.due.isoformat() if task.due else None
                 state.remember(task.uid, task.contact_uid, task.href, due, "done" if task.done else "open", recorded)
-        saved = Copies(state)
-        with state.transaction():
-            saved.save(world.contacts.values(), copies)
+            Copies(state).save(world.contacts.values(), copies)
         insights.record_history(self.session, world, now)
         if self.settings.reminders.calendar:
             self._events(world, now)

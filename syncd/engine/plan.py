@@ -97,12 +97,15 @@ def open_reminders(world: World, today: date) -> list[OpenReminder]:
     return [OpenReminder(t.contact_uid, t.due or today) for t in world.tasks if t.open]
 
 
-def due_now(world: World, settings: Settings, now: datetime) -> list[tuple[Contact, Membership, date, bool]]:
-    """Whom the planner adds now, within the daily limit: (contact, membership, due, birthday)."""
+def due_now(
+    world: World, settings: Settings, now: datetime, tracked_now: list[Tracked] | None = None
+) -> list[tuple[Contact, Membership, date, bool]]:
+    """Whom the planner adds now, within the daily limit: (contact, membership, due, birthday). `tracked_now`:
+    `tracked(world, settings)` when the caller has it already."""
     zone = settings.schedule.zone
     today = now.astimezone(zone).date()
     planned = plan(
-        tracked(world, settings),
+        tracked_now if tracked_now is not None else tracked(world, settings),
         open_reminders(world, today),
         list(settings.circles),
         settings.reminders.daily_limit,
@@ -112,11 +115,11 @@ def due_now(world: World, settings: Settings, now: datetime) -> list[tuple[Conta
     return [(world.contacts[i.uid], world.memberships[i.uid], i.due, i.birthday) for i in planned]
 
 
-def reminders(world: World, settings: Settings, now: datetime) -> list[CreateTask]:
+def reminders(world: World, settings: Settings, now: datetime, tracked_now: list[Tracked]) -> list[CreateTask]:
     """The reminders to create now."""
     zone = settings.schedule.zone
     out = []
-    for contact, membership, due, birthday in due_now(world, settings, now):
+    for contact, membership, due, birthday in due_now(world, settings, now, tracked_now):
         title = birthdays.title(contact.name, birthday)
         uid, text = build_task(
             contact=contact,
@@ -134,8 +137,8 @@ def reminders(world: World, settings: Settings, now: datetime) -> list[CreateTas
     return out
 
 
-def waiting(world: World, settings: Settings, now: datetime) -> int:
-    """How many more are due but wait for a free slot."""
+def waiting(world: World, settings: Settings, now: datetime, tracked_now: list[Tracked]) -> int:
+    """How many more are due but wait for a free slot (after the reminders created now)."""
     zone = settings.schedule.zone
     today = now.astimezone(zone).date()
-    return backlog(tracked(world, settings), open_reminders(world, today), now, zone)
+    return backlog(tracked_now, open_reminders(world, today), now, zone)

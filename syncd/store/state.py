@@ -43,8 +43,9 @@ CREATE TABLE IF NOT EXISTS xsyncd_copy (
 );
 """
 
-# The read cache (syncd.dav.incremental): per collection the RFC 6578 sync token and, per member, its ETag and what was
-# parsed from it, so that an unchanged card or task is never downloaded or parsed again.
+# The read cache (syncd.store.members, filled by syncd.dav.incremental): per collection the RFC 6578 sync token
+# and, per member, its ETag and what was parsed from it, so that an unchanged card or task is never downloaded or
+# parsed again.
 SYNC_SCHEMA = """
 CREATE TABLE IF NOT EXISTS sync_collections (
     url TEXT PRIMARY KEY,
@@ -206,7 +207,7 @@ class State:
     def remember_touches(self, touches: list[tuple[str, str]]) -> None:
         self.db.executemany("INSERT INTO touches (contact_uid, at) VALUES (?, ?) ON CONFLICT DO NOTHING", touches)
 
-    # The read cache (see syncd.dav.incremental) ------------------------------------------------------------------
+    # The read cache (see syncd.store.members) --------------------------------------------------------------
 
     def synced_collections(self) -> list[SyncedCollection]:
         rows = self.db.execute("SELECT url, kind, fingerprint, token, items, generation FROM sync_collections")
