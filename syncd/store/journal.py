@@ -27,6 +27,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from syncd.store import private
+
 log = logging.getLogger("syncd.store.journal")
 
 JOURNAL_FILE = "journal.jsonl"
@@ -105,8 +107,8 @@ class Journal:
 
     def _append(self, record: Mapping[str, object]) -> None:
         line = json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n"
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        private.make_dir(self.path.parent)
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, private.FILE_MODE)
         try:
             if os.fstat(fd).st_size:
                 # A crash may have left a torn last line: start ours on a line of its own.

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from syncd.core.reconcile import KnownReminder
 from syncd.errors import ConfigError
+from syncd.store import private
 
 log = logging.getLogger("syncd.store.state")
 
@@ -112,12 +113,22 @@ class State:
     def __init__(self, path: Path) -> None:
         self.path = path
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            private.make_dir(path.parent)
         except OSError as err:
             raise ConfigError(f"state_dir: cannot create {path.parent}: {err.strerror}") from err
         self.db = self._open()
 
+    def _owner_only(self) -> None:
+        """The file (cached cards: e-mail addresses, notes) and its side files readable by their owner only."""
+        try:
+            private.create_file(self.path)
+        except OSError as err:
+            raise ConfigError(f"state_dir: cannot use {self.path}: {err.strerror}") from err
+        for suffix in ("-wal", "-shm", "-journal"):
+            private.tighten(Path(str(self.path) + suffix))
+
     def _open(self) -> sqlite3.Connection:
+        self._owner_only()
         try:
             db = sqlite3.connect(self.path, isolation_level=None, timeout=30)
             db.execute("PRAGMA journal_mode=WAL")
@@ -136,6 +147,7 @@ class State:
             log.warning("state file %s is damaged (%s); starting afresh from the server", self.path, err)
             for suffix in ("", "-wal", "-shm"):
                 Path(str(self.path) + suffix).unlink(missing_ok=True)
+            self._owner_only()
             db = sqlite3.connect(self.path, isolation_level=None, timeout=30)
             db.execute("PRAGMA journal_mode=WAL")
             _schema(db)
