@@ -177,8 +177,8 @@ def _undo(ctx: Context, entries: list[Entry], entry_id: str) -> int:
     if not entry.changes():
         raise DataError(f"--undo: change {entry.id} changed no value; nothing to undo")
     with ctx.session() as session:
-        wrote = commands.undo(session, entry)
-    tables.print_undone(entry, wrote, sys.stdout)
+        wrote, reopened = commands.undo(session, entry, ctx.now())
+    tables.print_undone(entry, wrote, sys.stdout, reopened)
     return 0
 
 

@@ -106,7 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="The change journal (journal.jsonl in state_dir): each write syncd made to a card, with the "
         "X-SYNCD values before and after, the card's ETag and the reason. Reads only the local journal, "
         "except --undo, which writes the before-values back (conditional on the card's ETag, and only while the "
-        "card still holds the values that change set).",
+        "card still holds the values that change set); undoing a `done` also opens the reminder it closed again.",
     )
     history.add_argument("contact", nargs="?", metavar="CONTACT", help="a vCard UID or full name (default: all)")
     history.add_argument("--json", action="store_true", help="print a JSON array instead of text")

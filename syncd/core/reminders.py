@@ -237,6 +237,13 @@ def complete_text(text: str, when: datetime, now: datetime) -> str:
     )
 
 
+def reopen_text(text: str, before: str, now: datetime) -> str:
+    """Open a reminder again as it was before it was marked done: STATUS, COMPLETED and PERCENT-COMPLETE as
+    `before` (its text while open) had them, all else of `text` kept (a DUE moved since stays moved)."""
+    _, old = _todo(before)
+    return _edit(text, {key: old.get(key) for key in ("STATUS", "COMPLETED", "PERCENT-COMPLETE")}, now)
+
+
 def reschedule_text(text: str, due: date, zone: ZoneInfo, now: datetime) -> str:
     """Move an open reminder to the day `due`, keeping its time of day and all else: DUE, DTSTART and every
     alarm with an absolute trigger shift by the same amount (what a phone does when its due date is moved)."""

@@ -97,6 +97,12 @@ def create_task(client: DavClient, task_list: Collection, uid: str, text: str) -
     return href, True
 
 
+def get_task(client: DavClient, href: str) -> RawTask:
+    """One task as the server holds it now (NotFound: deleted)."""
+    response = client.get(href)
+    return RawTask(href, response.etag, response.text())
+
+
 def update_task(client: DavClient, href: str, etag: str, text: str) -> str:
     if not etag:
         raise ServerError(f"{href}: the server sent no ETag, so syncd cannot change it safely")

@@ -18,7 +18,7 @@ from syncd.core.contacts import (
     format_instant,
     parse_instant,
 )
-from syncd.core.reminders import Task, complete_text, reschedule_text
+from syncd.core.reminders import BrokenTask, Task, complete_text, parse_task, reopen_text, reschedule_text
 from syncd.dav import tasks
 from syncd.dav.client import NotFound
 from syncd.engine import plan
@@ -28,7 +28,7 @@ from syncd.engine.session import Session
 from syncd.engine.world import TodayItem, World
 from syncd.engine.writing import Writer
 from syncd.errors import DataError, PreconditionFailed, ServerError
-from syncd.store.journal import Entry
+from syncd.store.journal import ClosedReminder, Entry
 
 log = logging.getLogger("syncd")
 
@@ -101,10 +101,13 @@ def done(session: Session, query: str, when: datetime, now: datetime) -> tuple[C
         return contact, wrote, False
     text = complete_text(task.text, contact.last_contact, now)
     try:
-        tasks.update_task(session.clients.calendars, task.href, task.etag, text)
+        etag = tasks.update_task(session.clients.calendars, task.href, task.etag, text)
     except PreconditionFailed:
         log.warning("the open reminder for %s changed meanwhile; the next sync closes it", contact.name)
         return contact, wrote, False
+    entry_id = session.journal.latest(contact.uid) if wrote else None
+    if entry_id is not None:  # undoing this write opens the reminder again
+        session.journal.closed_reminder(entry_id, ClosedReminder(task.uid, task.href, etag, task.text))
     with session.state.transaction():
         session.state.remember(task.uid, task.contact_uid, task.href, None, "done", True)
     return contact, wrote, True
@@ -132,9 +135,62 @@ def snooze(session: Session, query: str, until: date, now: datetime) -> tuple[Co
     return contact, changed, task
 
 
-def undo(session: Session, entry: Entry) -> bool:
+def undo(session: Session, entry: Entry, now: datetime) -> tuple[bool, bool | None]:
     """Write back the X-SYNCD values a journaled write replaced — only while the card still holds the
-    values that write set (otherwise DataError: something changed them since). Conditional like any write."""
+    values that write set (otherwise DataError: something changed them since). Conditional like any write.
+    A `done` is undone whole: the reminder it closed is opened again, and the touch it recorded is forgotten.
+    Returns (card written, reminder open again: None when the write closed none)."""
+    session.watch_writes()
+    wrote = _undo_card(session, entry)
+    if not wrote:
+        return False, None
+    last = entry.after.get(LAST_CONTACT)
+    instant = parse_instant(last) if last and entry.before.get(LAST_CONTACT) != last else None
+    if instant is not None:
+        with session.state.transaction():
+            session.state.forget_touch(entry.uid, format_instant(instant))
+    if entry.reminder is None:
+        return True, None
+    return True, _reopen(session, entry, entry.reminder, now)
+
+
+def _reopen(session: Session, entry: Entry, closed: ClosedReminder, now: datetime) -> bool:
+    """The reminder a `done` closed, open again as it was before (If-Match: a change made since is kept)."""
+    state = session.state
+    others = [r for r in state.reminders().values() if r.contact_uid == entry.uid and r.uid != closed.uid]
+    if any(r.status == "open" for r in others):
+        log.warning("%s has another open reminder; the one change %s closed stays closed", entry.name, entry.id)
+        return False
+    client = session.clients.calendars
+    try:
+        current = tasks.get_task(client, closed.href)
+        task = parse_task(current.href, current.etag, current.text, session.zone)
+    except NotFound:
+        log.warning("%s: the reminder change %s closed was deleted since; not reopened", entry.name, entry.id)
+        return False
+    except BrokenTask as err:
+        log.warning(
+            "%s: the reminder change %s closed cannot be read now (%s); not reopened", entry.name, entry.id, err
+        )
+        return False
+    if task is None or task.uid != closed.uid:
+        log.warning("%s: %s holds another reminder now; not reopened", entry.name, closed.href)
+        return False
+    if task.done:
+        text = reopen_text(task.text, closed.before, now)
+        try:
+            etag = tasks.update_task(client, closed.href, current.etag, text)
+        except PreconditionFailed:
+            log.warning("%s: the reminder changed on the server just now; not reopened", entry.name)
+            return False
+        task = parse_task(closed.href, etag, text, session.zone) or task
+    with state.transaction():
+        due = task.due.isoformat() if task.due else None
+        state.remember(task.uid, task.contact_uid, task.href, due, "open", False)
+    return True
+
+
+def _undo_card(session: Session, entry: Entry) -> bool:
     changes = entry.changes()
 
     def compute(current: dict[str, str]) -> Mapping[str, str | None]:

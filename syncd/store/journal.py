@@ -13,7 +13,9 @@ journal in between).
 An intent record: `{"id", "at", "uid", "name", "href", "reason", "etag_before", "before", "after"}` (the
 X-SYNCD values of the card before and after, by property name). An outcome record: `{"id", "outcome",
 "etag_after"}` where outcome is `written`, `conflict` (412: the card changed meanwhile; syncd re-read it and
-tried again under a new id), `gone` (404) or `failed`.
+tried again under a new id), `gone` (404) or `failed`. A reminder record: `{"id", "reminder": {"uid", "href",
+"etag_after", "before"}}`, after `syncd done` closed the contact's open reminder along with the card write `id`:
+its text before (so that undoing that write opens it again) and its ETag after.
 """
 
 from __future__ import annotations
@@ -42,6 +44,19 @@ FAILED = "failed"
 INTERRUPTED = "interrupted"  # an intent without an outcome: killed between PUT and answer, or before the PUT
 
 
+@dataclass(frozen=True, slots=True)
+class ClosedReminder:
+    """The open reminder that the same command closed along with a card write (`syncd done`)."""
+
+    uid: str
+    href: str
+    etag_after: str  # its ETag once closed ('' when the server sent none)
+    before: str  # its text while it was open
+
+    def as_json(self) -> dict[str, str]:
+        return {"uid": self.uid, "href": self.href, "etag_after": self.etag_after}
+
+
 @dataclass(slots=True)
 class Entry:
     id: str
@@ -55,6 +70,7 @@ class Entry:
     after: dict[str, str]
     outcome: str = INTERRUPTED
     etag_after: str = ""
+    reminder: ClosedReminder | None = None
 
     def changes(self) -> list[tuple[str, str | None, str | None]]:
         """(property, before, after) for every X-SYNCD value this write changed (None: absent)."""
@@ -79,6 +95,7 @@ class Entry:
             "before": self.before,
             "after": self.after,
             "changes": [{"property": k, "before": old, "after": new} for k, old, new in self.changes()],
+            "reminder": self.reminder.as_json() if self.reminder is not None else None,
         }
 
 
@@ -87,6 +104,7 @@ class Journal:
     path: Path
     max_bytes: int = MAX_BYTES
     torn: int = field(default=0, init=False)  # lines skipped when last read (torn by a crash)
+    _latest: dict[str, str] = field(default_factory=dict, init=False)  # contact UID -> id of its last intent here
 
     @property
     def older(self) -> Path:
@@ -149,10 +167,29 @@ class Journal:
                 "after": dict(after),
             }
         )
+        self._latest[uid] = entry_id
         return entry_id
 
     def outcome(self, entry_id: str, outcome: str, etag: str = "") -> None:
         self._append({"id": entry_id, "outcome": outcome, "etag_after": etag})
+
+    def latest(self, uid: str) -> str | None:
+        """The id of the last write of this contact's card recorded through this journal object."""
+        return self._latest.get(uid)
+
+    def closed_reminder(self, entry_id: str, reminder: ClosedReminder) -> None:
+        """The card write `entry_id` came with closing this reminder (undoing the one opens the other again)."""
+        self._append(
+            {
+                "id": entry_id,
+                "reminder": {
+                    "uid": reminder.uid,
+                    "href": reminder.href,
+                    "etag_after": reminder.etag_after,
+                    "before": reminder.before,
+                },
+            }
+        )
 
     def entries(self) -> list[Entry]:
         """Every write in the order it was attempted (the rotated file's first); outcomes merged in."""
@@ -175,6 +212,14 @@ class Journal:
                     if entry is not None:
                         entry.outcome = str(record["outcome"])
                         entry.etag_after = str(record.get("etag_after") or "")
+                    continue
+                if "reminder" in record:
+                    entry = by_id.get(str(record["id"]))
+                    closed = dict(record["reminder"])
+                    if entry is not None:
+                        entry.reminder = ClosedReminder(
+                            str(closed["uid"]), str(closed["href"]), str(closed["etag_after"]), str(closed["before"])
+                        )
                     continue
                 by_id[str(record["id"])] = Entry(
                     id=str(record["id"]),

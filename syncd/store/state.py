@@ -219,6 +219,10 @@ class State:
     def remember_touches(self, touches: list[tuple[str, str]]) -> None:
         self.db.executemany("INSERT INTO touches (contact_uid, at) VALUES (?, ?) ON CONFLICT DO NOTHING", touches)
 
+    def forget_touch(self, contact_uid: str, at: str) -> None:
+        """A touch that was undone (`history --undo` of the write that recorded it)."""
+        self.db.execute("DELETE FROM touches WHERE contact_uid = ? AND at = ?", (contact_uid, at))
+
     # The read cache (see syncd.store.members) --------------------------------------------------------------
 
     def synced_collections(self) -> list[SyncedCollection]:

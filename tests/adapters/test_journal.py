@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from syncd.app.cli import main
-from syncd.store.journal import INTERRUPTED, WRITTEN, Journal, xsyncd_diff
+from syncd.store.journal import INTERRUPTED, WRITTEN, ClosedReminder, Journal, xsyncd_diff
 from tests.proxy import CountingProxy
 from tests.servers import DavServer
 from tests.world import Book, complete, make_book, non_xsyncd
@@ -64,6 +64,20 @@ def test_journal_rotates_and_history_reads_both_files(tmp_path: Path) -> None:
     assert all(e.outcome == WRITTEN for e in kept) and journal.torn == 0
     older = [json.loads(line)["id"] for line in journal.older.read_text().splitlines()]
     assert older and older[0] == kept[0].id and older.count(kept[0].id) == 2, "intent and outcome in one file"
+
+
+def test_a_closed_reminder_is_recorded_with_the_card_write(tmp_path: Path) -> None:
+    """`done` records the reminder it closed with its card write: its text while open, for undoing both."""
+    journal = Journal.in_dir(tmp_path)
+    first = journal.intent(uid="u", name="U", href="h", reason="done", etag='"1"', before={}, after={"X-SYNCD-A": "1"})
+    journal.outcome(first, WRITTEN, '"2"')
+    other = journal.intent(uid="v", name="V", href="i", reason="done", etag='"1"', before={}, after={"X-SYNCD-A": "1"})
+    assert journal.latest("u") == first and journal.latest("v") == other and journal.latest("w") is None
+    journal.closed_reminder(first, ClosedReminder("r-1", "http://x/r-1.ics", '"9"', "BEGIN:VCALENDAR\r\n"))
+    by_id = {e.id: e for e in Journal.in_dir(tmp_path).entries()}
+    assert by_id[first].reminder == ClosedReminder("r-1", "http://x/r-1.ics", '"9"', "BEGIN:VCALENDAR\r\n")
+    assert by_id[first].outcome == WRITTEN and by_id[other].reminder is None
+    assert by_id[first].as_json()["reminder"] == {"uid": "r-1", "href": "http://x/r-1.ics", "etag_after": '"9"'}
 
 
 def test_xsyncd_diff_shows_only_syncd_lines() -> None:

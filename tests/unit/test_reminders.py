@@ -9,7 +9,14 @@ import pytest
 
 from syncd.core.contacts import Contact
 from syncd.core.durations import Duration
-from syncd.core.reminders import build_task, complete_text, parse_task, reminder_uid, reschedule_text
+from syncd.core.reminders import (
+    build_task,
+    complete_text,
+    parse_task,
+    reminder_uid,
+    reopen_text,
+    reschedule_text,
+)
 
 BERLIN = ZoneInfo("Europe/Berlin")
 
@@ -174,3 +181,22 @@ def test_reschedule_of_a_phone_edited_reminder_keeps_its_form() -> None:
     moved = reschedule_text(_PHONE_TODO, date(2026, 12, 1), zone, datetime(2026, 11, 22, 10, 0, tzinfo=UTC))
     assert "DUE:20261201T150000Z" in moved
     assert "TRIGGER:-PT15M" in moved and "X-APPLE-SORT-ORDER:12" in moved and "X-SYNCD-CONTACT:ada" in moved
+
+
+def test_reopen_puts_back_the_open_state_and_keeps_a_move_made_since() -> None:
+    """Undoing `done`: STATUS, COMPLETED and PERCENT-COMPLETE as they were while open; a DUE the phone moved
+    after the reminder was closed stays moved, and everything else of the closed text stays."""
+    closed_at = datetime(2026, 11, 22, 10, 15, tzinfo=UTC)
+    closed = complete_text(IOS_TODO, closed_at, closed_at).replace("20261122T090000", "20261123T090000")
+    now = datetime(2026, 11, 22, 11, 0, tzinfo=UTC)
+    reopened = reopen_text(closed, IOS_TODO, now)
+    task = parse_task("h", "e", reopened, BERLIN)
+    assert task is not None and task.open and task.completed is None and task.due == date(2026, 11, 23)
+    assert "STATUS:NEEDS-ACTION" in reopened and "PERCENT-COMPLETE" not in reopened
+    assert "LAST-MODIFIED:20261122T110000Z" in reopened
+    for kept in ("X-APPLE-SORT-ORDER:712345678", "UID:alarm-1", "X-SYNCD-CONTACT:ada-1", "CREATED:20261122T080000Z"):
+        assert kept in reopened, kept
+    half = IOS_TODO.replace("STATUS:NEEDS-ACTION\r\n", "PERCENT-COMPLETE:40\r\n")
+    again = reopen_text(complete_text(half, closed_at, closed_at), half, now)
+    assert "PERCENT-COMPLETE:40" in again and "STATUS:" not in again
+    assert parse_task("h", "e", again, BERLIN).open  # type: ignore[union-attr]

@@ -92,6 +92,8 @@ def describe(entry: Entry) -> list[str]:
         lines.append(f"    {key}: {old if old is not None else '(none)'} → {new if new is not None else '(none)'}")
     if not entry.changes():
         lines.append("    duplicate X-SYNCD lines tidied (values unchanged)")
+    if entry.reminder is not None:
+        lines.append(f"    closed the open reminder {entry.reminder.href}")
     lines.append(f"    {OUTCOMES.get(entry.outcome, entry.outcome)}")
     if entry.outcome in (WRITTEN, INTERRUPTED, FAILED) and entry.changes():
         lines.append(f"    undo: syncd history --undo {entry.id}")
@@ -109,10 +111,15 @@ def print_history(entries: list[Entry], journal_path: str, as_json: bool, out: T
         out.write("\n".join(describe(entry)) + "\n\n")
 
 
-def print_undone(entry: Entry, wrote: bool, out: TextIO) -> None:
+def print_undone(entry: Entry, wrote: bool, out: TextIO, reopened: bool | None = None) -> None:
     restored = ", ".join(f"{k} {old if old is not None else '(removed)'}" for k, old, _new in entry.changes())
     if wrote:
-        out.write(f"{entry.name}: undid {entry.id}: {restored}\n")
+        reminder = {
+            None: "",
+            True: "; the reminder it closed is open again",
+            False: "; the reminder it closed stays closed",
+        }
+        out.write(f"{entry.name}: undid {entry.id}: {restored}{reminder[reopened]}\n")
     else:
         out.write(f"{entry.name}: the card already holds the values from before {entry.id}; nothing written\n")
 
