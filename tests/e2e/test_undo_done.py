@@ -14,7 +14,7 @@ import pytest
 from syncd.app.cli import main
 from tests.proxy import CountingProxy, ProxyFactory
 from tests.servers import DavServer
-from tests.world import Book, TaskView, complete, duplicates, make_book
+from tests.world import Book, TaskView, complete, duplicates, make_book, move_due
 
 PEOPLE = [
     ("u-ada", "Ada Lovelace", "1", "2026-10-01T12:00:00Z"),  # due: a reminder on the first sync
@@ -105,3 +105,21 @@ def test_undo_of_done_reopens_the_reminder_and_the_next_sync_writes_nothing(
     assert complete(dav, ada_tasks(book)[0], "20261122T150000Z")
     assert book.sync("2026-11-22T16:00") == 0
     assert book.values("u-ada")["X-SYNCD-LAST-CONTACT"] == "2026-11-22T15:00:00Z"
+
+
+def test_undo_of_done_keeps_a_change_the_phone_made_since(
+    radicale: DavServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The closed reminder was edited on the phone after `done` (its due date moved): the undo opens it again
+    conditionally on its ETag now, and the move stays."""
+    book = make_book(radicale, tmp_path, PEOPLE)
+    assert book.sync(NOW) == 0
+    assert run(book, capsys, "2026-11-22T10:00", "done", "Ada Lovelace")[0] == 0
+    [closed] = ada_tasks(book)
+    assert closed.done and move_due(radicale, closed, "20261124")
+    assert "the reminder it closed is open again" in undo_done(book, capsys, "2026-11-22T11:00")
+    [reopened] = ada_tasks(book)
+    assert not reopened.done and reopened.due == "2026-11-24"
+    assert book.values("u-ada")["X-SYNCD-LAST-CONTACT"] == "2026-10-01T12:00:00Z"
+    assert book.sync("2026-11-22T11:30") == 0
+    assert [(t.uid, t.done, t.due) for t in ada_tasks(book)] == [(closed.uid, False, "2026-11-24")]
