@@ -131,8 +131,10 @@ class Daemon:
         now_arg: str | None = None,
         on_cycle: Callable[[object], None] | None = None,
         notifier: Notifier | None = None,
+        hangup_stops: bool = False,
     ) -> None:
         self.load = load
+        self.hangup_stops = hangup_stops  # SIGHUP ends the loop as SIGTERM does (the demo), instead of reloading
         self.now_arg = now_arg
         self.on_cycle = on_cycle
         self.loaded = check_server(load())
@@ -220,7 +222,7 @@ class Daemon:
 
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
         # Runs in the main thread between two bytecodes; the wakeup fd has already woken the loop's select.
-        if signum == signal.SIGHUP:
+        if signum == signal.SIGHUP and not self.hangup_stops:
             self.reload_requested = True
             return
         self.stop_requested = True

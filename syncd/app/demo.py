@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import random
+import signal
 import sys
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from types import FrameType
 
 from syncd.app.config_file import LoadedConfig
 from syncd.app.daemon import Daemon
@@ -141,6 +146,9 @@ NOTES = [
 
 DEMO_CALENDAR = "Keep in touch — agenda"
 
+# They end the demo (closing its terminal sends SIGHUP): it has no config to reload.
+STOP_SIGNALS = (signal.SIGHUP, signal.SIGTERM, signal.SIGINT)
+
 # (circle, share of contacts, interval days)
 CIRCLES = [("1", 15, 14), ("2", 45, 30), ("3", 150, 90)]
 
@@ -224,54 +232,97 @@ def local_zone_name() -> str:
     return "UTC"
 
 
+class Interrupted(BaseException):
+    """A stop signal arrived before the demo's loop runs (the loop handles its own): unwind, clean up, exit."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise Interrupted(signum)
+
+
+@contextmanager
+def first_cycle_quiet() -> Iterator[None]:
+    """The first cycle's INFO lines (its summary, the reminders it created) are what the demo prints next, as a
+    table: they are held back, unless --verbose asked for everything."""
+    logger = logging.getLogger("syncd")
+    level = logger.level
+    if logger.getEffectiveLevel() == logging.INFO:
+        logger.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
 def run_demo(*, once: bool, host: str, port: int, count: int, now_arg: str | None) -> int:
-    zone_name = local_zone_name()
+    """The demo's server is its own child and never outlives it (syncd.app.localserver); SIGHUP, SIGTERM and
+    SIGINT end the demo, its server and its temporary folder: exit 0 once it syncs in its loop (as `syncd run`),
+    128 + the signal's number when it arrives while the demo is still starting."""
+    previous = {sig: signal.getsignal(sig) for sig in STOP_SIGNALS}
     workdir = tempfile.TemporaryDirectory(prefix="syncd-demo-")
     root = Path(workdir.name)
-    out = sys.stdout
-    server = LocalRadicale(root / "radicale", host=host, port=port)
-    out.write(f"Starting a local Radicale on {host}:{server.port} ...\n")
-    server.start()
+    server = LocalRadicale(root / "radicale", host=host, port=port, remove_when_orphaned=root)
     try:
-        settings = Settings.model_validate(
-            {
-                "state_dir": root / "state",
-                "server": {"url": server.url, "username": server.username, "password": server.password},
-                "schedule": {"timezone": zone_name, "sync_every": "PT1M"},
-                "reminders": {"calendar": DEMO_CALENDAR},
-            }
-        )
-        now = parse_now(now_arg, settings.schedule.zone)
-        today = now.astimezone(settings.schedule.zone).date()
-        upload_addressbook(server, "Contacts", generate_cards(count, today))
-        out.write(f"Loaded {count} sample contacts (15 in circle 1, 45 in circle 2, 150 in circle 3).\n\n")
-        session = open_session(settings)
-        try:
-            summary = Cycle(session, Writer(session)).run(now)
-            items = commands.today(session, now)
-            network = insights.run_audit(session, now)
-        finally:
-            session.close()
-        out.write(f"One sync: {summary.line()}.\n\nToday ({today.isoformat()}, {zone_name}):\n")
-        print_today(items, today, settings.schedule.zone, False, out)
-        out.write(f"\nYour network: {headline(network)}\n{network.capacity.summary()}\n")
-        shown = server.url if host in ("127.0.0.1", "localhost") else f"http://<this machine's address>:{server.port}/"
-        out.write(
-            '\nThe reminders are in the task list "Keep in touch", today\'s digest and the weekly and monthly\n'
-            f'reviews in the calendar "{DEMO_CALENDAR}" on the demo server:\n'
-            f"  CalDAV/CardDAV server  {shown}\n"
-            f"  username               {server.username}\n"
-            f"  password               {server.password}\n"
-            "Add it as a CalDAV account in Thunderbird or DAVx5 (or on an iPhone: Settings > Calendar >\n"
-            "Accounts > Add Account > Other > Add CalDAV Account) to see them"
-            + (" — start with --host 0.0.0.0 to reach it from your LAN.\n" if host == "127.0.0.1" else ".\n")
-        )
-        if once:
-            return 0
-        out.write("\nsyncd keeps syncing every minute; tick reminders off and watch. Ctrl-C stops the demo.\n")
-        out.flush()
-        loaded = LoadedConfig(settings, None)
-        return Daemon(lambda: loaded, now_arg).run()
+        for sig in STOP_SIGNALS:
+            signal.signal(sig, _interrupt)
+        return _run(server, root, once=once, host=host, count=count, now_arg=now_arg)
+    except Interrupted as stop:
+        return 128 + stop.signum
     finally:
+        for sig in STOP_SIGNALS:
+            signal.signal(sig, signal.SIG_IGN)  # the cleanup is not cut short by a second signal
         server.stop()
         workdir.cleanup()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _run(server: LocalRadicale, root: Path, *, once: bool, host: str, count: int, now_arg: str | None) -> int:
+    zone_name = local_zone_name()
+    out = sys.stdout
+    out.write(f"Starting a local Radicale on {host}:{server.port} ...\n")
+    server.start()
+    settings = Settings.model_validate(
+        {
+            "state_dir": root / "state",
+            "server": {"url": server.url, "username": server.username, "password": server.password},
+            "schedule": {"timezone": zone_name, "sync_every": "PT1M"},
+            "reminders": {"calendar": DEMO_CALENDAR},
+        }
+    )
+    now = parse_now(now_arg, settings.schedule.zone)
+    today = now.astimezone(settings.schedule.zone).date()
+    upload_addressbook(server, "Contacts", generate_cards(count, today))
+    out.write(f"Loaded {count} sample contacts (15 in circle 1, 45 in circle 2, 150 in circle 3).\n\n")
+    session = open_session(settings)
+    try:
+        with first_cycle_quiet():
+            summary = Cycle(session, Writer(session)).run(now)
+        items = commands.today(session, now)
+        network = insights.run_audit(session, now)
+    finally:
+        session.close()
+    out.write(f"One sync: {summary.line()}.\n\nToday ({today.isoformat()}, {zone_name}):\n")
+    print_today(items, today, settings.schedule.zone, False, out)
+    out.write(f"\nYour network: {headline(network)}\n{network.capacity.summary()}\n")
+    shown = server.url if host in ("127.0.0.1", "localhost") else f"http://<this machine's address>:{server.port}/"
+    out.write(
+        '\nThe reminders are in the task list "Keep in touch", today\'s digest and the weekly and monthly\n'
+        f'reviews in the calendar "{DEMO_CALENDAR}" on the demo server:\n'
+        f"  CalDAV/CardDAV server  {shown}\n"
+        f"  username               {server.username}\n"
+        f"  password               {server.password}\n"
+        "Add it as a CalDAV account in Thunderbird or DAVx5 (or on an iPhone: Settings > Calendar >\n"
+        "Accounts > Add Account > Other > Add CalDAV Account) to see them"
+        + (" — start with --host 0.0.0.0 to reach it from your LAN.\n" if host == "127.0.0.1" else ".\n")
+    )
+    if once:
+        return 0
+    out.write("\nsyncd keeps syncing every minute; tick reminders off and watch. Ctrl-C stops the demo.\n")
+    out.flush()
+    loaded = LoadedConfig(settings, None)
+    return Daemon(lambda: loaded, now_arg, hangup_stops=True).run()
