@@ -132,7 +132,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--once", action="store_true", help="exit after one cycle and stop the server")
     demo.add_argument("--host", default="127.0.0.1", help="address to serve on (0.0.0.0 for your LAN)")
-    demo.add_argument("--port", type=int, default=0, help="port (default: a free one)")
+    demo.add_argument("--port", type=int, default=0, help="port (default: a free one; one in use is an error)")
     demo.add_argument("--contacts", type=int, default=300, help=argparse.SUPPRESS)
     add_insight_parsers(sub)
     return parser
