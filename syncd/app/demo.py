@@ -263,20 +263,24 @@ def run_demo(*, once: bool, host: str, port: int, count: int, now_arg: str | Non
     SIGINT end the demo, its server and its temporary folder: exit 0 once it syncs in its loop (as `syncd run`),
     128 + the signal's number when it arrives while the demo is still starting."""
     previous = {sig: signal.getsignal(sig) for sig in STOP_SIGNALS}
-    workdir = tempfile.TemporaryDirectory(prefix="syncd-demo-")
-    root = Path(workdir.name)
-    server = LocalRadicale(root / "radicale", host=host, port=port, remove_when_orphaned=root)
+    for sig in STOP_SIGNALS:
+        signal.signal(sig, _interrupt)
+    workdir: tempfile.TemporaryDirectory[str] | None = None
+    server: LocalRadicale | None = None
     try:
-        for sig in STOP_SIGNALS:
-            signal.signal(sig, _interrupt)
+        workdir = tempfile.TemporaryDirectory(prefix="syncd-demo-")
+        root = Path(workdir.name)
+        server = LocalRadicale(root / "radicale", host=host, port=port, remove_when_orphaned=root)
         return _run(server, root, once=once, host=host, count=count, now_arg=now_arg)
     except Interrupted as stop:
         return 128 + stop.signum
     finally:
         for sig in STOP_SIGNALS:
             signal.signal(sig, signal.SIG_IGN)  # the cleanup is not cut short by a second signal
-        server.stop()
-        workdir.cleanup()
+        if server is not None:
+            server.stop()
+        if workdir is not None:
+            workdir.cleanup()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
 

@@ -189,7 +189,7 @@ class LocalRadicale:
                 if port_in_use(self.host, self.port):  # taken between the check and the server's own bind
                     raise in_use_error(self.host, self.port)
                 raise ServerError(f"the local server exited at start (code {self.process.returncode})")
-            answer = self._identify()
+            answer = self.is_ours()
             if answer is True:
                 return
             if answer is False:
@@ -197,7 +197,7 @@ class LocalRadicale:
             time.sleep(0.05)
         raise ServerError(f"the local server did not start listening on {self.host}:{self.port}")
 
-    def _identify(self) -> bool | None:
+    def is_ours(self) -> bool | None:
         """None while nothing answers on the port; True when the server there is this one: it refuses anonymous
         access and accepts this instance's random password; False for any other server (it is sent no
         credentials unless it refused anonymous access, and never a write)."""

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from syncd.app.localserver import free_port, stop_process, wait_for_port
+from syncd.app.localserver import LocalRadicale, free_port, stop_process, wait_for_port
 from tests.proxy import ProxyFactory
 from tests.servers import DavServer
 
@@ -106,6 +106,29 @@ def test_demo_refuses_a_port_in_use_and_sends_it_nothing(
     assert proxy.snapshot() == [], proxy.methods()
     assert collections(dav) == before
     assert list(tmp.iterdir()) == [], "the demo's temporary folder is removed"
+
+
+@pytest.mark.parametrize("other", ["open_radicale", "radicale", "xandikos"])
+def test_a_server_that_does_not_know_the_password_is_not_the_demos(
+    other: str, request: pytest.FixtureRequest, counting_proxy: ProxyFactory, tmp_path: Path
+) -> None:
+    """Should another server take the port between the check and Radicale's own bind, `start()` would find it
+    there: it is not the demo's server, and it is sent no write — and credentials only when it demanded them."""
+    dav: DavServer = request.getfixturevalue(other)
+    proxy = counting_proxy(dav.url)
+    assert LocalRadicale(tmp_path, port=proxy.port).is_ours() is False
+    seen = proxy.snapshot()
+    assert proxy.writes() == []
+    assert seen[0].method == "PROPFIND" and "authorization" not in {name.lower() for name in seen[0].headers}
+    if seen[0].status != 401:  # it let an anonymous request in: it is sent nothing more
+        assert len(seen) == 1, proxy.methods()
+
+
+def test_the_demos_own_server_is_recognised(tmp_path: Path) -> None:
+    with LocalRadicale(tmp_path / "radicale") as server:
+        assert server.is_ours() is True
+        other = LocalRadicale(tmp_path / "other", port=server.port)  # another password: another server
+        assert other.is_ours() is False
 
 
 # Its server never outlives it ----------------------------------------------------------------------------------
