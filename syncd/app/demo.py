@@ -5,7 +5,9 @@ from __future__ import annotations
 import logging
 import os
 import random
+import shutil
 import signal
+import stat
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -149,6 +151,10 @@ DEMO_CALENDAR = "Keep in touch — agenda"
 # They end the demo (closing its terminal sends SIGHUP): it has no config to reload.
 STOP_SIGNALS = (signal.SIGHUP, signal.SIGTERM, signal.SIGINT)
 
+# The demo's temporary folder: its name, and the file in it that names the demo's process and its server's.
+FOLDER_PREFIX = "syncd-demo-"
+OWNERS = "owners"
+
 # (circle, share of contacts, interval days)
 CIRCLES = [("1", 15, 14), ("2", 45, 30), ("3", 150, 90)]
 
@@ -244,6 +250,39 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
     raise Interrupted(signum)
 
 
+def running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process has that number now
+        return True
+    try:  # on Linux, a process that has ended but was not reaped yet (a zombie) is gone too
+        state = Path(f"/proc/{pid}/stat").read_text(encoding="utf-8", errors="replace").rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return True
+    return state != "Z"
+
+
+def remove_stale_folders(parent: Path) -> list[Path]:
+    """The temporary folders of earlier demos that ended with their server both killed outright (when only the
+    demo is, its server removes the folder): this user's, whose processes are all gone. A folder without the
+    owners file, or whose processes may still run, is left alone."""
+    removed: list[Path] = []
+    for folder in sorted(parent.glob(FOLDER_PREFIX + "*")):
+        try:
+            info = folder.lstat()
+            if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid():
+                continue
+            pids = [int(word) for word in (folder / OWNERS).read_text(encoding="ascii").split()]
+        except (OSError, ValueError):
+            continue
+        if pids and not any(running(pid) for pid in pids):
+            shutil.rmtree(folder, ignore_errors=True)
+            removed.append(folder)
+    return removed
+
+
 @contextmanager
 def first_cycle_quiet() -> Iterator[None]:
     """The first cycle's INFO lines (its summary, the reminders it created) are what the demo prints next, as a
@@ -268,8 +307,10 @@ def run_demo(*, once: bool, host: str, port: int, count: int, now_arg: str | Non
     workdir: tempfile.TemporaryDirectory[str] | None = None
     server: LocalRadicale | None = None
     try:
-        workdir = tempfile.TemporaryDirectory(prefix="syncd-demo-")
+        remove_stale_folders(Path(tempfile.gettempdir()))
+        workdir = tempfile.TemporaryDirectory(prefix=FOLDER_PREFIX)
         root = Path(workdir.name)
+        (root / OWNERS).write_text(f"{os.getpid()}\n", encoding="ascii")
         server = LocalRadicale(root / "radicale", host=host, port=port, remove_when_orphaned=root)
         return _run(server, root, once=once, host=host, count=count, now_arg=now_arg)
     except Interrupted as stop:
@@ -290,6 +331,8 @@ def _run(server: LocalRadicale, root: Path, *, once: bool, host: str, count: int
     out = sys.stdout
     out.write(f"Starting a local Radicale on {host}:{server.port} ...\n")
     server.start()
+    with (root / OWNERS).open("a", encoding="ascii") as owners:
+        owners.write(f"{server.pid}\n")
     settings = Settings.model_validate(
         {
             "state_dir": root / "state",

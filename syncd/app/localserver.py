@@ -130,6 +130,12 @@ class LocalRadicale:
         return f"http://{shown}:{self.port}/"
 
     @property
+    def pid(self) -> int:
+        if self.process is None:
+            raise RuntimeError("the local server is not running")
+        return self.process.pid
+
+    @property
     def principal_url(self) -> str:
         return f"{self.url}{self.username}/"
 

@@ -240,3 +240,33 @@ def test_demo_killed_takes_its_server_and_folder_along(demo: RunningDemo) -> Non
     demo.process.kill()
     demo.process.wait(timeout=10)
     wait_gone(servers, demo.tmp, timeout=10)
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads the process table from /proc")
+def test_a_folder_left_by_a_demo_killed_with_its_server_goes_with_the_next_demo(demo: RunningDemo) -> None:
+    """`pkill -9 -f syncd` kills the demo and its server at once: the folder stays behind, and the next demo
+    removes it. A folder whose processes still run, and one without the owners file, are left alone."""
+    servers = demo.server_pids()
+    for pid in [demo.process.pid, *servers]:
+        os.kill(pid, signal.SIGKILL)
+    demo.process.wait(timeout=10)
+    deadline = time.monotonic() + 10
+    while any(alive(pid) for pid in servers):
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    left = demo.folders()
+    assert len(left) == 1 and (left[0] / "owners").exists()
+    running = demo.tmp / "syncd-demo-running"
+    running.mkdir()
+    (running / "owners").write_text(f"{os.getpid()}\n", encoding="ascii")
+    unknown = demo.tmp / "syncd-demo-unknown"
+    unknown.mkdir()
+    result = subprocess.run(
+        [sys.executable, "-m", "syncd", "--now", NOW, "demo", "--once", "--contacts", "20"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**ENV, "TMPDIR": str(demo.tmp)},
+    )
+    assert result.returncode == 0, result.stderr
+    assert demo.folders() == [running, unknown]
