@@ -120,8 +120,7 @@ class LocalRadicale:
         self.password = password or secrets.token_urlsafe(12)
         self.log_path = log_path or root / "radicale.log"
         # The folder the child removes when its parent ends without stopping it (default: its own temporary one).
-        orphaned = remove_when_orphaned or (root if self._tmp is not None else None)
-        self.remove_when_orphaned = orphaned
+        self.remove_when_orphaned = remove_when_orphaned or (root if self._tmp is not None else None)
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -181,20 +180,19 @@ class LocalRadicale:
         )
         log.close()
         try:
-            self._wait_until_ours()
+            self._wait_until_ours(self.process)
         except BaseException:
             self.stop()
             raise
         return self
 
-    def _wait_until_ours(self, timeout: float = START_TIMEOUT) -> None:
-        assert self.process is not None
+    def _wait_until_ours(self, process: subprocess.Popen[bytes], timeout: float = START_TIMEOUT) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if self.process.poll() is not None:
+            if process.poll() is not None:
                 if port_in_use(self.host, self.port):  # taken between the check and the server's own bind
                     raise in_use_error(self.host, self.port)
-                raise ServerError(f"the local server exited at start (code {self.process.returncode})")
+                raise ServerError(f"the local server exited at start (code {process.returncode})")
             answer = self.is_ours()
             if answer is True:
                 return
