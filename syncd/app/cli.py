@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from collections.abc import Sequence
 
@@ -12,6 +13,10 @@ from syncd.app.parser import build_parser
 from syncd.errors import SyncdError
 
 log = logging.getLogger("syncd")
+
+# The reader of the output went away (`syncd today | head -1`): stop quietly with the status a shell reports for
+# a program ended by SIGPIPE (128 + 13), as git and cat do.
+EXIT_BROKEN_PIPE = 141
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -24,7 +29,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not args.command:
             parser.print_help()
             return 2
-        return COMMANDS[args.command](Context(args))
+        status = COMMANDS[args.command](Context(args))
+        sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's last flush
+        return status
+    except BrokenPipeError:
+        # Nothing more can be written there; what is still buffered goes to /dev/null so that the interpreter's
+        # last flush does not complain either.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+        return EXIT_BROKEN_PIPE
     except SyncdError as err:
         log.debug("error", exc_info=True)
         print(f"syncd: {logs.mask(str(err))}", file=sys.stderr)

@@ -20,7 +20,8 @@ Start with `syncd demo` (no config needed), then write a config (see config.exam
 
 EPILOG = """\
 exit codes: 0 ok, 2 usage, 65 bad input (e.g. unknown contact), 69 server unreachable or failing,
-77 authentication refused, 78 configuration invalid, 1 a bug.
+77 authentication refused, 78 configuration invalid, 1 a bug; 141 when the output's reader went away
+early (`syncd history | head -1`), quietly, as git does.
 config lookup: --config, $SYNCD_CONFIG, $XDG_CONFIG_HOME/syncd/config.toml, /etc/syncd/config.toml;
 any key can be set as SYNCD_<SECTION>__<KEY>, e.g. SYNCD_SERVER__PASSWORD."""
 
