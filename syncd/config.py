@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable
 from datetime import time
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -22,7 +23,7 @@ from pydantic import (
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from syncd.core.circles import CircleRules, Rule, circle_rules
-from syncd.core.durations import Duration
+from syncd.core.durations import Duration, parse_duration, parse_interval
 from syncd.errors import ConfigError
 
 ENV_PREFIX = "SYNCD_"
@@ -31,11 +32,11 @@ NOT_KEYS = {"SYNCD_CONFIG"}
 _BOOL_WORDS = {"true": True, "yes": True, "on": True, "1": True, "false": False, "no": False, "off": False, "0": False}
 
 
-def _duration(value: object) -> str:
+def _duration(value: object, parse: Callable[[str], Duration] = parse_duration) -> str:
+    """A duration as the command line reads it (`2w`, `10d`, `3m`, `1y`, or ISO 8601), kept in its ISO form."""
     if not isinstance(value, str):
-        raise ValueError("must be an ISO 8601 duration string such as P14D or PT15M")
-    Duration(value)  # raises ValueError with a readable message
-    return value.strip().upper()
+        raise ValueError('must be a duration string such as "2w", "P14D" or "PT15M"')
+    return parse(value).text  # raises ValueError with a readable message
 
 
 class _Section(BaseModel):
@@ -130,7 +131,7 @@ class CircleConfig(_Section):
     @field_validator("interval", mode="before")
     @classmethod
     def _interval(cls, value: object) -> str:
-        return _duration(value)
+        return _duration(value, parse_interval)
 
     @property
     def duration(self) -> Duration:
@@ -150,13 +151,15 @@ class ScheduleConfig(_Section):
             raise ValueError(f"{value!r} is not an IANA time zone such as Europe/Berlin") from err
         return value
 
-    @field_validator("sync_every")
+    @field_validator("sync_every", mode="before")
     @classmethod
-    def _every(cls, value: str) -> str:
-        value = _duration(value)
-        if Duration(value).seconds < 1:
+    def _every(cls, value: object) -> str:
+        every = _duration(value)
+        if Duration(every).seconds < 1:
             raise ValueError("must be at least PT1S")
-        return value
+        if Duration(every).approx_days > 7:  # "15m" is 15 months: minutes are PT15M
+            raise ValueError(f"{every} is more than a week (m means months; minutes are PT15M, hours PT1H)")
+        return every
 
     @property
     def zone(self) -> ZoneInfo:

@@ -20,7 +20,7 @@ from syncd.app.config_file import LoadedConfig, load_config
 from syncd.app.output import tables
 from syncd.config import Settings
 from syncd.core.contacts import NO_CIRCLE, format_instant, parse_date
-from syncd.core.durations import parse_short
+from syncd.core.durations import parse_duration, parse_interval
 from syncd.engine import commands
 from syncd.engine.cycle import Cycle
 from syncd.engine.session import Session
@@ -97,7 +97,7 @@ def cmd_set(ctx: Context) -> int:
     clear = interval is not None and interval.lower() == "none"
     if interval is not None and not clear:
         try:
-            interval = str(parse_short(interval))
+            interval = str(parse_interval(interval))
         except ValueError as err:
             raise UsageError(f"--interval: {err}") from err
     with ctx.session() as session:
@@ -120,6 +120,9 @@ def cmd_done(ctx: Context) -> int:
             when = wiring.parse_now(ctx.args.on, ctx.zone)
         except UsageError as err:
             raise UsageError(f"--on: {ctx.args.on!r} is not an ISO date or date-time") from err
+        if when > now:
+            shown = now.astimezone(ctx.zone).strftime("%Y-%m-%d %H:%M")
+            raise UsageError(f"--on: {ctx.args.on} is in the future (it is {shown} now); give the day it happened")
     with ctx.session() as session:
         contact, wrote, closed = commands.done(session, ctx.args.contact, when, now)
     message = f"{contact.name}: last contact {format_instant(when)}"
@@ -132,13 +135,18 @@ def cmd_done(ctx: Context) -> int:
 
 
 def parse_until(value: str, today: date) -> date:
-    found = parse_date(value)
-    if found is not None:
-        return found
-    try:
-        return parse_short(value).after(today)
-    except ValueError as err:
-        raise UsageError(f"{value!r} is neither a date (2027-01-15) nor a duration (P2W, 3w, 10d)") from err
+    """SNOOZE's DURATION-or-DATE: a day after `today` (a date on or before it would change nothing)."""
+    until = parse_date(value)
+    if until is None:
+        try:
+            until = parse_duration(value).after(today)
+        except ValueError as err:
+            raise UsageError(f"{value!r} is neither a date (2027-01-15) nor a duration (P2W, 3w, 10d)") from err
+    if until <= today:
+        raise UsageError(
+            f"{value}: {until.isoformat()} is not after today ({today.isoformat()}); snooze to a later day"
+        )
+    return until
 
 
 def cmd_snooze(ctx: Context) -> int:

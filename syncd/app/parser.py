@@ -84,11 +84,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     set_.add_argument("contact", metavar="CONTACT", help="a vCard UID or the contact's full name")
     set_.add_argument("--circle", metavar="KEY", help="a circle key from [circles], or `none` to stop tracking")
-    set_.add_argument("--interval", metavar="DURATION", help="own interval: P3W, P2M, 10d, 3w, ...; `none` to clear")
+    set_.add_argument(
+        "--interval",
+        metavar="DURATION",
+        help="own interval, 1 day to 10 years: P3W, P2M, 10d, 3w, ...; `none` to clear",
+    )
 
     done = sub.add_parser("done", help="record that you were in touch (default: now)")
     done.add_argument("contact", metavar="CONTACT", help="a vCard UID or the contact's full name")
-    done.add_argument("--on", metavar="DATE", help="the day it happened (ISO date or date-time)")
+    done.add_argument("--on", metavar="DATE", help="the day it happened (ISO date or date-time; not after now)")
 
     snooze = sub.add_parser(
         "snooze",
@@ -97,7 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
         "day (its time of day and alarm move with it), as when its due date is moved on a phone.",
     )
     snooze.add_argument("contact", metavar="CONTACT", help="a vCard UID or the contact's full name")
-    snooze.add_argument("until", metavar="DURATION-or-DATE", help="e.g. P2W, 3w, 10d or 2027-01-15")
+    snooze.add_argument("until", metavar="DURATION-or-DATE", help="a day after today: e.g. P2W, 3w, 10d or 2027-01-15")
 
     sub.add_parser("check", help="validate the config, reach the server, show what was found")
 

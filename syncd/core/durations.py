@@ -83,15 +83,45 @@ class Duration:
         return self.text
 
 
-_SHORT = re.compile(r"^\s*(\d+)\s*([dwmy])\w*\s*$", re.IGNORECASE)
+_SHORT = re.compile(r"^\s*(\d+)\s*([a-z]+)\s*$", re.IGNORECASE)
+_UNITS = {
+    **dict.fromkeys(("d", "day", "days"), "D"),
+    **dict.fromkeys(("w", "wk", "wks", "week", "weeks"), "W"),
+    **dict.fromkeys(("m", "mo", "mos", "month", "months"), "M"),
+    **dict.fromkeys(("y", "yr", "yrs", "year", "years"), "Y"),
+}
+FORMS = "3w, 10d, 2m (months), 1y, or ISO 8601 such as P3W or PT15M"
+
+# A contact interval: at least a day (reminders are days), at most ten years.
+MIN_INTERVAL_DAYS = 1
+MAX_INTERVAL_DAYS = 3652.5  # P10Y, P120M
 
 
-def parse_short(text: str) -> Duration:
-    """`3w`, `10 days`, `2m`, `1y` (as typed in a phone note or on the command line) or ISO 8601."""
+def parse_duration(text: str) -> Duration:
+    """The one reader of a duration a person typed: on the command line, in the config, in a NOTE tag.
+
+    ISO 8601 (`P14D`, `P2W`, `P3M`, `P1Y`, `PT15M`), or a number and a unit of days, weeks, months or years:
+    `10d`, `3w`, `2m`, `1y`, also written out (`10 days`, `2 weeks`, `3 months`, `1 year`). `m` is a month,
+    never a minute: minutes and hours are ISO only (`PT15M`, `PT1H`)."""
     match = _SHORT.match(text)
     if match:
-        amount, unit = int(match.group(1)), match.group(2).upper()
+        amount, word = int(match.group(1)), match.group(2)
+        unit = _UNITS.get(word.lower())
+        if unit is None:
+            raise ValueError(f"{text.strip()!r} is not a duration: unknown unit {word!r} (use {FORMS})")
         if amount <= 0:
-            raise ValueError(f"{text!r}: a duration must be positive")
+            raise ValueError(f"{text.strip()!r}: a duration must be positive")
         return Duration(f"P{amount}{unit}")
-    return Duration(text)
+    try:
+        return Duration(text)
+    except ValueError:
+        raise ValueError(f"{text.strip()!r} is not a duration such as {FORMS}") from None
+
+
+def parse_interval(text: str) -> Duration:
+    """A contact interval (`parse_duration`) between a day and ten years: contact every hour, or once a
+    century, is a typo."""
+    duration = parse_duration(text)
+    if not MIN_INTERVAL_DAYS <= duration.approx_days <= MAX_INTERVAL_DAYS:
+        raise ValueError(f"{text.strip()!r}: an interval must be between 1 day and 10 years")
+    return duration

@@ -19,7 +19,7 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
 from syncd.core.contacts import CIRCLE, INTERVAL, NO_CIRCLE
-from syncd.core.durations import Duration, parse_short
+from syncd.core.durations import Duration, parse_interval
 
 PAUSED_BY = "X-SYNCD-PAUSED-BY"  # "note": X-SYNCD-CIRCLE:none was written because of a #pause tag
 
@@ -61,9 +61,9 @@ def parse(note: str) -> NoteTags:
         elif match.group("every"):
             span = match.group("span")
             try:
-                interval = parse_short(span)
+                interval = parse_interval(span)
             except ValueError:
-                problems.append(f"#every {span}: not a duration such as 3w, 10d, 2m or 1y")
+                problems.append(f"#every {span}: not an interval such as 3w, 10d, 2m or 1y (1 day to 10 years)")
         elif match.group("pause"):
             pause = True
     return NoteTags(circle, interval, pause, tuple(problems))

@@ -13,7 +13,9 @@ import pytest
 from syncd.app.cli import EXIT_BROKEN_PIPE
 from syncd.store.journal import WRITTEN, Journal
 from tests.factories import contact_card
+from tests.proxy import CountingProxy, ProxyFactory
 from tests.servers import DavServer
+from tests.world import card_values
 
 
 def syncd_argv(*args: str) -> list[str]:
@@ -81,3 +83,82 @@ def test_output_into_a_closed_pipe_stops_quietly(radicale: DavServer, tmp_path: 
         os.close(write_end)
     assert result.stderr == ""
     assert result.returncode == EXIT_BROKEN_PIPE
+
+
+# Arguments that make no sense are refused before the server is asked --------------------------------------
+
+NOW = "2026-11-22T10:00"  # Europe/Berlin, as the fixture's config says
+
+
+@pytest.fixture
+def proxied(radicale: DavServer, tmp_path: Path, counting_proxy: ProxyFactory) -> tuple[Path, CountingProxy, str]:
+    """A config whose server is a recording proxy in front of Radicale, with one tracked contact."""
+    ab_name, ab_url = radicale.make_addressbook()
+    radicale.put(ab_url + "d1.vcf", contact_card("date-1", "Dora Date", "1", "2026-11-01T09:00:00Z"))
+    proxy = counting_proxy(radicale.url)
+    cfg = radicale.config(
+        tmp_path,
+        server={"url": proxy.url},
+        contacts={"addressbooks": [ab_name]},
+        reminders={"task_list": f"D {tmp_path.name}"},
+    )
+    return cfg, proxy, ab_url
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["done", "date-1", "--on", "2026-12-22"], ["--on", "2026-12-22", "in the future"]),
+        (["done", "date-1", "--on", "2026-11-22T11:30"], ["--on", "in the future"]),
+        (["snooze", "date-1", "2026-11-01"], ["2026-11-01", "not after today (2026-11-22)"]),
+        (["snooze", "date-1", "2026-11-22"], ["not after today"]),
+        (["snooze", "date-1", "PT1H"], ["not after today"]),
+        (["set", "date-1", "--interval", "PT1H"], ["--interval", "between 1 day and 10 years"]),
+        (["set", "date-1", "--interval", "P100Y"], ["--interval", "between 1 day and 10 years"]),
+        (["set", "date-1", "--interval", "30min"], ["--interval", "unknown unit 'min'"]),
+    ],
+)
+def test_senseless_dates_and_intervals_are_refused_before_the_server_is_asked(
+    proxied: tuple[Path, CountingProxy, str], radicale: DavServer, args: list[str], words: list[str]
+) -> None:
+    cfg, proxy, ab_url = proxied
+    before = card_values(radicale, ab_url, "date-1")
+    result = subprocess.run(
+        syncd_argv("--config", str(cfg), "--now", NOW, *args),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=clean_env(),
+    )
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("syncd: "), result.stderr
+    for word in words:
+        assert word in lines[0]
+    assert proxy.snapshot() == []  # refused before any request
+    assert card_values(radicale, ab_url, "date-1") == before
+
+
+def test_sensible_dates_and_intervals_are_taken(proxied: tuple[Path, CountingProxy, str], radicale: DavServer) -> None:
+    """The bounds themselves: today as a date (its midnight has passed), tomorrow for a snooze, a day and ten
+    years as an interval, and the short forms the config accepts too."""
+    cfg, proxy, ab_url = proxied
+    for args in (
+        ["done", "date-1", "--on", "2026-11-22"],
+        ["snooze", "date-1", "2026-11-23"],
+        ["set", "date-1", "--interval", "1d"],
+        ["set", "date-1", "--interval", "10y"],
+    ):
+        result = subprocess.run(
+            syncd_argv("--config", str(cfg), "--now", NOW, *args),
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env=clean_env(),
+        )
+        assert result.returncode == 0, (args, result.stderr)
+    values = card_values(radicale, ab_url, "date-1")
+    assert values["X-SYNCD-LAST-CONTACT"] == "2026-11-21T23:00:00Z"
+    assert values["X-SYNCD-SNOOZE"] == "2026-11-23"
+    assert values["X-SYNCD-INTERVAL"] == "P10Y"
+    assert proxy.snapshot()

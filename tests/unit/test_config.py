@@ -292,7 +292,12 @@ def test_unknown_key_names_the_key_and_the_file(tmp_path: Path, text: str, key: 
         ('[reminders]\ndaily_limit = "five"\n', "reminders.daily_limit"),
         ('[reminders]\ntask_list = " "\n', "reminders.task_list"),
         ('[schedule]\ntimezone = "Mars/Base"\n', "schedule.timezone"),
-        ('[circles.1]\ninterval = "14 days"\n', "circles.1.interval"),
+        ('[circles.1]\ninterval = "14 minutes"\n', "circles.1.interval"),
+        ('[circles.1]\ninterval = "PT1H"\n', "circles.1.interval"),
+        ('[circles.1]\ninterval = "P100Y"\n', "circles.1.interval"),
+        ('[circles.1]\ninterval = "0d"\n', "circles.1.interval"),
+        ('[schedule]\nsync_every = "15m"\n', "schedule.sync_every"),
+        ('[schedule]\nsync_every = "15min"\n', "schedule.sync_every"),
         ("[circles.1]\ninterval = 14\n", "circles.1.interval"),
         ('[circles.1]\nname = "no interval"\n', "circles.1.interval"),
         ('[circles."not a key"]\ninterval = "P1D"\n', "circles"),
@@ -470,3 +475,35 @@ def test_verify_tls_from_the_environment(
     path = write(tmp_path, "[server]\nverify_tls = true\n")
     monkeypatch.setenv("SYNCD_SERVER__VERIFY_TLS", value)
     assert load_config(str(path)).settings.server.verify_tls == expected
+
+
+# Durations: the forms the command line takes --------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("written", "iso", "days_from_jan_1"),
+    [("2w", "P2W", 14), ("10d", "P10D", 10), ("14 days", "P14D", 14), ("3m", "P3M", 90), ("1y", "P1Y", 365)],
+)
+def test_short_intervals_load_as_on_the_command_line(
+    tmp_path: Path, written: str, iso: str, days_from_jan_1: int
+) -> None:
+    from datetime import date, timedelta
+
+    path = write(tmp_path, f'[circles.1]\ninterval = "{written}"\n[schedule]\nsync_every = "1d"\n')
+    settings = load_config(str(path)).settings
+    circle = settings.circles["1"]
+    assert circle.interval == iso
+    start = date(2026, 1, 1)
+    assert circle.duration.after(start) == start + timedelta(days=days_from_jan_1)
+    assert settings.circle_rules.circles["1"].after(start) == start + timedelta(days=days_from_jan_1)
+    assert settings.schedule.sync_every == "P1D"
+
+
+def test_bad_interval_from_the_environment_names_key_and_variable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = write(tmp_path, '[circles.1]\ninterval = "2w"\n')
+    monkeypatch.setenv("SYNCD_CIRCLES__1__INTERVAL", "PT1H")
+    message = str(config_error(path))
+    assert message.startswith("circles.1.interval: ") and "between 1 day and 10 years" in message
+    assert "$SYNCD_CIRCLES__1__INTERVAL" in message
