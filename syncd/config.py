@@ -10,6 +10,7 @@ import re
 from collections.abc import Callable
 from datetime import time
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
@@ -20,7 +21,8 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, EnvSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
 
 from syncd.core.circles import CircleRules, Rule, circle_rules
 from syncd.core.durations import Duration, parse_duration, parse_interval
@@ -244,6 +246,36 @@ def default_state_dir() -> Path:
     return Path(base) / "syncd"
 
 
+class EnvValueError(ValueError):
+    """A variable for a list or table key whose value is not the JSON such a key needs."""
+
+    def __init__(self, field: str, annotation: object, value: str) -> None:
+        super().__init__(f"{field}: {value!r} is not JSON")
+        self.field = field  # the last part of the key: `addressbooks` for SYNCD_CONTACTS__ADDRESSBOOKS
+        self.value = value
+        if annotation == list[str]:
+            self.expected = 'a JSON list such as \'["Contacts", "Work"]\', or one plain name'
+        elif annotation == list[RuleConfig]:
+            self.expected = 'a JSON list of tables such as \'[{"category": "Family", "circle": "1"}]\''
+        else:
+            self.expected = "a JSON object, or one variable per key: {variable}__KEY"
+
+
+class _Environment(EnvSettingsSource):
+    """The environment as pydantic-settings reads it, but a list of names (`contacts.addressbooks`,
+    `interactions.calendars`) may be one plain name (`SYNCD_CONTACTS__ADDRESSBOOKS=Contacts`), and a value
+    that is not the JSON its key needs raises `EnvValueError` (which says what the key needs)."""
+
+    def decode_complex_value(self, field_name: str, field: FieldInfo | None, value: Any) -> Any:
+        try:
+            return super().decode_complex_value(field_name, field, value)  # type: ignore[arg-type]
+        except ValueError as err:
+            annotation = field.annotation if field is not None else None
+            if annotation == list[str] and isinstance(value, str) and not value.lstrip().startswith("["):
+                return [value]
+            raise EnvValueError(field_name, annotation, str(value)) from err
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix=ENV_PREFIX,
@@ -274,7 +306,7 @@ class Settings(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         # The environment overrides the file; the file's content arrives as init kwargs.
-        return (env_settings, init_settings)
+        return (_Environment(settings_cls), init_settings)
 
     @field_validator("state_dir")
     @classmethod

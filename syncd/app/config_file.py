@@ -13,8 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
+from pydantic_settings import SettingsError
 
-from syncd.config import ENV_PREFIX, NOT_KEYS, Settings
+from syncd.config import ENV_PREFIX, NOT_KEYS, EnvValueError, Settings
 from syncd.errors import ConfigError
 
 
@@ -63,6 +64,29 @@ def _env_keys(environ: Mapping[str, str]) -> dict[str, str]:
     return out
 
 
+def _variable(key: str, env_keys: Mapping[str, str]) -> str | None:
+    """The variable that set `key` or the list or table it is in (`contacts.addressbooks[0]`), if any."""
+    for dotted, variable in sorted(env_keys.items(), key=lambda item: -len(item[0])):
+        if key == dotted or key.startswith((dotted + ".", dotted + "[")):
+            return variable
+    return None
+
+
+def _environment_error(err: SettingsError, env_keys: Mapping[str, str]) -> ConfigError:
+    cause = err.__cause__
+    while cause is not None and not isinstance(cause, EnvValueError):
+        cause = cause.__cause__
+    if cause is None:
+        return ConfigError(f"the environment: {err}")
+    field = cause.field.lower()
+    for dotted, variable in env_keys.items():
+        if (dotted == field or dotted.endswith("." + field)) and os.environ.get(variable) == cause.value:
+            expected = cause.expected.replace("{variable}", f"${variable}")
+            return ConfigError(f"{dotted}: {cause.value!r} is not {expected} (set by ${variable})")
+    expected = cause.expected.replace("{variable}", "SYNCD_SECTION")
+    return ConfigError(f"{field}: {cause.value!r} in the environment is not {expected}")
+
+
 def load_config(explicit: str | None = None, *, require_file: bool = False) -> LoadedConfig:
     path = find_config(explicit)
     data: dict[str, Any] = {}
@@ -86,6 +110,8 @@ def load_config(explicit: str | None = None, *, require_file: bool = False) -> L
     env_keys = _env_keys(os.environ)
     try:
         settings = Settings(**data)
+    except SettingsError as err:  # a variable of a list or table key that is not JSON
+        raise _environment_error(err, env_keys) from err
     except ValidationError as err:
         first = err.errors()[0]
         key = _dotted(first["loc"])
@@ -94,7 +120,12 @@ def load_config(explicit: str | None = None, *, require_file: bool = False) -> L
             msg = "unknown key"
         if first["type"] == "missing":
             msg = "required key is missing"
-        origin = f" (set by ${env_keys[key]})" if key in env_keys else ""
+        variable = _variable(key, env_keys)
+        origin = f" (set by ${variable})" if variable else ""
+        if variable and first["type"] == "list_type":
+            msg += ' (in the environment: a JSON list such as \'["Contacts"]\')'
+        elif variable and first["type"] in ("dict_type", "model_type"):
+            msg += f" (in the environment: a JSON object, or one variable per key: ${variable}__KEY)"
         if not key and ":" in msg:  # model-level check that names its key itself
             key, _, msg = msg.partition(": ")
         raise ConfigError(f"{key}: {msg} in {where}{origin}") from err

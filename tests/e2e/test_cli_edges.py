@@ -3,6 +3,7 @@ the future or the past, intervals of an hour or a century), and a server that is
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -162,3 +163,29 @@ def test_sensible_dates_and_intervals_are_taken(proxied: tuple[Path, CountingPro
     assert values["X-SYNCD-SNOOZE"] == "2026-11-23"
     assert values["X-SYNCD-INTERVAL"] == "P10Y"
     assert proxy.snapshot()
+
+
+# Lists from the environment ------------------------------------------------------------------------------
+
+
+def test_a_list_key_from_the_environment(radicale: DavServer, tmp_path: Path) -> None:
+    """`SYNCD_CONTACTS__ADDRESSBOOKS=Name` is a list of one name; a malformed list exits 78 naming the key
+    and the variable, with the form it needs."""
+    ab_name, ab_url = radicale.make_addressbook()
+    radicale.put(ab_url + "e1.vcf", contact_card("env-1", "Emil Env", "1", None))
+    cfg = radicale.config(tmp_path, reminders={"task_list": f"E {tmp_path.name}"})
+    argv = syncd_argv("--config", str(cfg), "--now", NOW, "today", "--json")
+    result = subprocess.run(
+        argv, capture_output=True, text=True, timeout=60, env=clean_env(SYNCD_CONTACTS__ADDRESSBOOKS=ab_name)
+    )
+    assert result.returncode == 0, result.stderr
+    assert [item["uid"] for item in json.loads(result.stdout)] == ["env-1"]
+    for value in ("[" + ab_name, f'["{ab_name}"'):
+        result = subprocess.run(
+            argv, capture_output=True, text=True, timeout=60, env=clean_env(SYNCD_CONTACTS__ADDRESSBOOKS=value)
+        )
+        assert result.returncode == 78
+        line = result.stderr.strip()
+        assert "\n" not in line and "internal error" not in line
+        assert line.startswith("syncd: contacts.addressbooks: ")
+        assert "$SYNCD_CONTACTS__ADDRESSBOOKS" in line and "a JSON list such as" in line

@@ -507,3 +507,55 @@ def test_bad_interval_from_the_environment_names_key_and_variable(
     message = str(config_error(path))
     assert message.startswith("circles.1.interval: ") and "between 1 day and 10 years" in message
     assert "$SYNCD_CIRCLES__1__INTERVAL" in message
+
+
+# Lists and tables from the environment -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "key", "expected"),
+    [
+        ("SYNCD_CONTACTS__ADDRESSBOOKS", "Contacts", "addressbooks", ["Contacts"]),
+        ("SYNCD_CONTACTS__ADDRESSBOOKS", "Work, Home", "addressbooks", ["Work, Home"]),
+        ("SYNCD_CONTACTS__ADDRESSBOOKS", '["Contacts", "Work"]', "addressbooks", ["Contacts", "Work"]),
+        ("SYNCD_CONTACTS__ADDRESSBOOKS", "[]", "addressbooks", []),
+        ("SYNCD_INTERACTIONS__CALENDARS", "Work", "calendars", ["Work"]),
+        ("SYNCD_INTERACTIONS__CALENDARS", '["Work"]', "calendars", ["Work"]),
+    ],
+)
+def test_a_list_of_names_from_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, variable: str, value: str, key: str, expected: list[str]
+) -> None:
+    """JSON, or one plain name as a list of one."""
+    path = write(tmp_path, "[reminders]\ndaily_limit = 5\n")
+    monkeypatch.setenv(variable, value)
+    settings = load_config(str(path)).settings
+    section = settings.contacts if key == "addressbooks" else settings.interactions
+    assert getattr(section, key) == expected
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "key", "hint"),
+    [
+        ("SYNCD_CONTACTS__ADDRESSBOOKS", '["Contacts"', "contacts.addressbooks", "a JSON list such as"),
+        ("SYNCD_CONTACTS__ADDRESSBOOKS", '"Contacts"', "contacts.addressbooks", "a JSON list such as"),
+        ("SYNCD_INTERACTIONS__CALENDARS", "[Work]", "interactions.calendars", "a JSON list such as"),
+        ("SYNCD_INTERACTIONS__CALENDARS", "[1, 2]", "interactions.calendars[0]", "valid string"),
+        ("SYNCD_RULES", "Family", "rules", '[{"category": "Family", "circle": "1"}]'),
+        ("SYNCD_RULES", '[{"category": "Family"}]', "rules[0].circle", "required"),
+        ("SYNCD_CIRCLES", "P14D", "circles", "$SYNCD_CIRCLES__KEY"),
+        ("SYNCD_CIRCLES__1", "P14D", "circles.1", "$SYNCD_CIRCLES__1__KEY"),
+        ("SYNCD_GOALS__CATEGORIES", "Investors=10", "goals.categories", "a JSON object"),
+        ("SYNCD_SERVER", "https://dav.example.org/", "server", "$SYNCD_SERVER__KEY"),
+    ],
+)
+def test_a_malformed_list_or_table_from_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, variable: str, value: str, key: str, hint: str
+) -> None:
+    """A ConfigError (exit 78) naming the key, the variable and the form it needs: never an internal error."""
+    path = write(tmp_path, "[reminders]\ndaily_limit = 5\n")
+    monkeypatch.setenv(variable, value)
+    message = str(config_error(path))
+    assert message.startswith(f"{key}: "), message
+    assert f"${variable}" in message and hint in message
+    assert "\n" not in message
