@@ -21,15 +21,20 @@ from syncd.app.output import tables
 from syncd.config import Settings
 from syncd.core.contacts import NO_CIRCLE, format_instant, parse_date
 from syncd.core.durations import parse_duration, parse_interval
+from syncd.dav.client import NotFound
 from syncd.engine import commands
 from syncd.engine.cycle import Cycle
+from syncd.engine.reading import NotCached
 from syncd.engine.session import Session
 from syncd.engine.writing import DryRun, Writer
-from syncd.errors import DataError, SyncdError, UsageError
+from syncd.errors import DataError, ServerError, SyncdError, UsageError
 from syncd.store.journal import Entry, Journal, select
 
 log = logging.getLogger("syncd")
 _T = TypeVar("_T")
+# Commands that retry a failing request with backoff (within the client's deadline); every other command is
+# one a person waits for: each request is sent once, and a server that is down is reported at once.
+RETRYING = {"sync"}
 
 
 class Context:
@@ -56,7 +61,8 @@ class Context:
 
     @contextmanager
     def session(self) -> Iterator[Session]:
-        session = wiring.open_session(wiring.require_server(self.loaded))
+        retries = None if self.args.command in RETRYING else 0
+        session = wiring.open_session(wiring.require_server(self.loaded), retries=retries)
         try:
             yield session
         finally:
@@ -75,10 +81,23 @@ def cmd_sync(ctx: Context) -> int:
 
 
 def cmd_today(ctx: Context) -> int:
+    """Today's list; with the server down, the list as the last read left it, and exit 69 saying so."""
     now = ctx.now()
     with ctx.session() as session:
-        items = commands.today(session, now)
+        try:
+            items = commands.today(session, now)
+            down = None
+        except ServerError as err:
+            if isinstance(err, NotFound):
+                raise
+            try:
+                items = commands.today(session, now, offline=True)
+            except NotCached:
+                raise err from None
+            down = err
     tables.print_today(items, now.astimezone(ctx.zone).date(), ctx.zone, ctx.args.json, sys.stdout)
+    if down is not None:
+        raise ServerError(f"offline: {down}; that is the last known list (from the last read of the server)") from down
     return 0
 
 

@@ -123,7 +123,7 @@ def load_config(explicit: str | None = None, *, require_file: bool = False) -> L
         variable = _variable(key, env_keys)
         origin = f" (set by ${variable})" if variable else ""
         if variable and first["type"] == "list_type":
-            msg += ' (in the environment: a JSON list such as \'["Contacts"]\')'
+            msg += " (in the environment: a JSON list such as '[\"Contacts\"]')"
         elif variable and first["type"] in ("dict_type", "model_type"):
             msg += f" (in the environment: a JSON object, or one variable per key: ${variable}__KEY)"
         if not key and ":" in msg:  # model-level check that names its key itself

@@ -74,7 +74,13 @@ def build_parser() -> argparse.ArgumentParser:
         "systemd/syncd.service.",
     )
     run.add_argument("--once", action="store_true", help=argparse.SUPPRESS)
-    today = sub.add_parser("today", help="who to reach out to today")
+    today = sub.add_parser(
+        "today",
+        help="who to reach out to today",
+        description="Open reminders due today or earlier, then who the next sync would add. With the server "
+        "down: the last known list (from the last read of the server), a line on stderr saying it is offline, "
+        "and exit 69.",
+    )
     today.add_argument("--json", action="store_true", help="print a JSON array instead of a table")
 
     set_ = sub.add_parser(

@@ -45,9 +45,12 @@ def make_client(settings: Settings, cls: Callable[..., DavClient] = DavClient, *
     )
 
 
-def open_session(settings: Settings, client: DavClient | None = None) -> Session:
-    """A session on the configured server (or on `client`): one client for contacts and reminders."""
-    return Session(settings, Clients.single(client or make_client(settings)), progress=Progress)
+def open_session(settings: Settings, client: DavClient | None = None, *, retries: int | None = None) -> Session:
+    """A session on the configured server (or on `client`): one client for contacts and reminders.
+    `retries`: of each request (default: the client's, with backoff); 0 for a command a person waits for."""
+    if client is None:
+        client = make_client(settings) if retries is None else make_client(settings, retries=retries)
+    return Session(settings, Clients.single(client), progress=Progress)
 
 
 def require_server(loaded: LoadedConfig) -> Settings:

@@ -2,7 +2,8 @@
 
 HTTP goes through `requests`; XML is parsed by lxml with entity expansion and network access off. Each
 request has a timeout; idempotent requests and conditional writes are retried with backoff on connection
-errors and 502/503/504 until a deadline (a one-shot command gives up within 30 seconds). Statuses become
+errors and 502/503/504 until a deadline (a one-shot command gives up within 30 seconds); a client made with
+`retries=0` (the interactive commands) sends each request once. Statuses become
 syncd errors here: 401 -> AuthError, unreachable/5xx -> ServerError, 412 -> PreconditionFailed.
 Neither the password nor the Authorization header is ever logged.
 """
@@ -30,6 +31,7 @@ _RETRY_STATUS = {502, 503, 504}
 _IDEMPOTENT = {"GET", "HEAD", "OPTIONS", "PROPFIND", "REPORT"}
 MAX_RESPONSE_BYTES = 256 * 1024 * 1024
 RETRY_BACKOFF = 0.5  # seconds before the first retry; doubled for each further one (at most 8 s)
+RETRIES = 4  # retries of one request at most (0.5 + 1 + 2 + 4 s of waiting), within the deadline
 
 
 class NotFound(ServerError):
@@ -88,6 +90,7 @@ class DavClient:
         verify: bool | str = True,
         timeout: float = 10.0,
         deadline: float = 25.0,
+        retries: int = RETRIES,
     ) -> None:
         self.session = requests.Session()
         self.session.headers["User-Agent"] = "syncd"
@@ -97,6 +100,7 @@ class DavClient:
         self.username = username
         self.timeout = timeout
         self.deadline = deadline
+        self.retries = retries
         self.counts: Counter[str] = Counter()
         self.read_only = False  # True: any write method raises ReadOnlyViolation before it is sent
         # Called after each successful PUT (url, body, new ETag or '') and DELETE (url, None, ''): the local
@@ -202,7 +206,7 @@ class DavClient:
 
     def _retry(self, started: float, attempt: int) -> bool:
         delay = min(RETRY_BACKOFF * 2 ** (attempt - 1), 8.0)
-        if attempt >= 5 or time.monotonic() - started + delay > self.deadline:
+        if attempt > self.retries or time.monotonic() - started + delay > self.deadline:
             return False
         log.debug("retrying in %.1f s", delay)
         time.sleep(delay)

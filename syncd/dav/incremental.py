@@ -269,6 +269,16 @@ def _cached(
     return members, unreadable, pending, synced.token is not None
 
 
+def cached_collection(state: State, collection: Collection, reader: Reader) -> list[tuple[str, Parsed]] | None:
+    """What the last read of the collection left in the cache, without asking the server (sorted by href);
+    None when it was never read (or read by another reader version)."""
+    synced = state.synced_collection(collection.url)
+    if synced is None or synced.kind != reader.kind or synced.fingerprint != reader.fingerprint:
+        return None
+    members = _cached(state, collection, reader)[0]
+    return [(href, parsed) for href, (_etag, parsed) in sorted(members.items())]
+
+
 def read_collection(
     client: DavClient,
     state: State,

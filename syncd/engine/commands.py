@@ -33,9 +33,10 @@ from syncd.store.journal import ClosedReminder, Entry
 log = logging.getLogger("syncd")
 
 
-def today(session: Session, now: datetime) -> list[TodayItem]:
-    """Open reminders due today or earlier, then whoever the next sync would add (read-only)."""
-    world = Reader(session).read(create_task_list=False)
+def today(session: Session, now: datetime, *, offline: bool = False) -> list[TodayItem]:
+    """Open reminders due today or earlier, then whoever the next sync would add (read-only). `offline`: from
+    what the last read left in the cache, asking the server nothing (reading.NotCached: nothing there)."""
+    world = Reader(session, offline=offline).read(create_task_list=False)
     day = now.astimezone(session.zone).date()
     items = [
         TodayItem(

@@ -22,9 +22,16 @@ from syncd.store.members import CARD, Broken, Parsed
 log = logging.getLogger("syncd")
 
 
+class NotCached(Exception):
+    """An offline read found no earlier read of the account or of one of its collections in the cache."""
+
+
 class Reader:
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Session, *, offline: bool = False) -> None:
+        """`offline`: read what the last successful read left in the cache, and ask the server nothing (for a
+        command whose server is down); NotCached when that is not there."""
         self.session = session
+        self.offline = offline
         self.read_urls: list[str] = []  # the collections read, in order
         # url -> (token, what sync-collection answered for it), asked before the read (syncd.engine.quiet)
         self.listed: dict[str, tuple[str, incremental.Listing]] = {}
@@ -60,6 +67,11 @@ class Reader:
     # Everything --------------------------------------------------------------------------------------
 
     def read(self, *, create_task_list: bool) -> World:
+        if self.offline:
+            account = account_cache.load_account(self.session.state, self.session.settings, max_age=None)
+            if account is None:
+                raise NotCached("no account was read before")
+            return self._read(account, create_task_list=False)
         account = self.account()
         known = len(account.calendars)
         try:
@@ -160,6 +172,11 @@ class Reader:
 
     def _collection(self, collection: Collection, reader: incremental.Reader) -> list[tuple[str, Parsed]]:
         """Through the local cache: only what changed since the last read is downloaded (syncd.dav.incremental)."""
+        if self.offline:
+            cached = incremental.cached_collection(self.session.state, collection, reader)
+            if cached is None:
+                raise NotCached(f"{collection.url} was not read before")
+            return cached
         self.session.watch_writes()
         client = self.session.clients.contacts if reader.kind == CARD else self.session.clients.calendars
         stats = incremental.ReadStats()

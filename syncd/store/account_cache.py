@@ -43,8 +43,11 @@ def save_account(state: State, settings: Settings, account: Account, now: float 
     state.set_meta(DISCOVERY_KEY, json.dumps(data))
 
 
-def load_account(state: State, settings: Settings, now: float | None = None) -> Account | None:
-    """The account discovered less than DISCOVERY_TTL ago for the same server settings, else None."""
+def load_account(
+    state: State, settings: Settings, now: float | None = None, max_age: float | None = DISCOVERY_TTL
+) -> Account | None:
+    """The account discovered less than `max_age` seconds ago (None: however long ago) for the same server
+    settings, else None."""
     raw = state.get_meta(DISCOVERY_KEY)
     if not raw:
         return None
@@ -53,7 +56,7 @@ def load_account(state: State, settings: Settings, now: float | None = None) -> 
         if data["key"] != _server_key(settings):
             return None
         age = (time.time() if now is None else now) - float(data["at"])
-        if not 0 <= age < DISCOVERY_TTL:
+        if max_age is not None and not 0 <= age < max_age:
             return None
 
         def collection(c: dict[str, Any]) -> Collection:

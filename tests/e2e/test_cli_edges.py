@@ -7,14 +7,18 @@ import json
 import os
 import subprocess
 import sys
+import time
+from collections import Counter
 from pathlib import Path
 
 import pytest
 
-from syncd.app.cli import EXIT_BROKEN_PIPE
+import syncd.dav.client
+from syncd.app.cli import EXIT_BROKEN_PIPE, main
+from syncd.app.localserver import free_port
 from syncd.store.journal import WRITTEN, Journal
 from tests.factories import contact_card
-from tests.proxy import CountingProxy, ProxyFactory
+from tests.proxy import CountingProxy, ProxyFactory, Reset
 from tests.servers import DavServer
 from tests.world import card_values
 
@@ -189,3 +193,88 @@ def test_a_list_key_from_the_environment(radicale: DavServer, tmp_path: Path) ->
         assert "\n" not in line and "internal error" not in line
         assert line.startswith("syncd: contacts.addressbooks: ")
         assert "$SYNCD_CONTACTS__ADDRESSBOOKS" in line and "a JSON list such as" in line
+
+
+# A server that is down ----------------------------------------------------------------------------------
+
+
+def test_an_interactive_command_asks_a_failing_server_once(
+    radicale: DavServer,
+    tmp_path: Path,
+    counting_proxy: ProxyFactory,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Every connection is reset: `today`, `done` and `check` send each request once and exit 69 at once;
+    `sync` (like the daemon) still retries the same request with backoff."""
+    monkeypatch.setattr(syncd.dav.client, "RETRY_BACKOFF", 0.01)  # `sync`'s retries, without the wait
+    proxy = counting_proxy(radicale.url, lambda request: Reset())
+    cfg = radicale.config(tmp_path, server={"url": proxy.url}, reminders={"task_list": f"R {tmp_path.name}"})
+    for args in (["today"], ["done", "someone"], ["check"]):
+        before = len(proxy.snapshot())
+        assert main(["--config", str(cfg), "--now", NOW, *args]) == 69
+        assert "cannot reach" in capsys.readouterr().err
+        asked = Counter((r.method, r.path) for r in proxy.snapshot()[before:])
+        assert asked and max(asked.values()) == 1, (args, asked)
+    before = len(proxy.snapshot())
+    assert main(["--config", str(cfg), "--now", NOW, "sync"]) == 69
+    asked = Counter((r.method, r.path) for r in proxy.snapshot()[before:])
+    assert max(asked.values()) == 1 + syncd.dav.client.RETRIES
+
+
+def test_today_gives_up_at_once_on_a_closed_port(tmp_path: Path) -> None:
+    """Nothing listens on the server's port and syncd has never read it: exit 69 with the usual line, in less
+    than half the time the retries' waits would add up to (7.5 s), interpreter start not counted."""
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(
+        f'state_dir = "{tmp_path / "state"}"\n[server]\nurl = "http://127.0.0.1:{free_port()}/"\n', encoding="utf-8"
+    )
+    started = time.monotonic()
+    result = subprocess.run(
+        syncd_argv("--config", str(cfg), "today"), capture_output=True, text=True, timeout=60, env=clean_env()
+    )
+    elapsed = time.monotonic() - started
+    assert result.returncode == 69
+    assert result.stderr.count("\n") == 1 and "connection refused" in result.stderr
+    assert "offline" not in result.stderr  # nothing known to show
+    python_alone = time.monotonic()
+    subprocess.run([sys.executable, "-c", "import syncd.app.cli"], check=True, timeout=60)
+    startup = time.monotonic() - python_alone
+    backoff = syncd.dav.client.RETRY_BACKOFF
+    waits = sum(min(backoff * 2**i, 8.0) for i in range(syncd.dav.client.RETRIES))
+    assert elapsed - startup < waits / 2, (elapsed, startup, waits)
+
+
+def test_today_with_the_server_down_shows_the_last_known_list(
+    radicale: DavServer, tmp_path: Path, counting_proxy: ProxyFactory, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """After a sync, the server goes away: `today` prints the list as the last read left it (the same array
+    for --json) and says on stderr, in one line, that it is offline; the exit status is 69 (server down)."""
+    ab_name, ab_url = radicale.make_addressbook()
+    for i, name in enumerate(["Olga Online", "Otto Offline", "Ora Old"]):
+        radicale.put(f"{ab_url}o{i}.vcf", contact_card(f"off-{i}", name, "1", None))
+    proxy = counting_proxy(radicale.url)
+    cfg = radicale.config(
+        tmp_path,
+        server={"url": proxy.url},
+        contacts={"addressbooks": [ab_name]},
+        reminders={"task_list": f"O {tmp_path.name}", "daily_limit": 2},
+    )
+    assert main(["--config", str(cfg), "--now", NOW, "sync"]) == 0
+    capsys.readouterr()
+    assert main(["--config", str(cfg), "--now", NOW, "today", "--json"]) == 0
+    online = json.loads(capsys.readouterr().out)
+    assert len(online) == 2
+    assert main(["--config", str(cfg), "--now", NOW, "today"]) == 0
+    table = capsys.readouterr().out
+    proxy.close()
+
+    assert main(["--config", str(cfg), "--now", NOW, "today", "--json"]) == 69
+    captured = capsys.readouterr()
+    assert json.loads(captured.out) == online
+    line = captured.err.strip()
+    assert "\n" not in line and line.startswith("syncd: offline: ") and "connection refused" in line
+    assert main(["--config", str(cfg), "--now", NOW, "today"]) == 69
+    captured = capsys.readouterr()
+    assert captured.out == table
+    assert captured.err.startswith("syncd: offline: ")
