@@ -64,7 +64,7 @@ def test_set_done_snooze(book: tuple[DavServer, str, Path], capsys: pytest.Captu
 
     assert main(["--config", str(cfg), "--now", "2026-11-22T10:00", "snooze", "cli-1", "2w"]) == 0
     assert card_values(dav, ab_url, "cli-1")["X-SYNCD-SNOOZE"] == "2026-12-06"
-    assert main(["--config", str(cfg), "snooze", "cli-1", "2027-01-15"]) == 0
+    assert main(["--config", str(cfg), "--now", "2026-11-22T10:00", "snooze", "cli-1", "2027-01-15"]) == 0
     assert card_values(dav, ab_url, "cli-1")["X-SYNCD-SNOOZE"] == "2027-01-15"
 
     assert main(["--config", str(cfg), "set", "cli-1", "--circle", "none", "--interval", "none"]) == 0
