@@ -156,15 +156,15 @@ def cmd_done(ctx: Context) -> int:
 def parse_until(value: str, today: date) -> date:
     """SNOOZE's DURATION-or-DATE: a day after `today` (a date on or before it would change nothing)."""
     until = parse_date(value)
+    said = value
     if until is None:
         try:
             until = parse_duration(value).after(today)
         except ValueError as err:
-            raise UsageError(f"{value!r} is neither a date (2027-01-15) nor a duration (P2W, 3w, 10d)") from err
+            raise UsageError(f"snooze: {value!r} is neither a date (2027-01-15) nor a duration (P2W, 3w, 10d)") from err
+        said = f"{value} from today is {until.isoformat()}, which"
     if until <= today:
-        raise UsageError(
-            f"{value}: {until.isoformat()} is not after today ({today.isoformat()}); snooze to a later day"
-        )
+        raise UsageError(f"snooze: {said} is not after today ({today.isoformat()}); give a later day or e.g. 2w")
     return until
 
 
