@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import subprocess
 import sys
 import time
@@ -53,7 +54,7 @@ def test_history_into_head_stops_quietly(tmp_path: Path) -> None:
         journal.outcome(entry, WRITTEN, f'"{i + 1}"')
     cfg = tmp_path / "c.toml"
     cfg.write_text(f'state_dir = "{state}"\n', encoding="utf-8")
-    argv = " ".join(syncd_argv("--config", str(cfg), "history"))
+    argv = shlex.join(syncd_argv("--config", str(cfg), "history"))
     result = subprocess.run(
         ["bash", "-c", f"set -o pipefail; {argv} | head -1"],
         capture_output=True,
