@@ -11,6 +11,8 @@ import os
 import re
 import shutil
 import subprocess
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -109,10 +111,20 @@ def test_exposure_is_at_most_1_5(unit: str) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_user_unit_verifies_cleanly(tmp_path: Path) -> None:
+@pytest.fixture
+def short_runtime_dir() -> Iterator[Path]:
+    """An XDG_RUNTIME_DIR with a short path. `systemd-analyze --user` loads the machine's own user units too, and
+    their sockets live there (`%t/...`): under a long TMPDIR they would pass the 108-byte AF_UNIX limit and
+    `verify` would fail on units that are not syncd's."""
+    runtime = Path(tempfile.mkdtemp(prefix="syncd-rt-", dir="/tmp"))
+    runtime.chmod(0o700)
+    yield runtime
+    shutil.rmtree(runtime, ignore_errors=True)
+
+
+def test_user_unit_verifies_cleanly(tmp_path: Path, short_runtime_dir: Path) -> None:
     home = tmp_path / "home"
-    runtime = tmp_path / "runtime"
-    runtime.mkdir(mode=0o700)
+    runtime = short_runtime_dir
     unit = UNITS / "user" / "syncd.service"
     for binary in exec_paths(unit, home):
         path = Path(binary)
