@@ -90,9 +90,10 @@ def health_series(
 
 def touches_scale(counts: Sequence[int], pace: int) -> tuple[float, bool]:
     """The top of the touches chart's y axis, and whether the full-pace line is on it: the axis follows the
-    data; the pace line is drawn when it is at most twice the highest week, else named as above the scale."""
+    data; the pace line is drawn when it is at most three times the highest week (the bars keep a readable
+    height), else the legend names it as above the scale."""
     top = max(counts, default=0)
-    if 0 < pace <= 2 * max(top, 1):
+    if 0 < pace <= 3 * max(top, 1):
         return max(top, pace) * 1.15, True
     return max(top, 4) * 1.25, False
 
@@ -180,12 +181,16 @@ def _title_and_legend(ax: Axes, title: str) -> None:
     ax.set_title(title, pad=8 + 16 * rows)
 
 
-def _shade_before(ax: Axes, ends: Sequence[date], since: date) -> None:
-    """Grey out the weeks before syncd's history began, saying so."""
+def _shade_before(ax: Axes, ends: Sequence[date], since: date, *, partial: bool = False) -> None:
+    """Grey out the weeks before syncd's history began, saying so: in the plot where nothing is drawn there,
+    in the legend where what is drawn there is `partial` (only each card's last contact is known)."""
     before = [i for i, end in enumerate(ends) if end < since]
     if not before:
         return
     right = max(before) + 0.5
+    if partial:
+        ax.axvspan(-0.6, right, color=_NO_DATA, zorder=0, label="before syncd's history: last contacts only")
+        return
     ax.axvspan(-0.6, right, color=_NO_DATA, zorder=0)
     ax.text(
         (right - 0.6) / 2,
@@ -227,7 +232,7 @@ def touches_chart(counts: Sequence[int], ends: Sequence[date], pace: int, since:
     assert isinstance(fig, Figure)
     ax = fig.add_subplot()
     positions = _date_axis(ax, ends)
-    _shade_before(ax, ends, since)
+    _shade_before(ax, ends, since, partial=True)
     bars = ax.bar(positions, counts, color=_PALETTE[0], label="touches that week")
     ax.bar_label(bars, labels=[str(c) if c else "" for c in counts], fontsize=8, padding=2)
     top, pace_on_scale = touches_scale(counts, pace)
@@ -285,13 +290,14 @@ def size_note(size: CircleSize, result: Audit) -> tuple[str, str]:
     return "ok", size_message(size)
 
 
-def when(item: TodayItem, today: date) -> str:
-    """The due column of "Today / next up"."""
+def when(item: TodayItem, today: date, *, upcoming: bool = False) -> str:
+    """The due column of "Today / next up". `upcoming`: a contact of "next up", which has no reminder yet."""
     if item.due > today:
         days = (item.due - today).days
         return f"{item.due:%a %d %b} (in {days} day{'' if days == 1 else 's'})"
-    if item.reminder is None and item.due < today:
-        return f"waiting since {item.due:%d %b}: comes as the daily limit leaves room"
+    if upcoming:
+        since = f" since {item.due:%d %b}" if item.due < today else " today"
+        return f"due{since}: waiting for room in the daily list"
     if item.due < today:
         return f"since {item.due:%d %b} ({(today - item.due).days} days)"
     return "today"
@@ -330,7 +336,7 @@ def render(
         week=week,
         month=month,
         agenda=agenda,
-        when=lambda item: when(item, today),
+        when=lambda item, upcoming=False: when(item, today, upcoming=upcoming),
         last_seen=lambda item: last_seen(item, today, network.zone),
         charts=charts,
         charts_extra=CHARTS_EXTRA,

@@ -135,7 +135,7 @@ def test_the_page_starts_with_today_and_next_up() -> None:
     assert "since 20 Nov (2 days)" in today
     assert "today · added at the next sync" in today
     assert "2026-10-13 (40 days ago)" in today
-    assert "waiting since 12 Nov: comes as the daily limit leaves room" in today
+    assert "due since 12 Nov: waiting for room in the daily list" in today
     assert "Wed 02 Dec (in 10 days)" in today
 
 
@@ -197,3 +197,19 @@ def test_page_renders_in_headless_chromium(tmp_path: Path) -> None:
     keep = os.environ.get("SYNCD_KEEP_REPORT_PNG")
     if keep:
         shutil.copy(shot, keep)
+
+
+def test_the_charts_are_an_optional_extra() -> None:
+    """`pip install .` (the daemon) brings no plotting stack; `syncd[report]` does, and the tests use it."""
+    import re as _re
+    import tomllib
+
+    project = tomllib.loads((Path(__file__).parents[2] / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+
+    def names(requirements: list[str]) -> set[str]:
+        return {_re.split(r"[<>=!~\[; ]", r, maxsplit=1)[0].lower() for r in requirements}
+
+    heavy = {"matplotlib", "numpy", "pillow", "fonttools", "contourpy", "kiwisolver"}
+    assert names(project["dependencies"]) & heavy == set()
+    assert "matplotlib" in names(project["optional-dependencies"]["report"])
+    assert "syncd[report]" in project["optional-dependencies"]["test"]
