@@ -4,7 +4,10 @@ run, the programs in tests/system_packages.py that are missing are installed or 
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -67,3 +70,13 @@ def counting_proxy() -> Iterator[ProxyFactory]:
     yield make
     for proxy in made:
         proxy.close()
+
+
+@pytest.fixture
+def short_tmp() -> Iterator[Path]:
+    """A private scratch folder with a short path, whatever TMPDIR is: for programs that put AF_UNIX sockets in
+    it (a socket path must stay under ~108 bytes), such as `systemd-analyze --user` and chromium."""
+    folder = Path(tempfile.mkdtemp(prefix="syncd-", dir="/tmp"))
+    folder.chmod(0o700)
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)

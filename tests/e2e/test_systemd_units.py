@@ -11,8 +11,6 @@ import os
 import re
 import shutil
 import subprocess
-import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -117,20 +115,11 @@ def test_exposure_is_at_most_1_5(unit: str) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-@pytest.fixture
-def short_runtime_dir() -> Iterator[Path]:
-    """An XDG_RUNTIME_DIR with a short path. `systemd-analyze --user` loads the machine's own user units too, and
-    their sockets live there (`%t/...`): under a long TMPDIR they would pass the 108-byte AF_UNIX limit and
-    `verify` would fail on units that are not syncd's."""
-    runtime = Path(tempfile.mkdtemp(prefix="syncd-rt-", dir="/tmp"))
-    runtime.chmod(0o700)
-    yield runtime
-    shutil.rmtree(runtime, ignore_errors=True)
-
-
-def test_user_unit_verifies_cleanly(tmp_path: Path, short_runtime_dir: Path) -> None:
+def test_user_unit_verifies_cleanly(tmp_path: Path, short_tmp: Path) -> None:
+    """`systemd-analyze --user` loads the machine's own user units too, whose sockets live in XDG_RUNTIME_DIR
+    (`%t/...`): it is a short folder, so that under a long TMPDIR they stay under the AF_UNIX path limit."""
     home = tmp_path / "home"
-    runtime = short_runtime_dir
+    runtime = short_tmp
     unit = UNITS / "user" / "syncd.service"
     for binary in exec_paths(unit, home):
         path = Path(binary)

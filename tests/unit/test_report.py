@@ -156,8 +156,10 @@ def test_page_is_self_contained_and_complete() -> None:
     assert "<td>Investors</td><td>2</td><td>2</td><td>0</td>" in page  # goal met
 
 
-def test_page_renders_in_headless_chromium(tmp_path: Path) -> None:
-    """Skipped where chromium is missing on a developer's machine; failing in CI (tests/system_packages.py)."""
+def test_page_renders_in_headless_chromium(tmp_path: Path, short_tmp: Path) -> None:
+    """Skipped where chromium is missing on a developer's machine; failing in CI (tests/system_packages.py).
+    Its profile, home and TMPDIR are a short folder: chromium keeps a socket there, which a long TMPDIR would
+    push past the AF_UNIX path limit."""
     from matplotlib.image import imread
 
     browser = need("chromium")
@@ -174,12 +176,12 @@ def test_page_renders_in_headless_chromium(tmp_path: Path) -> None:
         "--disable-background-networking",
         "--disable-component-update",
         "--disable-sync",
-        f"--user-data-dir={tmp_path / 'profile'}",
+        f"--user-data-dir={short_tmp / 'profile'}",
         "--window-size=1000,1600",
         f"--screenshot={shot}",
         page.as_uri(),
     ]
-    env = {**os.environ, "HOME": str(tmp_path)}
+    env = {**os.environ, "HOME": str(short_tmp), "TMPDIR": str(short_tmp)}
     subprocess.run(args, check=True, timeout=120, capture_output=True, env=env, stdin=subprocess.DEVNULL)
     pixels = imread(str(shot))
     height, width = pixels.shape[:2]
