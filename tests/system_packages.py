@@ -85,7 +85,7 @@ def install(programs: list[str]) -> str:
                 return False
             return done.returncode == 0
 
-        command = ("install", "-y", "-q", "--no-install-recommends", *wanted)
+        command = ("install", "-y", "-q", "--no-install-recommends", "-o", "DPkg::Lock::Timeout=120", *wanted)
         ok = apt(*command) or (apt("update", "-q") and apt(*command))
     still = [p for p in programs if which(p) is None]
     if ok and not still:

@@ -125,6 +125,7 @@ def test_a_new_account_reads_honestly() -> None:
     assert '<td class="advice">room for 8 more as your address book grows (the method suggests 10–15)</td>' in page
     assert '<td class="warn">' not in page
     assert "the weeks before that show no data rather than a guess" in page
+    assert "Reached 0 people (0 touches);" in page
     assert "Nobody on today's list." in page
 
 
@@ -152,6 +153,7 @@ def test_page_is_self_contained_and_complete() -> None:
     assert "Ada &lt;script&gt;alert(1)&lt;/script&gt;" in page, "names are escaped"
     assert "Of your 4 contacts, 3 were reached in the last 12 months" in page
     assert "Weekly reflection: 2026-11-16 – 2026-11-22" in page
+    assert "Reached 1 person (1 touch);" in page
     assert "Monthly review: 2026-10-24 – 2026-11-22" in page
     assert "<td>Investors</td><td>2</td><td>2</td><td>0</td>" in page  # goal met
 
