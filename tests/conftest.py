@@ -1,14 +1,39 @@
 """Fixtures for every test folder: one Radicale and one Xandikos per test run; `dav` runs a test against both;
-`counting_proxy` makes recording proxies (tests/proxy.py) and closes them when the test ends."""
+`counting_proxy` makes recording proxies (tests/proxy.py) and closes them when the test ends. At the start of a
+run, the programs in tests/system_packages.py that are missing are installed or named."""
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
+from tests import system_packages
 from tests.proxy import CountingProxy, Fault, ProxyFactory
 from tests.servers import DavServer, radicale_server, xandikos_server
+
+_SYSTEM: list[str] = []  # what the session start did about missing system packages, for the header
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Programs the tests run that pip does not bring (tests/system_packages.py): installed with apt-get where the
+    run may do so (root, and CI or SYNCD_TEST_APT=1), else named once in the header."""
+    missing = system_packages.missing()
+    if not missing:
+        return
+    if system_packages.may_install():
+        _SYSTEM.append(system_packages.install(missing))
+        missing = system_packages.missing()
+    if missing:
+        _SYSTEM.append(system_packages.advice(missing))
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    return [f"system packages: {line}" for line in _SYSTEM]
 
 
 @pytest.fixture(scope="session")
@@ -45,3 +70,13 @@ def counting_proxy() -> Iterator[ProxyFactory]:
     yield make
     for proxy in made:
         proxy.close()
+
+
+@pytest.fixture
+def short_tmp() -> Iterator[Path]:
+    """A private scratch folder with a short path, whatever TMPDIR is: for programs that put AF_UNIX sockets in
+    it (a socket path must stay under ~108 bytes), such as `systemd-analyze --user` and chromium."""
+    folder = Path(tempfile.mkdtemp(prefix="syncd-", dir="/tmp"))
+    folder.chmod(0o700)
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)

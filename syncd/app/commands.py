@@ -303,13 +303,15 @@ def cmd_report(ctx: Context) -> int:
     from syncd.app import report
     from syncd.engine import insights
 
-    net, audit, week, month = _insight(ctx, insights.run_all)
-    page = report.render(net, audit, week, month, now=ctx.now())
+    net, audit, week, month, agenda = _insight(ctx, insights.run_all)
+    page = report.render(net, audit, week, month, agenda, now=ctx.now())
     if ctx.args.html == "-":
         sys.stdout.write(page)
     else:
         report.write(ctx.args.html, page)
         print(f"wrote {ctx.args.html}")
+    if not report.charts_available():
+        print(f"the page has no charts: {report.CHARTS_EXTRA} adds them", file=sys.stderr)
     return 0
 
 

@@ -170,7 +170,8 @@ def add_insight_parsers(sub: argparse._SubParsersAction[_Parser]) -> None:
     review.add_argument("--json", action="store_true", help="print a JSON object instead of tables")
     report = sub.add_parser(
         "report",
-        help="write the audit, the reviews and charts as one self-contained HTML page",
-        description="One HTML file with no external references (charts are inline SVG): open it in any browser.",
+        help="write today's list, the audit, the reviews and charts as one self-contained HTML page",
+        description="One HTML file with no external references (charts are inline SVG): open it in any browser. "
+        "The charts need matplotlib: pip install 'syncd[report]'; without it the page says so where they would be.",
     )
     report.add_argument("--html", metavar="FILE", required=True, help="where to write the page (- = stdout)")

@@ -21,7 +21,7 @@ from syncd.core.contacts import (
 from syncd.core.reminders import BrokenTask, Task, complete_text, parse_task, reopen_text, reschedule_text
 from syncd.dav import tasks
 from syncd.dav.client import NotFound
-from syncd.engine import plan
+from syncd.engine import agenda
 from syncd.engine.actions import PatchCard
 from syncd.engine.reading import Reader
 from syncd.engine.session import Session
@@ -37,26 +37,7 @@ def today(session: Session, now: datetime, *, offline: bool = False) -> list[Tod
     """Open reminders due today or earlier, then whoever the next sync would add (read-only). `offline`: from
     what the last read left in the cache, asking the server nothing (reading.NotCached: nothing there)."""
     world = Reader(session, offline=offline).read(create_task_list=False)
-    day = now.astimezone(session.zone).date()
-    items = [
-        TodayItem(
-            contact.uid,
-            contact.name,
-            membership.circle if membership else "",
-            due,
-            contact.last_contact,
-            contact.reach,
-            task.href,
-        )
-        for task, due, contact, membership in world.due_reminders(day)
-    ]
-    rank = {key: i for i, key in enumerate(session.settings.circles)}
-    items.sort(key=lambda i: (i.due, rank.get(i.circle, len(rank)), i.name.casefold()))
-    for contact, membership, due, _birthday in plan.due_now(world, session.settings, now):
-        items.append(
-            TodayItem(contact.uid, contact.name, membership.circle, due, contact.last_contact, contact.reach, None)
-        )
-    return items
+    return agenda.today_items(world, session.settings, now)
 
 
 def find(session: Session, query: str) -> tuple[World, Contact]:

@@ -11,6 +11,7 @@ from syncd.core import events
 from syncd.core.account import Collection
 from syncd.core.contacts import format_instant, parse_instant
 from syncd.dav import eventcal
+from syncd.engine.agenda import Agenda, agenda
 from syncd.engine.reading import Reader
 from syncd.engine.session import Session
 from syncd.engine.world import World
@@ -59,12 +60,19 @@ def run_month(session: Session, now: datetime) -> MonthReview:
     return _month(session, _read(session), now.astimezone(session.zone).date())
 
 
-def run_all(session: Session, now: datetime) -> tuple[Network, Audit, WeekReview, MonthReview]:
-    """One read for the report: the network and all three views of it."""
-    net = _read(session)
+def run_all(session: Session, now: datetime) -> tuple[Network, Audit, WeekReview, MonthReview, Agenda]:
+    """One read for the report: the network, all three views of it, and today's list with who comes next."""
+    world = Reader(session).read(create_task_list=False)
+    net = build_network(session, world)
     today = now.astimezone(session.zone).date()
     limit = session.settings.reminders.daily_limit
-    return net, audit(net, today, limit), week(net, today), _month(session, net, today)
+    return (
+        net,
+        audit(net, today, limit),
+        week(net, today),
+        _month(session, net, today),
+        agenda(world, session.settings, now),
+    )
 
 
 def digest_items(world: World, today: date) -> list[events.DigestItem]:

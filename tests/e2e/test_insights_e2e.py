@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from pathlib import Path
 
 import pytest
@@ -223,3 +224,37 @@ def test_a_server_refusing_the_events_calendar_costs_a_warning_not_the_sync(dav:
         assert syncd(cfg, "2026-11-22T06:00", "sync") == 0
         assert sorted(open_tasks(dav, find_list(dav, task_list))) == ["ins-ada", "ins-bob", "ins-cat"]
         assert [r.status for r in proxy.snapshot() if r.method == "MKCALENDAR" and "syncd-events-" in r.path] == [403]
+
+
+def test_report_without_matplotlib_lists_today_and_next_up(
+    dav: DavServer, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An install without the `report` extra: the page is written, with today's list and who comes next read
+    from the server, and a note (and a line on stderr) naming the extra where the charts would be."""
+    ab_name, ab_url = dav.make_addressbook()
+    for person in PEOPLE:
+        dav.put(ab_url + f"{person[0]}.vcf", contact_card(*person))
+    cfg = dav.config(
+        tmp_path,
+        contacts={"addressbooks": [ab_name]},
+        reminders={"task_list": f"Keep in touch {tmp_path.name}", "daily_limit": 2},
+    )
+    assert syncd(cfg, "2026-11-22T06:00", "sync") == 0  # Ada (2.7x her interval) and Cat (0.9x) get reminders
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # `import matplotlib` fails as if not installed
+    page_path = tmp_path / "report.html"
+    capsys.readouterr()
+    assert syncd(cfg, "2026-11-22T09:00", "report", "--html", str(page_path)) == 0
+    out, err = capsys.readouterr()
+    assert out == f"wrote {page_path}\n"
+    assert err == "the page has no charts: pip install 'syncd[report]' adds them\n"
+    page = page_path.read_text(encoding="utf-8")
+    check_page(page, charts=False)
+    today = page[page.index('id="today"') : page.index("<h3>Next up</h3>")]
+    upcoming = page[page.index("<h3>Next up</h3>") : page.index('id="charts"')]
+    assert today.index("Ada Lovelace") < today.index("Cat Curie")
+    assert "Bob Babbage" not in today and "Dan Dirac" not in today
+    # Bob (never contacted) waits for room under the daily limit; then Dan (14 days after 20 Nov), Fay (30 after 18).
+    assert upcoming.index("Bob Babbage") < upcoming.index("Dan Dirac") < upcoming.index("Fay Faraday")
+    assert "due today: waiting for room in the daily list" in upcoming
+    assert "Fri 04 Dec (in 12 days)" in upcoming and "Fri 18 Dec (in 26 days)" in upcoming
+    assert "Eve Euler" not in page[page.index('id="today"') : page.index('id="charts"')]  # not tracked
