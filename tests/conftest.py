@@ -21,7 +21,7 @@ _SYSTEM: list[str] = []  # what the session start did about missing system packa
 @pytest.hookimpl(tryfirst=True)
 def pytest_sessionstart(session: pytest.Session) -> None:
     """Programs the tests run that pip does not bring (tests/system_packages.py): installed with apt-get where the
-    run may do so (root, and CI or SYNCD_TEST_APT=1), else named once in the header."""
+    run may do so (as root, unless SYNCD_TEST_APT=0), else named once in the header."""
     missing = system_packages.missing()
     if not missing:
         return

@@ -1,10 +1,10 @@
 """The programs some tests run that do not come from pip, and the Debian packages that bring them: one line each.
 
 At the start of a test run (`pytest_sessionstart` in tests/conftest.py) a missing program is installed with
-`apt-get install --no-install-recommends` when the run may do so: as root, with apt-get, and in CI (`CI` set) or
-with `SYNCD_TEST_APT=1`. Otherwise the run prints once which packages to install. A test that needs a program
-calls `need(program)`: where it is still missing the test is skipped on a developer's machine and fails in CI,
-where nothing may be left untested for want of a tool.
+`apt-get install --no-install-recommends` when the run may do so: as root, with apt-get (CI runs as root), unless
+`SYNCD_TEST_APT=0`. Otherwise the run prints once which packages to install. A test that needs a program calls
+`need(program)`: where it is still missing the test fails where the run could install it (root, or `CI` set), and is
+skipped on a developer's machine otherwise.
 """
 
 from __future__ import annotations
@@ -47,13 +47,17 @@ def packages(programs: list[str]) -> list[str]:
     return sorted({p for program in programs for p in PACKAGES[program]})
 
 
-def in_ci() -> bool:
-    return bool(os.environ.get("CI"))
+def as_root() -> bool:
+    return hasattr(os, "geteuid") and os.geteuid() == 0
 
 
 def may_install() -> bool:
-    wanted = in_ci() or os.environ.get("SYNCD_TEST_APT") == "1"
-    return wanted and hasattr(os, "geteuid") and os.geteuid() == 0 and shutil.which("apt-get") is not None
+    return as_root() and os.environ.get("SYNCD_TEST_APT") != "0" and shutil.which("apt-get") is not None
+
+
+def must_have() -> bool:
+    """Whether a missing program fails its tests: in CI, or where this run could have installed it."""
+    return bool(os.environ.get("CI")) or may_install()
 
 
 def install(programs: list[str]) -> str:
@@ -94,7 +98,7 @@ def install(programs: list[str]) -> str:
 
 
 def advice(programs: list[str]) -> str:
-    outcome = "fail (CI)" if in_ci() else "are skipped"
+    outcome = "fail" if must_have() else "are skipped"
     return (
         f"not installed: {', '.join(programs)}; the tests that need them {outcome}. "
         f"Debian/Ubuntu: sudo apt-get install --no-install-recommends {' '.join(packages(programs))}"
@@ -108,6 +112,6 @@ def need(program: str) -> str:
     if found is not None:
         return found
     message = f"{program} is not installed (Debian: apt-get install {' '.join(PACKAGES[program])})"
-    if in_ci():
-        pytest.fail(message + "; CI must run every test", pytrace=False)
+    if must_have():
+        pytest.fail(message + "; a run as root or in CI runs every test", pytrace=False)
     pytest.skip(message)
