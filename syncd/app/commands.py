@@ -250,6 +250,15 @@ def cmd_check(ctx: Context) -> int:
     return 0
 
 
+def cmd_init(ctx: Context) -> int:
+    from syncd.app.config_file import example_text, start_here
+
+    if not ctx.args.example:
+        raise UsageError(f"init: only --example is available: `{start_here()}` starts a config from the example")
+    sys.stdout.write(example_text())
+    return 0
+
+
 def cmd_run(ctx: Context) -> int:
     from syncd.app.daemon import Daemon
 
@@ -323,6 +332,7 @@ COMMANDS: dict[str, Callable[[Context], int]] = {
     "done": cmd_done,
     "snooze": cmd_snooze,
     "check": cmd_check,
+    "init": cmd_init,
     "history": cmd_history,
     "import": cmd_import,
     "demo": cmd_demo,

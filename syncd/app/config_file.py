@@ -9,6 +9,7 @@ import os
 import stat
 import tomllib
 from collections.abc import Mapping
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,9 @@ from pydantic_settings import SettingsError
 
 from syncd.config import ENV_PREFIX, NOT_KEYS, EnvValueError, Settings
 from syncd.errors import ConfigError
+
+EXAMPLE = "config.example.toml"  # shipped in this package; `syncd init --example` prints it
+SYSTEM_CONFIG = Path("/etc/syncd/config.toml")
 
 
 class LoadedConfig:
@@ -31,17 +35,60 @@ class LoadedConfig:
         return str(self.path) if self.path else "(no config file)"
 
 
+def user_config(environ: Mapping[str, str] | None = None) -> Path:
+    """`$XDG_CONFIG_HOME/syncd/config.toml` (`~/.config/syncd/config.toml`)."""
+    env = os.environ if environ is None else environ
+    xdg = env.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(xdg) / "syncd" / "config.toml"
+
+
 def find_config(explicit: str | None, environ: Mapping[str, str] | None = None) -> Path | None:
     env = os.environ if environ is None else environ
     if explicit:
         return Path(explicit).expanduser()
     if env.get("SYNCD_CONFIG"):
         return Path(env["SYNCD_CONFIG"]).expanduser()
-    xdg = env.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
-    for candidate in (Path(xdg) / "syncd" / "config.toml", Path("/etc/syncd/config.toml")):
+    for candidate in (user_config(env), SYSTEM_CONFIG):
         if candidate.is_file():
             return candidate
     return None
+
+
+def example_text() -> str:
+    """The documented example config, as shipped in the package."""
+    return resources.files("syncd.app").joinpath(EXAMPLE).read_text(encoding="utf-8")
+
+
+def _home_relative(path: Path) -> str:
+    try:
+        return "~/" + str(path.relative_to(Path.home()))
+    except ValueError:
+        return str(path)
+
+
+def searched(environ: Mapping[str, str] | None = None) -> list[str]:
+    """Where the lookup went when it found no file, in its order."""
+    return [
+        "--config PATH (not given)",
+        "$SYNCD_CONFIG (not set)",
+        f"{user_config(environ)} (no such file)",
+        f"{SYSTEM_CONFIG} (no such file)",
+    ]
+
+
+def start_here(environ: Mapping[str, str] | None = None) -> str:
+    """How to get a first config file: the shipped example, where syncd will find it."""
+    target = _home_relative(user_config(environ))
+    folder = target.rsplit("/", 1)[0]
+    return f"mkdir -p {folder} && syncd init --example > {target}"
+
+
+def no_config_error() -> ConfigError:
+    """The error when a command needs a server and no config file was found."""
+    return ConfigError(
+        f"no config file found (looked in: {'; '.join(searched())}); start from the example: "
+        f"`{start_here()}`, then edit its [server] section"
+    )
 
 
 def _dotted(loc: tuple[int | str, ...]) -> str:
@@ -103,10 +150,7 @@ def load_config(explicit: str | None = None, *, require_file: bool = False) -> L
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
             raise ConfigError(f"{path}: not valid TOML: {err}") from err
     elif require_file:
-        raise ConfigError(
-            "no config file: pass --config PATH, set SYNCD_CONFIG, or create ~/.config/syncd/config.toml "
-            "or /etc/syncd/config.toml (see config.example.toml)"
-        )
+        raise no_config_error()
     env_keys = _env_keys(os.environ)
     try:
         settings = Settings(**data)

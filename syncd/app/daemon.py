@@ -36,7 +36,7 @@ import schedule
 from syncd.app import logs
 from syncd.app.config_file import LoadedConfig
 from syncd.app.notify import Notifier
-from syncd.app.wiring import make_client, open_session, parse_now
+from syncd.app.wiring import make_client, open_session, parse_now, require_server
 from syncd.config import Settings
 from syncd.core.durations import Duration
 from syncd.dav.client import WRITE_METHODS, DavClient, Response
@@ -82,9 +82,7 @@ def release_memory() -> None:
 
 def check_server(loaded: LoadedConfig) -> LoadedConfig:
     """The daemon needs a server; without one the config is invalid (exit 78, no restart by systemd)."""
-    server = loaded.settings.server
-    if not server.url and not (server.carddav_url and server.caldav_url):
-        raise ConfigError(f"server.url: required key is missing in {loaded.source}")
+    require_server(loaded)
     return loaded
 
 

@@ -15,8 +15,8 @@ card itself (X-SYNCD-* properties, nothing else is touched), and writes "Reach o
 CalDAV task list (default "Keep in touch") that your phone's Reminders app shows. Tick one off and syncd
 records the contact and schedules the next. At most reminders.daily_limit (default 5) are due at once.
 
-Start with `syncd demo` (no config needed), then write a config (see config.example.toml) and run
-`syncd check`."""
+Start with `syncd demo` (no config needed), then start a config from the example
+(`syncd init --example > ~/.config/syncd/config.toml`), edit its [server] section and run `syncd check`."""
 
 EPILOG = """\
 exit codes: 0 ok, 2 usage, 65 bad input (e.g. unknown contact), 69 server unreachable or failing,
@@ -110,6 +110,14 @@ def build_parser() -> argparse.ArgumentParser:
     snooze.add_argument("until", metavar="DURATION-or-DATE", help="a day after today: e.g. P2W, 3w, 10d or 2027-01-15")
 
     sub.add_parser("check", help="validate the config, reach the server, show what was found")
+    init = sub.add_parser(
+        "init",
+        help="start a config file: --example prints the documented example",
+        description="--example prints the documented example config (every key, with its default) to standard "
+        "output: `mkdir -p ~/.config/syncd && syncd init --example > ~/.config/syncd/config.toml`, then edit "
+        "its [server] section and run `syncd check`.",
+    )
+    init.add_argument("--example", action="store_true", help="print the example config to standard output")
 
     history = sub.add_parser(
         "history",

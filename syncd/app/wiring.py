@@ -9,7 +9,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from syncd.app import logs
-from syncd.app.config_file import LoadedConfig
+from syncd.app.config_file import LoadedConfig, no_config_error
 from syncd.app.progress import Progress
 from syncd.config import Settings
 from syncd.dav.client import DavClient
@@ -56,5 +56,7 @@ def open_session(settings: Settings, client: DavClient | None = None, *, retries
 def require_server(loaded: LoadedConfig) -> Settings:
     settings = loaded.settings
     if not settings.server.url and not (settings.server.carddav_url and settings.server.caldav_url):
+        if loaded.path is None:
+            raise no_config_error()
         raise ConfigError(f"server.url: required key is missing in {loaded.source}")
     return settings

@@ -4,12 +4,21 @@ from __future__ import annotations
 
 from typing import TextIO
 
-from syncd.app.config_file import LoadedConfig
+from syncd.app.config_file import LoadedConfig, searched, start_here
 from syncd.engine.check import Findings
 
 
 def print_config(loaded: LoadedConfig, out: TextIO) -> None:
-    out.write(f"config     {loaded.source}: OK\n")
+    if loaded.path is not None:
+        out.write(f"config     {loaded.path}: OK\n")
+        return
+    out.write("config     no config file found; looked in, in this order:\n")
+    for place in searched():
+        out.write(f"             {place}\n")
+    out.write(f"           start from the example: {start_here()}\n")
+    server = loaded.settings.server
+    if server.url or (server.carddav_url and server.caldav_url):
+        out.write("           using the environment (SYNCD_*) and the defaults: OK\n")
 
 
 def print_server(loaded: LoadedConfig, out: TextIO) -> None:
