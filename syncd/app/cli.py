@@ -25,7 +25,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logs.setup(verbose=verbose)
     try:
         args = parser.parse_args(argv)
-        logs.setup(verbose=args.verbose, quiet=args.command in ("today", "check") and not args.verbose)
+        logs.setup(verbose=args.verbose, quiet=args.command in logs.ANSWERING and not args.verbose)
         if not args.command:
             parser.print_help()
             return 2

@@ -66,6 +66,22 @@ class SecretFilter(logging.Filter):
 
 SECRETS = SecretFilter()
 
+# Commands whose answer is what they print: besides it, only warnings and errors go to stderr.
+ANSWERING = frozenset(
+    {"today", "check", "set", "done", "snooze", "history", "audit", "review", "report", "import", "init"}
+)
+
+# Libraries whose log lines never reach stderr without --verbose, whatever their loggers' levels are set to
+# (matplotlib warns "building the font cache" on a first chart, and when it has no writable cache directory).
+SILENCED = ("matplotlib", "PIL", "fontTools")
+
+
+class LibraryFilter(logging.Filter):
+    """Drops the records of `SILENCED` libraries."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not any(record.name == name or record.name.startswith(name + ".") for name in SILENCED)
+
 
 # Credentials that may show up in library debug output even when syncd never logs them itself.
 _AUTH_HEADER = re.compile(r"(?i)\b((?:proxy-)?authorization)(['\"]?\s*[:=]\s*['\"]?)(?:[A-Za-z]+\s+)?[^\s'\",}]+")
@@ -97,6 +113,8 @@ def setup(verbose: bool = False, quiet: bool = False) -> None:
             NoTracebackFormatter("%(asctime)s %(levelname)-7s %(message)s", verbose, "%Y-%m-%d %H:%M:%S")
         )
     handler.addFilter(SECRETS)
+    if not verbose:
+        handler.addFilter(LibraryFilter())
     root.addHandler(handler)
     level = logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO
     root.setLevel(level)

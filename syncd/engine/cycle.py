@@ -94,7 +94,6 @@ class Cycle:
             world.tasks.append(create.task)
             if self.writer.create(create, task_list):
                 summary.created += 1
-                log.info("reminder: reach out to %s (circle %s)", create.name, create.circle)
         summary.waiting = plan.waiting(world, self.settings, now, tracked)
         if self.writer.live:
             self._keep_records(world, recon, copies, now)
@@ -102,7 +101,8 @@ class Cycle:
         summary.due = sum(1 for t in world.tasks if t.open and t.due is not None and t.due <= today)
         summary.requests = clients.requests() - start_requests
         summary.writes = clients.writes() - start_writes
-        log.info("sync%s: %s", "" if self.writer.live else " (dry run: nothing written)", summary.line())
+        dry_run = not self.writer.live
+        log.info("sync%s: %s", " (dry run: nothing written)" if dry_run else "", summary.line(dry_run))
         return summary
 
     def _known(self, world: World, task_list: Collection) -> dict[str, KnownReminder]:

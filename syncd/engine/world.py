@@ -10,6 +10,7 @@ from syncd.core.account import Account, Collection
 from syncd.core.circles import Membership
 from syncd.core.contacts import Contact, format_instant
 from syncd.core.reminders import Task
+from syncd.core.words import counted
 
 
 @dataclass(slots=True)
@@ -58,24 +59,29 @@ class Summary:
     writes: int = 0
     warnings: list[str] = field(default_factory=list)
 
-    def line(self) -> str:
+    def line(self, dry_run: bool = False) -> str:
+        """The cycle in one line; a dry run's says what would be written, as nothing was."""
+
+        def did(past: str) -> str:
+            return f"would be {past}" if dry_run else past
+
         parts = [
-            f"{self.contacts} contacts read ({self.tracked} tracked"
+            f"{counted(self.contacts, 'contact')} read ({self.tracked} tracked"
             + (f", {self.broken} skipped as broken" if self.broken else "")
             + ")",
             f"{self.due} due today",
-            f"{self.created} created",
+            f"{self.created} {did('created')}",
             f"{self.completed} completed",
-            f"{self.cards_written} cards written",
+            f"{counted(self.cards_written, 'card')} {did('written')}",
         ]
         if self.snoozed:
-            parts.append(f"{self.snoozed} snoozed after deletion")
+            parts.append(f"{self.snoozed} {did('snoozed')} after deletion")
         if self.closed:
-            parts.append(f"{self.closed} reminders closed")
+            parts.append(f"{counted(self.closed, 'reminder')} {did('closed')}")
         if self.withdrawn:
-            parts.append(f"{self.withdrawn} withdrawn")
+            parts.append(f"{self.withdrawn} {did('withdrawn')}")
         if self.restored:
-            parts.append(f"{self.restored} cards' X-SYNCD lines restored")
+            parts.append(f"X-SYNCD lines {did('restored')} on {counted(self.restored, 'card')}")
         if self.waiting:
             parts.append(f"{self.waiting} more due, waiting for a free slot")
         return ", ".join(parts)

@@ -104,6 +104,8 @@ class Writer:
         """Whether the reminder is new (a retry after a lost answer finds it there already)."""
         task = action.task
         task.href, new = tasks.create_task(self.session.clients.calendars, task_list, task.uid, task.text)
+        if new:
+            log.info("reminder: reach out to %s (circle %s)", action.name, action.circle)
         return new
 
     def task_list(self, world: World) -> Collection:
@@ -136,6 +138,7 @@ class DryRun(Writer):
     def create(self, action: CreateTask, task_list: Collection) -> bool:
         task = action.task
         task.href = tasks.task_href(task_list, task.uid)
+        log.info("would create a reminder: reach out to %s (circle %s)", action.name, action.circle)
         self.planned.append(
             f"task {task.href}: create (If-None-Match) — Reach out to {action.name}, due "
             f"{task.due.isoformat() if task.due else '?'}, circle {action.circle}"

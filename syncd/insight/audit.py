@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import date, timedelta
 
 from syncd.core.contacts import Contact
+from syncd.core.words import counted
 from syncd.insight.capacity import Capacity, capacity
 from syncd.insight.network import Network
 
@@ -216,7 +217,10 @@ def audit(network: Network, today: date, daily_limit: int) -> Audit:
     ):
         groups[kind], without = _groups(network, getter)
         if without and people:
-            notes.append(f"{without} of {len(people)} contacts have no {SINGULAR[kind]}")
+            notes.append(
+                f"{without} of {counted(len(people), 'contact')} {'has' if without == 1 else 'have'} "
+                f"no {SINGULAR[kind]}"
+            )
 
     neglected = []
     for uid, membership in memberships.items():
@@ -255,11 +259,19 @@ def size_message(size: CircleSize) -> str:
     return "within the method's range" if size.low is not None else ""
 
 
+def _are(n: int) -> str:
+    return "is" if n == 1 else "are"
+
+
+def _were(n: int) -> str:
+    return "was" if n == 1 else "were"
+
+
 def headline(result: Audit) -> str:
     return (
-        f"Of your {result.contacts} contacts, {result.reached_12m} were reached in the last 12 months; "
-        f"{result.tracked} are in your circles ({result.never_contacted} of them never contacted), "
-        f"{result.untracked} are not tracked."
+        f"Of your {counted(result.contacts, 'contact')}, {result.reached_12m} {_were(result.reached_12m)} reached "
+        f"in the last 12 months; {result.tracked} {_are(result.tracked)} in your circles "
+        f"({result.never_contacted} of them never contacted), {result.untracked} {_are(result.untracked)} not tracked."
     )
 
 

@@ -11,6 +11,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from syncd.core.words import counted
 from syncd.insight.network import CircleSpec
 
 
@@ -115,9 +116,9 @@ def _fixes(result: Capacity) -> list[str]:
             days = math.ceil(load.size / load.allocated)
             keep = math.floor(load.allocated * load.interval_days + 1e-9)
             fixes.append(
-                f"or give {load.label} an interval of P{days}D, or keep {keep} of its {load.size} contacts "
+                f"or give {load.label} an interval of P{days}D, or keep {keep} of its {counted(load.size, 'contact')} "
                 f"(stop tracking {load.size - keep} of them)"
             )
         else:
-            fixes.append(f"or stop tracking the {load.size} contacts of {load.label}")
+            fixes.append(f"or stop tracking the {counted(load.size, 'contact')} of {load.label}")
     return fixes

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date
 
+from syncd.core.words import counted
 from syncd.insight.review import GroupActivity, MonthReview, WeekReview
 
 
@@ -29,13 +30,12 @@ def week_text(result: WeekReview) -> str:
     lines = [
         f"Weekly reflection {result.first.isoformat()} – {result.last.isoformat()} (15 minutes)",
         "",
-        f"Reached: {len(people)} people" + (": " + ", ".join(people) if people else ""),
+        f"Reached: {counted(len(people), 'person', 'people')}" + (": " + ", ".join(people) if people else ""),
         f"New contacts: {len(result.new_contacts)}"
         + (": " + ", ".join(n.name for n in result.new_contacts) if result.new_contacts else ""),
         f"Slipped: {len(result.slipped)}"
         + (": " + ", ".join(f"{s.name} ({s.days_overdue}d)" for s in result.slipped) if result.slipped else ""),
-        f"Daily list done {result.lists_done}/{result.list_days} days; streak {result.streak} "
-        + ("day" if result.streak == 1 else "days"),
+        f"Daily list done {result.lists_done}/{result.list_days} days; streak {counted(result.streak, 'day')}",
         "",
         "Ask yourself: who do I owe a reply? Who did I think of and not call? Who should move circles?",
     ]

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.factories import contact_card
 from tests.servers import DavServer
 
 
@@ -94,3 +95,67 @@ def test_init_without_example_is_a_usage_error(home: Path) -> None:
     assert result.returncode == 2
     assert "syncd init --example" in result.stderr
     assert not (home / ".config").exists()  # nothing written
+
+
+@pytest.fixture
+def one_contact(radicale: DavServer, home: Path, tmp_path: Path) -> tuple[Path, dict[str, str]]:
+    """A config for a real Radicale with one address book holding one contact in circle 1, and the
+    environment to run syncd in."""
+    name, url = radicale.make_addressbook()
+    radicale.put(url + "ada.vcf", contact_card("first-ada", "Ada Lovelace", "1", None))
+    cfg = radicale.config(tmp_path, contacts={"addressbooks": [name]}, reminders={"task_list": f"F {tmp_path.name}"})
+    return cfg, clean_env(home)
+
+
+def test_one_shot_commands_print_their_answer_and_no_log_lines(one_contact: tuple[Path, dict[str, str]]) -> None:
+    cfg, env = one_contact
+    for args, answer in [
+        (("set", "Ada Lovelace", "--interval", "3w"), "Ada Lovelace: interval P3W\n"),
+        (("done", "Ada Lovelace", "--on", "2026-11-20"), "Ada Lovelace: last contact"),
+        (("snooze", "Ada Lovelace", "2027-01-15"), "Ada Lovelace: not due before 2027-01-15\n"),
+    ]:
+        result = syncd("--config", str(cfg), "--now", "2026-11-22T10:00", *args, env=env)
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.startswith(answer), result.stdout
+        assert result.stderr == "", result.stderr  # the card write is the answer, not an INFO line besides it
+
+
+def test_dry_run_says_what_would_be_written(one_contact: tuple[Path, dict[str, str]]) -> None:
+    cfg, env = one_contact
+    result = syncd("--config", str(cfg), "--now", "2026-11-22T10:00", "sync", "--dry-run", env=env)
+    assert result.returncode == 0, result.stderr
+    assert "would create a reminder: reach out to Ada Lovelace (circle 1)" in result.stderr
+    assert "INFO    reminder: reach out" not in result.stderr
+    [summary] = [line for line in result.stderr.splitlines() if "sync (dry run: nothing written)" in line]
+    assert "1 contact read (1 tracked)" in summary and "1 would be created" in summary, summary
+    assert "0 cards would be written" in summary and ", 1 created" not in summary, summary
+    assert "task " in result.stdout and "create (If-None-Match)" in result.stdout
+    # The real cycle says it did.
+    result = syncd("--config", str(cfg), "--now", "2026-11-22T10:00", "sync", env=env)
+    assert result.returncode == 0, result.stderr
+    assert "reminder: reach out to Ada Lovelace (circle 1)" in result.stderr
+    assert "would create" not in result.stderr and "would be" not in result.stderr
+    assert "1 contact read (1 tracked), 1 due today, 1 created" in result.stderr
+
+
+def test_check_counts_in_words(one_contact: tuple[Path, dict[str, str]]) -> None:
+    cfg, env = one_contact
+    result = syncd("--config", str(cfg), "check", env=env)
+    assert result.returncode == 0, result.stderr
+    assert ": 1 contact, 1 tracked;" in result.stdout and "1 contacts" not in result.stdout
+
+
+def test_report_lets_no_matplotlib_line_through(one_contact: tuple[Path, dict[str, str]], tmp_path: Path) -> None:
+    """matplotlib warns when it has no writable cache directory (a service's home, say) and when it builds
+    its font cache; none of that reaches the user."""
+    cfg, env = one_contact
+    not_a_dir = tmp_path / "file"
+    not_a_dir.write_text("", encoding="utf-8")
+    env = {**env, "MPLCONFIGDIR": str(not_a_dir / "matplotlib")}
+    page = tmp_path / "report.html"
+    result = syncd("--config", str(cfg), "--now", "2026-11-22T10:00", "report", "--html", str(page), env=env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == f"wrote {page}\n"
+    assert result.stderr == ""
+    verbose = syncd("--config", str(cfg), "--verbose", "report", "--html", str(page), env=env)
+    assert verbose.returncode == 0 and "matplotlib" in verbose.stderr.lower()  # still there for --verbose

@@ -178,7 +178,7 @@ def test_audit_spread_flags_over_and_under_represented_groups() -> None:
     assert (orgs["Gamma"].tracked, orgs["Gamma"].flag) == (0, UNDER)
     cats = {g.name: g for g in result.groups["categories"]}
     assert cats["Investors"].flag == OVER and cats["Neighbours"].flag == UNDER
-    assert "1 of 15 contacts have no organisation" in result.notes
+    assert "1 of 15 contacts has no organisation" in result.notes
 
 
 def test_audit_json_is_complete() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TextIO
 
 from syncd.app.config_file import LoadedConfig, searched, start_here
+from syncd.core.words import counted
 from syncd.engine.check import Findings
 
 
@@ -43,11 +44,14 @@ def print_findings(loaded: LoadedConfig, found: Findings, out: TextIO) -> None:
             say(f"           - {label}: not selected (contacts.addressbooks)\n")
             continue
         sync = "sync-collection supported" if book.collection.supports_sync else "no sync-collection (full reads)"
-        say(f"           - {label}: {book.people} contacts, {book.tracked} tracked; {sync}\n")
+        say(f"           - {label}: {counted(book.people, 'contact')}, {book.tracked} tracked; {sync}\n")
     if not any(book.selected for book in found.addressbooks):
         say("           no address book found: syncd has nobody to remind you of\n")
     if found.broken:
-        say(f"           {found.broken} cards cannot be read and will be skipped (see `syncd sync` warnings)\n")
+        say(
+            f"           {counted(found.broken, 'card')} cannot be read and will be skipped "
+            "(see `syncd sync` warnings)\n"
+        )
     if found.people and not found.tracked:
         say(
             "           nobody is tracked yet: give contacts a circle (`syncd set NAME --circle 1`) "
@@ -59,12 +63,13 @@ def print_findings(loaded: LoadedConfig, found: Findings, out: TextIO) -> None:
             f"           task list {settings.reminders.task_list!r} not found: the first sync creates it (VTODO-only)\n"
         )
     else:
-        say(f"           task list {found.task_list.label()}: {found.tasks} tasks\n")
+        say(f"           task list {found.task_list.label()}: {counted(found.tasks, 'task')}\n")
     for name, there in found.calendars.items():
         say(f"events     calendar {name!r}: {'found' if there else 'NOT FOUND'}\n")
     for name, there in found.meetings.items():
         state = "found" if there else "NOT FOUND: its meetings are not counted"
         say(f"meetings   calendar {name!r}: {state}\n")
     zone = settings.schedule.timezone
-    say(f"plan       up to {settings.reminders.daily_limit} reminders a day; days are counted in {zone}\n")
+    limit = counted(settings.reminders.daily_limit, "reminder")
+    say(f"plan       up to {limit} a day; days are counted in {zone}\n")
     say(f"state      {settings.state_dir}\n")

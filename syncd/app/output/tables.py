@@ -8,6 +8,7 @@ from datetime import date, datetime
 from typing import TYPE_CHECKING, TextIO
 from zoneinfo import ZoneInfo
 
+from syncd.core.words import counted
 from syncd.engine.world import TodayItem
 from syncd.store.journal import CONFLICT, FAILED, GONE, INTERRUPTED, WRITTEN, Entry
 
@@ -136,4 +137,5 @@ def print_imported(rows: list[Imported], dry_run: bool, as_json: bool, out: Text
         render_table(["NAME", "VALUES", "WRITTEN"], table, out)
     written = sum(1 for r in rows if r.written)
     verb = "would be written (dry run)" if dry_run else "written"
-    out.write(f"{len(rows)} cards with frm data to take over, {written if not dry_run else len(rows)} {verb}\n")
+    taken = written if not dry_run else len(rows)
+    out.write(f"{counted(len(rows), 'card')} with frm data to take over, {taken} {verb}\n")

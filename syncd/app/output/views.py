@@ -7,6 +7,7 @@ from datetime import date
 from typing import TextIO
 
 from syncd.app.output.tables import render_table
+from syncd.core.words import counted
 from syncd.insight.audit import SINGULAR, Audit, flagged, headline, size_message
 from syncd.insight.review import MonthReview, Reached, WeekReview
 from syncd.insight.text import groups_line, pct
@@ -76,7 +77,7 @@ def print_audit(result: Audit, out: TextIO) -> None:
     if marked:
         out.write("\n" + "; ".join(f"{g.name} is {g.flag}-represented in your circles" for _, g in marked) + "\n")
 
-    out.write(f"\nNeglected: {len(result.neglected)} contacts over 2× their interval (longest first)\n")
+    out.write(f"\nNeglected: {counted(len(result.neglected), 'contact')} over 2× their interval (longest first)\n")
     if result.neglected:
         rows = [[n.name, n.circle, _ago(n.last_contact, today), f"{n.ratio:.1f}×"] for n in result.neglected[:25]]
         render_table(["NAME", "CIRCLE", "LAST CONTACT", "× INTERVAL"], rows, out)
@@ -91,7 +92,8 @@ def _reached_rows(items: Sequence[Reached]) -> list[list[str]]:
 def print_week(result: WeekReview, out: TextIO) -> None:
     out.write(f"Weekly reflection, {result.first.isoformat()} – {result.last.isoformat()}\n\n")
     people = len({r.uid for r in result.reached})
-    out.write(f"Reached: {people} people ({len(result.reached)} touches)\n")
+    touches = counted(len(result.reached), "touch", "touches")
+    out.write(f"Reached: {counted(people, 'person', 'people')} ({touches})\n")
     if result.reached:
         render_table(["DAY", "NAME", "CIRCLE", "HOW"], _reached_rows(result.reached), out)
     out.write(f"\nNew in your address book: {len(result.new_contacts)}\n")
@@ -103,7 +105,7 @@ def print_week(result: WeekReview, out: TextIO) -> None:
         render_table(["NAME", "CIRCLE", "DUE", "OVERDUE"], rows, out)
     out.write(
         f"\nDaily list done on {result.lists_done} of {result.list_days} days with reminders this week; "
-        f"streak: {result.streak} {'day' if result.streak == 1 else 'days'}.\n"
+        f"streak: {counted(result.streak, 'day')}.\n"
     )
 
 
