@@ -73,10 +73,19 @@ class Contact:
         return parse_date(raw) if raw else None
 
     @property
+    def phone(self) -> str:
+        """The first phone number ("" when none)."""
+        return next((p for p in self.phones if p), "")
+
+    @property
+    def email(self) -> str:
+        """The first e-mail address ("" when none)."""
+        return next((e for e in self.emails if e), "")
+
+    @property
     def reach(self) -> str:
         """How to reach out: the first phone number and e-mail address."""
-        parts = [p for p in (self.phones[:1] + self.emails[:1]) if p]
-        return " · ".join(parts)
+        return " · ".join(p for p in (self.phone, self.email) if p)
 
 
 _DATE_RE = re.compile(r"^(\d{4})-?(\d{2})-?(\d{2})$")

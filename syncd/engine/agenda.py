@@ -30,7 +30,8 @@ def today_items(world: World, settings: Settings, now: datetime) -> list[TodayIt
             membership.circle if membership else "",
             due,
             contact.last_contact,
-            contact.reach,
+            contact.phone,
+            contact.email,
             task.href,
         )
         for task, due, contact, membership in world.due_reminders(day)
@@ -39,7 +40,16 @@ def today_items(world: World, settings: Settings, now: datetime) -> list[TodayIt
     items.sort(key=lambda i: (i.due, rank.get(i.circle, len(rank)), i.name.casefold()))
     for contact, membership, due, _birthday in plan.due_now(world, settings, now):
         items.append(
-            TodayItem(contact.uid, contact.name, membership.circle, due, contact.last_contact, contact.reach, None)
+            TodayItem(
+                contact.uid,
+                contact.name,
+                membership.circle,
+                due,
+                contact.last_contact,
+                contact.phone,
+                contact.email,
+                None,
+            )
         )
     return items
 
@@ -60,7 +70,9 @@ def next_up(
         contact = world.contacts[tracked.uid]
         due = due_date(tracked, zone, day)
         items.append(
-            TodayItem(contact.uid, contact.name, tracked.circle, due, contact.last_contact, contact.reach, None)
+            TodayItem(
+                contact.uid, contact.name, tracked.circle, due, contact.last_contact, contact.phone, contact.email, None
+            )
         )
     items.sort(key=lambda i: (i.due, rank.get(i.circle, len(rank)), i.name.casefold()))
     return items[:count]

@@ -101,8 +101,14 @@ class TodayItem:
     circle: str
     due: date
     last_contact: datetime | None
-    reach: str
+    phone: str  # the first phone number, "" when none
+    email: str  # the first e-mail address, "" when none
     reminder: str | None  # href of the open reminder, None = created by the next sync
+
+    @property
+    def reach(self) -> str:
+        """Phone and e-mail in one line, for the report's table."""
+        return " · ".join(p for p in (self.phone, self.email) if p)
 
     def as_json(self) -> dict[str, object]:
         return {
@@ -111,6 +117,7 @@ class TodayItem:
             "circle": self.circle,
             "due": self.due.isoformat(),
             "last_contact": format_instant(self.last_contact) if self.last_contact else None,
-            "reach": self.reach,
+            "phone": self.phone or None,
+            "email": self.email or None,
             "reminder": self.reminder,
         }

@@ -39,7 +39,12 @@ class KeyContact:
     last_contact: date | None
     days_since: int | None
     touches: int
-    reach: str
+    phone: str  # the first phone number, "" when none
+    email: str  # the first e-mail address, "" when none
+
+    @property
+    def reach(self) -> str:
+        return " · ".join(p for p in (self.phone, self.email) if p)
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,7 +117,12 @@ class Audit:
             "never_contacted": self.never_contacted,
             "reached_last_12_months": self.reached_12m,
             "key_contacts": [
-                {**asdict(k), "last_contact": k.last_contact.isoformat() if k.last_contact else None}
+                {
+                    **asdict(k),
+                    "last_contact": k.last_contact.isoformat() if k.last_contact else None,
+                    "phone": k.phone or None,
+                    "email": k.email or None,
+                }
                 for k in self.key_contacts
             ],
             "circles": [
@@ -197,7 +207,8 @@ def audit(network: Network, today: date, daily_limit: int) -> Audit:
             last.get(uid),
             (today - last[uid]).days if uid in last else None,
             counts[uid],
-            people[uid].reach,
+            people[uid].phone,
+            people[uid].email,
         )
         for uid in key
     ]

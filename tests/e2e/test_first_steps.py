@@ -3,12 +3,14 @@ example, and what the one-shot commands print (their answer on stdout, no log no
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+import wcwidth
 
 from tests.factories import contact_card
 from tests.servers import DavServer
@@ -159,3 +161,32 @@ def test_report_lets_no_matplotlib_line_through(one_contact: tuple[Path, dict[st
     assert result.stderr == ""
     verbose = syncd("--config", str(cfg), "--verbose", "report", "--html", str(page), env=env)
     assert verbose.returncode == 0 and "matplotlib" in verbose.stderr.lower()  # still there for --verbose
+
+
+def test_today_lines_up_wide_names_and_gives_phone_and_email_apart(
+    radicale: DavServer, home: Path, tmp_path: Path
+) -> None:
+    name, url = radicale.make_addressbook()
+    radicale.put(url + "ada.vcf", contact_card("w-ada", "Ada Lovelace", "1", None))
+    radicale.put(url + "lee.vcf", contact_card("w-lee", "小龙 李", "1", None))
+    radicale.put(url + "emoji.vcf", contact_card("w-zoe", "Zoë 👋🏽", "1", None))
+    cfg = radicale.config(tmp_path, contacts={"addressbooks": [name]}, reminders={"task_list": f"W {tmp_path.name}"})
+    env = clean_env(home)
+    result = syncd("--config", str(cfg), "--now", "2026-11-22T10:00", "today", "--json", env=env)
+    assert result.returncode == 0, result.stderr
+    items = {item["uid"]: item for item in json.loads(result.stdout)}
+    assert items["w-ada"]["phone"] == "+49 151 0000000" and items["w-ada"]["email"] == "ada@example.org"
+    assert items["w-lee"]["email"] == "小龙@example.org"
+    assert all("reach" not in item for item in items.values())
+
+    result = syncd("--config", str(cfg), "--now", "2026-11-22T10:00", "today", env=env)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    header = lines[0]
+    assert header.split() == ["NAME", "CIRCLE", "DUE", "LAST", "CONTACT", "PHONE", "EMAIL"]
+    rows = [line for line in lines[2:] if "2026-11-22 (new)" in line]
+    assert len(rows) == 3
+    for column in ("DUE", "PHONE"):
+        start = wcwidth.width(header[: header.index(column)])
+        value = "2026-11-22" if column == "DUE" else "+49"
+        assert {wcwidth.width(row[: row.index(value)]) for row in rows} == {start}, result.stdout

@@ -184,6 +184,8 @@ def test_audit_spread_flags_over_and_under_represented_groups() -> None:
 def test_audit_json_is_complete() -> None:
     data = audit(network_for_audit(), TODAY, 1).as_json()
     assert data["tracked"] == 6 and data["reached_last_12_months"] == 5
+    key = data["key_contacts"][0]  # type: ignore[index]
+    assert (key["phone"], key["email"]) == ("+49 151 0000000", "c1a@example.org") and "reach" not in key
     assert data["neglected"][0] == {  # type: ignore[index]
         "uid": "c3a",
         "name": "C3A",

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import io
+
+import wcwidth
+
+from syncd.app.output.tables import MAX_CELL, cell_text, render_table
 from syncd.core.words import counted
 from syncd.engine.world import Summary
 
@@ -22,3 +27,42 @@ def test_summary_line_counts_in_words_and_a_dry_run_says_would() -> None:
         "1 reminder would be closed, X-SYNCD lines would be restored on 1 card"
     )
     assert Summary(contacts=2, cards_written=0).line().startswith("2 contacts read (0 tracked)")
+
+
+# Tables ----------------------------------------------------------------------------------------------
+
+
+def table(headers: list[str], rows: list[list[str]]) -> list[str]:
+    out = io.StringIO()
+    render_table(headers, rows, out)
+    return out.getvalue().splitlines()
+
+
+def column_starts(line: str, cell: str) -> int:
+    """The terminal column where the cell `cell` (the first after two spaces) begins in `line`."""
+    return wcwidth.width(line[: line.index("  " + cell) + 2])
+
+
+def test_columns_line_up_on_the_terminal_with_cjk_and_emoji() -> None:
+    names = ["Ada Lovelace", "李小龙", "Zoë 👋🏽", "👨‍👩‍👧 Family", "Ǹ̈a͂me"]
+    lines = table(["NAME", "CIRCLE"], [[name, f"c{i}"] for i, name in enumerate(names)])
+    starts = {column_starts(line, f"c{i}") for i, line in enumerate(lines[2:])}
+    assert starts == {column_starts(lines[0], "CIRCLE")} == {len("Ada Lovelace") + 2}
+    assert lines[1] == "-" * len("Ada Lovelace") + "  " + "-" * len("CIRCLE")
+
+
+def test_long_cells_are_cut_with_an_ellipsis_at_the_maximum_width() -> None:
+    long = "Maximilian Alexander von und zu Hohenberg-Wittelsbach"
+    wide = "李" * 40
+    lines = table(["NAME", "X"], [[long, "a"], [wide, "b"], ["Bo", "c"]])
+    cut = lines[2][: lines[2].index("  a")].rstrip()
+    assert cut.endswith("…") and long.startswith(cut[:-1]) and wcwidth.width(cut) <= MAX_CELL
+    assert lines[3][: lines[3].index("  b")].rstrip() == "李" * 15 + "…"  # 31 columns: a 16th would not fit
+    assert {column_starts(lines[i], x) for i, x in ((2, "a"), (3, "b"), (4, "c"))} == {MAX_CELL + 2}
+    assert cell_text("short") == "short" and cell_text(long, 10) == "Maximilia…"
+
+
+def test_control_characters_never_reach_the_terminal() -> None:
+    assert cell_text("Evil\x1b[2J\tName\n") == "Evil [2J Name "
+    [_, _, row] = table(["NAME", "X"], [["Evil\x1b]0;title\x07Name", "x"]])
+    assert "\x1b" not in row and "\x07" not in row

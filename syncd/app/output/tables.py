@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+import unicodedata
 from collections.abc import Sequence
 from datetime import date, datetime
 from typing import TYPE_CHECKING, TextIO
 from zoneinfo import ZoneInfo
+
+import wcwidth
 
 from syncd.core.words import counted
 from syncd.engine.world import TodayItem
@@ -16,15 +19,45 @@ if TYPE_CHECKING:
     from syncd.engine.frm import Imported
 
 
+MAX_CELL = 32  # display columns; a longer value is cut with "…" (the --json output has it whole)
+
+
+def cell_text(value: str, limit: int = MAX_CELL) -> str:
+    """`value` for a table cell: control characters (a name may carry a tab or an escape sequence) become
+    spaces, and what is wider than `limit` terminal columns is cut at a grapheme and ends with "…"."""
+    clean = "".join(" " if unicodedata.category(ch) == "Cc" else ch for ch in value)
+    if display_width(clean) <= limit:
+        return clean
+    kept, used = [], 0
+    for grapheme in wcwidth.iter_graphemes(clean):
+        size = display_width(grapheme)
+        if used + size > limit - 1:
+            break
+        kept.append(grapheme)
+        used += size
+    return "".join(kept).rstrip() + "…"
+
+
+def display_width(text: str) -> int:
+    """Terminal columns: 2 for CJK and most emoji, 0 for combining marks."""
+    return max(wcwidth.width(text), 0)
+
+
 def render_table(headers: Sequence[str], rows: Sequence[Sequence[str]], out: TextIO) -> None:
-    widths = [len(h) for h in headers]
-    for row in rows:
-        widths = [max(w, len(cell)) for w, cell in zip(widths, row, strict=True)]
-    line = "  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip()
-    out.write(line + "\n")
+    """Columns padded to the widest cell as a terminal shows it (CJK, emoji); cells cut at `MAX_CELL`."""
+    cells = [[cell_text(cell) for cell in row] for row in rows]
+    widths = [display_width(h) for h in headers]
+    for row in cells:
+        widths = [max(w, display_width(cell)) for w, cell in zip(widths, row, strict=True)]
+
+    def line(row: Sequence[str]) -> str:
+        padded = (cell + " " * (w - display_width(cell)) for cell, w in zip(row, widths, strict=True))
+        return "  ".join(padded).rstrip() + "\n"
+
+    out.write(line(headers))
     out.write("  ".join("-" * w for w in widths) + "\n")
-    for row in rows:
-        out.write("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() + "\n")
+    for row in cells:
+        out.write(line(row))
 
 
 def print_json(value: object, out: TextIO) -> None:
@@ -56,11 +89,12 @@ def print_today(items: list[TodayItem], today: date, zone: ZoneInfo, as_json: bo
             item.circle,
             item.due.isoformat() + ("" if item.reminder else " (new)"),
             _since(item.last_contact, today, zone),
-            item.reach or "—",
+            item.phone or "—",
+            item.email or "—",
         ]
         for item in items
     ]
-    render_table(["NAME", "CIRCLE", "DUE", "LAST CONTACT", "REACH"], rows, out)
+    render_table(["NAME", "CIRCLE", "DUE", "LAST CONTACT", "PHONE", "EMAIL"], rows, out)
     pending = sum(1 for item in items if item.reminder is None)
     if pending:
         out.write(f"\n{pending} marked (new) will be added to your task list by the next sync.\n")

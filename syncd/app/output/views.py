@@ -27,9 +27,10 @@ def print_audit(result: Audit, out: TextIO) -> None:
     out.write("\nMost important contacts (inner circles first)\n")
     if result.key_contacts:
         rows = [
-            [k.name, k.circle, _ago(k.last_contact, today), str(k.touches), k.reach or "—"] for k in result.key_contacts
+            [k.name, k.circle, _ago(k.last_contact, today), str(k.touches), k.phone or "—", k.email or "—"]
+            for k in result.key_contacts
         ]
-        render_table(["NAME", "CIRCLE", "LAST CONTACT", "TOUCHES", "REACH"], rows, out)
+        render_table(["NAME", "CIRCLE", "LAST CONTACT", "TOUCHES", "PHONE", "EMAIL"], rows, out)
     else:
         out.write("  nobody is in a circle yet: `syncd set NAME --circle 1`\n")
 
