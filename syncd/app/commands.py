@@ -19,7 +19,7 @@ from syncd.app import wiring
 from syncd.app.config_file import LoadedConfig, load_config
 from syncd.app.output import tables
 from syncd.config import Settings
-from syncd.core.contacts import NO_CIRCLE, format_instant, parse_date
+from syncd.core.contacts import NO_CIRCLE, parse_date
 from syncd.core.durations import parse_duration, parse_interval
 from syncd.dav.client import NotFound
 from syncd.engine import commands
@@ -35,6 +35,7 @@ _T = TypeVar("_T")
 # Commands that retry a failing request with backoff (within the client's deadline); every other command is
 # one a person waits for: each request is sent once, and a server that is down is reported at once.
 RETRYING = {"sync"}
+HISTORY_LIMIT = 20  # changes `history` shows unless --limit says otherwise (JSON: all)
 
 
 class Context:
@@ -144,7 +145,9 @@ def cmd_done(ctx: Context) -> int:
             raise UsageError(f"--on: {ctx.args.on} is in the future (it is {shown} now); give the day it happened")
     with ctx.session() as session:
         contact, wrote, closed = commands.done(session, ctx.args.contact, when, now)
-    message = f"{contact.name}: last contact {format_instant(when)}"
+    dated = ctx.args.on and not any(sep in ctx.args.on for sep in ("T", "t", " "))  # a day, no time of day
+    shown = when.astimezone(ctx.zone).date().isoformat() if dated else tables.local_time(when, ctx.zone)
+    message = f"{contact.name}: last contact {shown}"
     if not wrote:
         message += " (the card already had this or a later date; nothing written)"
     if closed:
@@ -191,7 +194,19 @@ def cmd_history(ctx: Context) -> int:
         names = sorted({e.name for e in entries if args.contact.casefold() in e.name.casefold()})
         hint = f" Did you mean: {'; '.join(names[:10])}" if names else ""
         raise DataError(f"no change recorded for {args.contact!r}.{hint}")
-    tables.print_history(chosen, str(journal.path), args.json, sys.stdout)
+    if args.limit is not None and args.limit < 0:
+        raise UsageError(f"--limit: {args.limit} is not a number of changes (0 = all)")
+    limit = args.limit if args.limit is not None else 0 if args.json else HISTORY_LIMIT
+    recent = chosen[-limit:] if limit else chosen
+    tables.print_history(
+        recent if args.json else recent[::-1],  # JSON keeps the journal's order, oldest first
+        str(journal.path),
+        args.json,
+        sys.stdout,
+        zone=ctx.zone,
+        ids=tables.short_ids(entries),
+        older=len(chosen) - len(recent),
+    )
     return 0
 
 

@@ -125,11 +125,15 @@ def build_parser() -> argparse.ArgumentParser:
         description="The change journal (journal.jsonl in state_dir): each write syncd made to a card, with the "
         "X-SYNCD values before and after, the card's ETag and the reason. Reads only the local journal, "
         "except --undo, which writes the before-values back (conditional on the card's ETag, and only while the "
-        "card still holds the values that change set); undoing a `done` also opens the reminder it closed again.",
+        "card still holds the values that change set); undoing a `done` also opens the reminder it closed again. "
+        "Newest first, times in schedule.timezone; --json: oldest first, times in UTC, full ids.",
     )
     history.add_argument("contact", nargs="?", metavar="CONTACT", help="a vCard UID or full name (default: all)")
     history.add_argument("--json", action="store_true", help="print a JSON array instead of text")
-    history.add_argument("--undo", metavar="ID", help="undo the change with this id")
+    history.add_argument("--undo", metavar="ID", help="undo the change with this id (as shown, or the full id)")
+    history.add_argument(
+        "--limit", type=int, metavar="N", help="only the N newest changes (default 20; with --json all); 0 = all"
+    )
     import_ = sub.add_parser("import", help="take over what another keep-in-touch tool knew (frm)")
     sources = import_.add_subparsers(dest="source", metavar="SOURCE", parser_class=_Parser, required=True)
     frm = sources.add_parser(

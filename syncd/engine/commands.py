@@ -75,9 +75,8 @@ def done(session: Session, query: str, when: datetime, now: datetime) -> tuple[C
 
     wrote = Writer(session).card(PatchCard(contact, compute, "syncd done"))
     if not wrote and contact.last_contact and contact.last_contact > when:
-        log.warning(
-            "%s already has a later last contact (%s); kept", contact.name, format_instant(contact.last_contact)
-        )
+        later = contact.last_contact.astimezone(session.zone).strftime("%Y-%m-%d %H:%M")
+        log.warning("%s already has a later last contact (%s); kept", contact.name, later)
     task = world.open_reminders().get(contact.uid)
     if task is None or contact.last_contact is None:
         return contact, wrote, False

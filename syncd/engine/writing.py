@@ -12,7 +12,7 @@ from datetime import datetime
 from urllib.parse import urljoin
 
 from syncd.core.account import Collection
-from syncd.core.contacts import Contact, format_instant
+from syncd.core.contacts import Contact
 from syncd.core.reminders import complete_text
 from syncd.dav import carddav, tasks
 from syncd.dav.carddav import CardWrite
@@ -128,7 +128,8 @@ class DryRun(Writer):
         self.planned.extend("    " + line for line in xsyncd_diff(result.original, result.text))
 
     def close(self, action: CloseTask, now: datetime) -> bool:
-        self.planned.append(f"task {action.task.href}: mark done ({action.name} reached {format_instant(action.when)})")
+        reached = action.when.astimezone(self.session.zone).strftime("%Y-%m-%d %H:%M")
+        self.planned.append(f"task {action.task.href}: mark done ({action.name} reached {reached})")
         return True
 
     def withdraw(self, action: WithdrawTask, world: World) -> bool:

@@ -107,7 +107,7 @@ def test_history_explains_and_undoes(dav: DavServer, tmp_path: Path, capsys: pyt
     ]
     assert entry["href"] == book.hrefs["j-ada"] and entry["etag_before"] and entry["etag_after"]
     code, out, _ = history(book, capsys)
-    assert f"undo: syncd history --undo {entry['id']}" in out
+    assert f"undo: syncd history --undo {entry['id'][:6]}\n" in out  # the short id; the full one works too
     assert "X-SYNCD-LAST-CONTACT: 2026-10-01T12:00:00Z → 2026-11-22T10:15:00Z" in out
 
     code, out, _ = history(book, capsys, "--undo", entry["id"])

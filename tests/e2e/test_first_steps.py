@@ -7,7 +7,9 @@ import json
 import os
 import subprocess
 import sys
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 import wcwidth
@@ -190,3 +192,47 @@ def test_today_lines_up_wide_names_and_gives_phone_and_email_apart(
         start = wcwidth.width(header[: header.index(column)])
         value = "2026-11-22" if column == "DUE" else "+49"
         assert {wcwidth.width(row[: row.index(value)]) for row in rows} == {start}, result.stdout
+
+
+def test_dates_in_the_users_zone_and_history_newest_first(one_contact: tuple[Path, dict[str, str]]) -> None:
+    """The config's zone is Europe/Berlin: a day given is shown as that day (the card keeps UTC); history lists
+    the newest change first, in local time, with short ids that --undo takes."""
+    cfg, env = one_contact
+
+    def run(*args: str) -> str:
+        result = syncd("--config", str(cfg), "--now", "2026-11-22T10:00", *args, env=env)
+        assert result.returncode == 0, result.stderr
+        return result.stdout
+
+    assert run("set", "Ada Lovelace", "--interval", "3w") == "Ada Lovelace: interval P3W\n"
+    assert run("done", "Ada Lovelace", "--on", "2026-11-20") == "Ada Lovelace: last contact 2026-11-20\n"
+    assert run("snooze", "Ada Lovelace", "2027-01-15") == "Ada Lovelace: not due before 2027-01-15\n"
+    assert run("done", "Ada Lovelace") == "Ada Lovelace: last contact 2026-11-22 10:00\n"
+
+    changes = json.loads(run("history", "--json"))  # for scripts: the journal's order, UTC, full ids
+    assert [c["reason"] for c in changes] == ["syncd set", "syncd done", "syncd snooze", "syncd done"]
+    assert [c["changes"][0]["after"] for c in changes[1::2]] == ["2026-11-19T23:00:00Z", "2026-11-22T09:00:00Z"]
+    assert all(c["at"].endswith("Z") and len(c["id"]) == 10 for c in changes)
+
+    out = run("history")
+    heads = [line for line in out.splitlines() if line and not line.startswith(" ")]
+    zone = ZoneInfo("Europe/Berlin")
+    expected = [
+        f"{datetime.fromisoformat(c['at']).astimezone(zone):%Y-%m-%d %H:%M}  {c['id'][:6]}  Ada Lovelace (first-ada)"
+        f"  {c['reason']}"
+        for c in reversed(changes)
+    ]
+    assert heads == expected, out
+    assert f"undo: syncd history --undo {changes[-1]['id'][:6]}\n" in out
+
+    out = run("history", "--limit", "2")
+    assert [line.split("  ")[-1] for line in out.splitlines() if line and not line.startswith(" ")][:2] == [
+        "syncd done",
+        "syncd snooze",
+    ]
+    assert out.endswith("2 older changes not shown (--limit N shows more, --limit 0 all).\n")
+
+    assert "undid" in run("history", "--undo", changes[-1]["id"][:6])
+    last = json.loads(run("history", "--json", "--limit", "1"))
+    assert [c["reason"] for c in last] == [f"undo {changes[-1]['id']}"]
+    assert last[0]["changes"][0]["after"] == "2026-11-19T23:00:00Z"

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import io
+from zoneinfo import ZoneInfo
 
 import wcwidth
 
-from syncd.app.output.tables import MAX_CELL, cell_text, render_table
+from syncd.app.output.tables import MAX_CELL, cell_text, print_history, render_table, short_ids
 from syncd.core.words import counted
 from syncd.engine.world import Summary
+from syncd.store.journal import Entry
 
 
 def test_counted() -> None:
@@ -66,3 +68,19 @@ def test_control_characters_never_reach_the_terminal() -> None:
     assert cell_text("Evil\x1b[2J\tName\n") == "Evil [2J Name "
     [_, _, row] = table(["NAME", "X"], [["Evil\x1b]0;title\x07Name", "x"]])
     assert "\x1b" not in row and "\x07" not in row
+
+
+def entry(entry_id: str) -> Entry:
+    return Entry(entry_id, "2026-11-22T09:00:00Z", "u", "Ada", "/ab/u.vcf", "syncd done", "e1", {}, {})
+
+
+def test_short_ids_grow_until_they_differ() -> None:
+    assert short_ids([entry("3f9c2a71be"), entry("77aa01b2c3")]) == {"3f9c2a71be": "3f9c2a", "77aa01b2c3": "77aa01"}
+    assert set(short_ids([entry("3f9c2a71be"), entry("3f9c2a0000")]).values()) == {"3f9c2a7", "3f9c2a0"}
+    assert short_ids([]) == {}
+
+
+def test_history_times_are_local() -> None:
+    out = io.StringIO()
+    print_history([entry("3f9c2a71be")], "journal.jsonl", False, out, zone=ZoneInfo("Europe/Berlin"))
+    assert out.getvalue().startswith("2026-11-22 10:00  3f9c2a71be  Ada (u)  syncd done\n")

@@ -120,8 +120,35 @@ def print_plan(planned: list[str], out: TextIO) -> None:
         out.write(f"  {line}\n")
 
 
-def describe(entry: Entry) -> list[str]:
-    lines = [f"{entry.at}  {entry.id}  {entry.name} ({entry.uid})  {entry.reason or 'write'}"]
+def local_time(value: datetime, zone: ZoneInfo) -> str:
+    """An instant as people read it: the date and time of day in `schedule.timezone`."""
+    return value.astimezone(zone).strftime("%Y-%m-%d %H:%M")
+
+
+def _local_at(at: str, zone: ZoneInfo) -> str:
+    try:
+        return local_time(datetime.fromisoformat(at), zone)
+    except ValueError:
+        return at
+
+
+SHORT_ID = 6  # the fewest characters of a journal id that history shows
+
+
+def short_ids(entries: Sequence[Entry]) -> dict[str, str]:
+    """Each entry's id cut to the shortest length (at least `SHORT_ID`) at which all of them differ; `history
+    --undo` takes these as well as the full ids."""
+    ids = {e.id for e in entries}
+    length = SHORT_ID
+    while length < max((len(i) for i in ids), default=0) and len({i[:length] for i in ids}) < len(ids):
+        length += 1
+    return {i: i[:length] for i in ids}
+
+
+def describe(entry: Entry, zone: ZoneInfo, short: str | None = None) -> list[str]:
+    short = short or entry.id
+    when = _local_at(entry.at, zone)
+    lines = [f"{when}  {short}  {entry.name} ({entry.uid})  {entry.reason or 'write'}"]
     lines.append(f"    {entry.href}  ETag {entry.etag_before or '?'} → {entry.etag_after or '?'}")
     for key, old, new in entry.changes():
         lines.append(f"    {key}: {old if old is not None else '(none)'} → {new if new is not None else '(none)'}")
@@ -131,11 +158,22 @@ def describe(entry: Entry) -> list[str]:
         lines.append(f"    closed the open reminder {entry.reminder.href}")
     lines.append(f"    {OUTCOMES.get(entry.outcome, entry.outcome)}")
     if entry.outcome in (WRITTEN, INTERRUPTED, FAILED) and entry.changes():
-        lines.append(f"    undo: syncd history --undo {entry.id}")
+        lines.append(f"    undo: syncd history --undo {short}")
     return lines
 
 
-def print_history(entries: list[Entry], journal_path: str, as_json: bool, out: TextIO) -> None:
+def print_history(
+    entries: list[Entry],
+    journal_path: str,
+    as_json: bool,
+    out: TextIO,
+    *,
+    zone: ZoneInfo,
+    ids: dict[str, str] | None = None,
+    older: int = 0,
+) -> None:
+    """`entries` as given; times in `zone`, ids as in `ids` (JSON: UTC, full ids); `older`: how many earlier
+    changes were left out."""
     if as_json:
         print_json([e.as_json() for e in entries], out)
         return
@@ -143,7 +181,9 @@ def print_history(entries: list[Entry], journal_path: str, as_json: bool, out: T
         out.write(f"syncd has not changed any card yet (journal: {journal_path}).\n")
         return
     for entry in entries:
-        out.write("\n".join(describe(entry)) + "\n\n")
+        out.write("\n".join(describe(entry, zone, (ids or {}).get(entry.id))) + "\n\n")
+    if older:
+        out.write(f"{counted(older, 'older change')} not shown (--limit N shows more, --limit 0 all).\n")
 
 
 def print_undone(entry: Entry, wrote: bool, out: TextIO, reopened: bool | None = None) -> None:
