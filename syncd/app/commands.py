@@ -21,6 +21,7 @@ from syncd.app.output import tables
 from syncd.config import Settings
 from syncd.core.contacts import NO_CIRCLE, parse_date
 from syncd.core.durations import parse_duration, parse_interval
+from syncd.core.words import counted
 from syncd.dav.client import NotFound
 from syncd.engine import commands
 from syncd.engine.cycle import Cycle
@@ -239,7 +240,7 @@ def cmd_import(ctx: Context) -> int:
         raise DataError(f"{path}: cannot read frm's history: {err.strerror}") from err
     history = frm.read_history(lines)
     if history.skipped:
-        log.warning("%s: %d lines could not be read; skipped", path, history.skipped)
+        log.warning("%s: %s could not be read; skipped", path, counted(history.skipped, "line"))
     with ctx.session() as session:
         rows = frm.import_frm(session, history, ctx.now(), dry_run=ctx.args.dry_run)
     tables.print_imported(rows, ctx.args.dry_run, ctx.args.json, sys.stdout)

@@ -65,6 +65,22 @@ def test_check_without_a_config_says_where_it_looked_and_what_to_do(home: Path) 
     assert result.returncode == 78 and advice in result.stderr
 
 
+def test_check_with_the_environment_alone(radicale: DavServer, home: Path, tmp_path: Path) -> None:
+    """No file, but the server in SYNCD_* variables (a container, say): check says both and passes."""
+    env = clean_env(
+        home,
+        SYNCD_SERVER__URL=radicale.url,
+        SYNCD_SERVER__USERNAME=radicale.username,
+        SYNCD_SERVER__PASSWORD=radicale.password,
+        SYNCD_STATE_DIR=str(tmp_path / "state"),
+    )
+    result = syncd("check", env=env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.startswith("config     no config file found")
+    assert "           using the environment (SYNCD_*) and the defaults: OK\n" in result.stdout
+    assert "reached; principal" in result.stdout
+
+
 def test_the_example_as_copied_loads_and_checks(radicale: DavServer, home: Path, tmp_path: Path) -> None:
     """Follow the advice: the example goes where syncd looks; with only the server's url, user name and
     password set (here from the environment), `syncd check` passes against a real server."""
