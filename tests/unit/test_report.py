@@ -45,12 +45,12 @@ def sample() -> tuple[object, ...]:
 
 AGENDA = Agenda(
     today=[
-        TodayItem("dee", "Dee", "3", d(2), None, "+49 151 0000000", "/tasks/dee.ics"),
-        TodayItem("ed", "Ed Emmet", "2", TODAY, at(d(40)), "ed@example.org", None),
+        TodayItem("dee", "Dee", "3", d(2), None, "+49 151 0000000", "", "/tasks/dee.ics"),
+        TodayItem("ed", "Ed Emmet", "2", TODAY, at(d(40)), "", "ed@example.org", None),
     ],
     next_up=[
-        TodayItem("cy", "Cy", "3", d(10), at(d(100)), "", None),
-        TodayItem("bob", "Bob", "2", d(-10), at(d(20)), "", None),
+        TodayItem("cy", "Cy", "3", d(10), at(d(100)), "", "", None),
+        TodayItem("bob", "Bob", "2", d(-10), at(d(20)), "", "", None),
     ],
 )
 
