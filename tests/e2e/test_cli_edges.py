@@ -37,7 +37,7 @@ def clean_env(**extra: str) -> dict[str, str]:
 
 
 def test_history_into_head_stops_quietly(tmp_path: Path) -> None:
-    """`syncd history | head -1` with far more output than a pipe holds: no "internal error", nothing on
+    """`syncd history --limit 0 | head -1` with far more output than a pipe holds: no "internal error", nothing on
     stderr, and the status a shell shows for a program ended by a closed pipe."""
     state = tmp_path / "state"
     journal = Journal.in_dir(state)
@@ -54,7 +54,7 @@ def test_history_into_head_stops_quietly(tmp_path: Path) -> None:
         journal.outcome(entry, WRITTEN, f'"{i + 1}"')
     cfg = tmp_path / "c.toml"
     cfg.write_text(f'state_dir = "{state}"\n', encoding="utf-8")
-    argv = shlex.join(syncd_argv("--config", str(cfg), "history"))
+    argv = shlex.join(syncd_argv("--config", str(cfg), "history", "--limit", "0"))  # all 1000, not the newest 20
     result = subprocess.run(
         ["bash", "-c", f"set -o pipefail; {argv} | head -1"],
         capture_output=True,
