@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from syncd.core.reminders import PRODID
+from syncd.core.words import counted
 
 if TYPE_CHECKING:  # icalendar is imported where an event is built or read: most syncs touch no event
     from icalendar import Calendar, Event, Timezone
@@ -71,7 +72,7 @@ def digest(items: Sequence[DigestItem], today: date, clock: time, zone: ZoneInfo
     return Wanted(
         uid=f"syncd-digest-{today:%Y%m%d}",
         kind=DIGEST,
-        summary=f"Keep in touch: {count} {'person' if count == 1 else 'people'} today",
+        summary=f"Keep in touch: {counted(count, 'person', 'people')} today",
         description="\n".join(lines),
         start=_at(today, clock, zone),
         minutes=15,
