@@ -32,6 +32,10 @@ requests, a given number of times.
     Forward(after=f, drop=True)   forward, call f(request, status) (the "hook after forwarding"), then answer,
                                   or with drop=True close the connection instead: the server did the work and
                                   the client never hears of it; edit=g answers with g(body) instead of body
+
+`unique_uids()` is a ready-made fault for a server that keeps iCalendar UIDs unique across all the calendars of
+an account (Cyrus, RFC 6638 scheduling): a PUT of an object whose UID is already stored in another calendar is
+refused with 403 and the CalDAV precondition `unique-scheduling-object-resource`.
 """
 
 from __future__ import annotations
@@ -39,6 +43,7 @@ from __future__ import annotations
 import contextlib
 import gzip
 import http.client
+import re
 import socket
 import struct
 import threading
@@ -204,6 +209,53 @@ def chain(*faults: Fault) -> Fault:
             action = one(request)
             if action is not None:
                 return action
+        return None
+
+    return fault
+
+
+# A server quirk as a fault ---------------------------------------------------------------------------
+
+UNIQUE_UID_ERROR = (
+    b'<?xml version="1.0" encoding="utf-8"?>\n<D:error xmlns:D="DAV:">'
+    b'<C:unique-scheduling-object-resource xmlns:C="urn:ietf:params:xml:ns:caldav"/></D:error>'
+)
+
+
+def unique_uids() -> Fault:
+    """Cyrus's rule: one UID per account, whatever calendar holds it. The proxy learns the UID of every
+    iCalendar object PUT through it (and forgets it when that object is deleted); a PUT of a UID that
+    another collection holds is answered 403 with the `unique-scheduling-object-resource` precondition."""
+    lock = threading.Lock()
+    where: dict[str, str] = {}  # UID -> path of the object that holds it
+    uid_at: dict[str, str] = {}  # path -> UID
+
+    def collection(path: str) -> str:
+        return path.split("?", 1)[0].rsplit("/", 1)[0]
+
+    def stored(request: Request, status: int) -> None:
+        path = request.path.split("?", 1)[0]
+        with lock:
+            if request.method == "DELETE" and status in (200, 204):
+                uid = uid_at.pop(path, None)
+                if uid is not None and where.get(uid) == path:
+                    del where[uid]
+            elif request.method == "PUT" and status in (200, 201, 204):
+                found = re.search(rb"^UID:(.+?)\r?$", request.body, re.MULTILINE)
+                if found is not None:
+                    uid = found.group(1).decode("utf-8").strip()
+                    where[uid], uid_at[path] = path, uid
+
+    def fault(request: Request) -> Action | None:
+        if request.method == "PUT" and b"BEGIN:VCALENDAR" in request.body:
+            found = re.search(rb"^UID:(.+?)\r?$", request.body, re.MULTILINE)
+            if found is not None:
+                with lock:
+                    held = where.get(found.group(1).decode("utf-8").strip())
+                if held is not None and collection(held) != collection(request.path):
+                    return Respond(403, UNIQUE_UID_ERROR, (("Content-Type", "application/xml; charset=utf-8"),))
+        if request.method in ("PUT", "DELETE"):
+            return Forward(after=stored)
         return None
 
     return fault

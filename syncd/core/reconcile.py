@@ -3,7 +3,7 @@ reminders to close or withdraw. Pure: the caller reads and writes."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
@@ -31,7 +31,7 @@ class Reconciliation:
     last_contact: dict[str, datetime] = field(default_factory=dict)  # contact uid -> instant to record
     snooze: dict[str, date] = field(default_factory=dict)  # contact uid -> not due before
     complete: list[Task] = field(default_factory=list)  # open reminders of contacts reached some other way
-    withdraw: list[Task] = field(default_factory=list)  # open reminders of contacts no longer tracked
+    withdraw: list[Task] = field(default_factory=list)  # open reminders of contacts no longer tracked or deleted
     recorded: set[str] = field(default_factory=set)  # reminder uids whose completion is handled
     deleted: set[str] = field(default_factory=set)  # reminder uids the user deleted
 
@@ -44,8 +44,11 @@ def reconcile(
     now: datetime,
     zone: ZoneInfo,
     touches: Mapping[str, datetime] | None = None,
+    unreadable: Collection[str] = (),
 ) -> Reconciliation:
-    """`touches`: contact uid -> when the contact was reached outside the reminders (calendar meetings)."""
+    """`touches`: contact uid -> when the contact was reached outside the reminders (calendar meetings).
+    `unreadable`: contact uids not among `contacts` whose card may only have failed to parse this time; any
+    other contact missing from `contacts` was deleted, and its open reminder is withdrawn."""
     out = Reconciliation()
     today = now.astimezone(zone).date()
     on_server = {t.uid for t in tasks}
@@ -83,13 +86,16 @@ def reconcile(
         if until > out.snooze.get(row.contact_uid, date.min):
             out.snooze[row.contact_uid] = until
 
-    # Open reminders: close those whose contact was reached since they were created; withdraw untracked.
+    # Open reminders: close those whose contact was reached since they were created; withdraw those of contacts
+    # untracked or deleted.
     for task in tasks:
         if task.done:
             continue
         contact = contacts.get(task.contact_uid)
         if contact is None:
-            continue  # maybe a card that failed to parse this time: leave it alone
+            if task.contact_uid not in unreadable:  # the card was deleted: its reminder holds a slot for nobody
+                out.withdraw.append(task)
+            continue  # else maybe a card that failed to parse this time: leave it alone
         if task.contact_uid not in memberships:
             out.withdraw.append(task)
             continue

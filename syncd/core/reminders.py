@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import TYPE_CHECKING
+from urllib.parse import unquote, urlsplit
 from zoneinfo import ZoneInfo
 
 from syncd import __version__
@@ -49,10 +50,15 @@ class Task:
         return not self.done
 
 
-def reminder_uid(contact_uid: str, day: date) -> str:
-    """Stable: the same contact on the same day always gets the same UID, so a retry never duplicates."""
+def reminder_uid(contact_uid: str, day: date, task_list: str) -> str:
+    """Stable: the same contact on the same day in the same task list always gets the same UID, so a retry never
+    duplicates. Unique per list: servers such as Cyrus keep a UID unique across every calendar of an account
+    and refuse it in a second one. `task_list`: the list's URL (its path counts, not the host it was reached
+    at). Reminders are recognised by X-SYNCD-CONTACT, never by their UID: older UIDs (without the list's part)
+    are read like any other."""
     digest = hashlib.sha256(contact_uid.encode("utf-8")).hexdigest()[:20]
-    return f"syncd-{digest}-{day:%Y%m%d}"
+    where = hashlib.sha256(unquote(urlsplit(task_list).path).rstrip("/").encode("utf-8")).hexdigest()[:8]
+    return f"syncd-{digest}-{where}-{day:%Y%m%d}"
 
 
 def _as_date(value: object, zone: ZoneInfo) -> date | None:
@@ -168,13 +174,15 @@ def build_task(
     due_time: time | None,
     zone: ZoneInfo,
     now: datetime,
+    task_list: str,
     summary: str | None = None,
 ) -> tuple[str, str]:
-    """A new reminder: (UID, iCalendar text). `summary` defaults to "Reach out to NAME"."""
+    """A new reminder for the task list at URL `task_list`: (UID, iCalendar text). `summary` defaults to
+    "Reach out to NAME"."""
     from icalendar import Alarm, Calendar, Timezone, Todo
 
     summary = summary or f"Reach out to {contact.name}"
-    uid = reminder_uid(contact.uid, due)
+    uid = reminder_uid(contact.uid, due, task_list)
     cal = Calendar()
     cal.add("PRODID", PRODID)
     cal.add("VERSION", "2.0")

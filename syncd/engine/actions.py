@@ -31,10 +31,13 @@ class CloseTask:
 
 @dataclass(slots=True)
 class WithdrawTask:
-    """Delete (If-Match) the open reminder of a contact that is no longer tracked."""
+    """Delete (If-Match) an open reminder syncd no longer wants open: its contact is no longer tracked or was
+    deleted, it is in a task list `reminders.task_list` no longer names, or it was snoozed and today's slots
+    are taken. Never a "skip" by the user: no snooze follows."""
 
     task: Task
     name: str
+    reason: str = "no longer tracked"
 
 
 @dataclass(slots=True)

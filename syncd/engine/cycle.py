@@ -17,6 +17,7 @@ from syncd.core import repair
 from syncd.core.account import Collection, same_resource
 from syncd.core.circles import resolve
 from syncd.core.reconcile import KnownReminder, Reconciliation, reconcile
+from syncd.core.reminders import Task
 from syncd.dav.client import HTTPStatusError
 from syncd.engine import plan
 from syncd.engine.actions import PatchCard
@@ -68,15 +69,17 @@ class Cycle:
         task_list = world.task_list = self.writer.task_list(world)
         summary = Summary(contacts=len(world.contacts), tracked=len(world.memberships), broken=len(world.broken))
         copies = Copies(self.session.state).all()  # read once: restoring and saving both compare with it
+        left = self._left_behind(task_list)
         self._restore(world, plan.restorations(world, copies), summary)
         recon = reconcile(
             world.contacts,
             world.memberships,
-            world.tasks,
+            [*world.tasks, *(t for t in left.values() if t is not None and t.done)],
             self._known(world, task_list),
             now,
             self.session.zone,
             touches(self.sources, world, now),
+            unreadable=self._unreadable(world, copies),
         )
         for action in plan.note_mirrors(world, self.settings):
             summary.cards_written += self.writer.card(action)
@@ -85,9 +88,15 @@ class Cycle:
             if self.writer.close(close, now):
                 recon.recorded.add(close.task.uid)
                 summary.closed += 1
-        for withdrawal in plan.withdrawals(world, recon):
+        for withdrawal in plan.withdrawals(world, recon) + plan.departures(world, left):
             if self.writer.withdraw(withdrawal, world):
                 recon.deleted.add(withdrawal.task.uid)
+                summary.withdrawn += 1
+            elif withdrawal.task.uid in left:  # still open over there: its contact gets no second one here
+                world.elsewhere.append(withdrawal.task)
+        for release in plan.releases(world, self.settings, now):
+            if self.writer.withdraw(release, world):
+                recon.deleted.add(release.task.uid)
                 summary.withdrawn += 1
         tracked = plan.tracked(world, self.settings)
         for create in plan.reminders(world, self.settings, now, tracked):
@@ -96,7 +105,7 @@ class Cycle:
                 summary.created += 1
         summary.waiting = plan.waiting(world, self.settings, now, tracked)
         if self.writer.live:
-            self._keep_records(world, recon, copies, now)
+            self._keep_records(world, recon, copies, now, left)
         today = now.astimezone(self.session.zone).date()
         summary.due = sum(1 for t in world.tasks if t.open and t.due is not None and t.due <= today)
         summary.requests = clients.requests() - start_requests
@@ -115,6 +124,35 @@ class Cycle:
             if same_resource(row.href.rsplit("/", 1)[0], task_list.url)
             and not any(same_resource(row.href, b) for b in world.broken_tasks)
         }
+
+    def _left_behind(self, task_list: Collection) -> dict[str, Task | None]:
+        """The reminders syncd knew as open in another task list (after `reminders.task_list` named a new one),
+        or as done there with the completion not yet in the card: each as the server holds it now (None: gone),
+        by UID. Nothing, one cycle after a change of list."""
+        rows = [
+            row
+            for row in self.session.state.reminders().values()
+            if (row.status == "open" or (row.status == "done" and not row.recorded))
+            and not same_resource(row.href.rsplit("/", 1)[0], task_list.url)
+        ]
+        if not rows:
+            return {}
+        found = self.reader.reminders_at([row.href for row in rows])
+        return {row.uid: found[row.href] for row in rows}
+
+    def _unreadable(self, world: World, copies: Mapping[str, repair.Copy]) -> set[str]:
+        """Contacts with an open reminder and no card read this time whose card may be one that failed to parse
+        (syncd's copy of their X-SYNCD values names such a card, or names none while some failed): their
+        reminders stay. Any other contact missing was deleted."""
+        missing = {t.contact_uid for t in world.tasks if t.open and t.contact_uid not in world.contacts}
+        if not missing or not world.broken:
+            return set()
+        out = set()
+        for uid in missing:
+            copy = copies.get(uid)
+            if copy is None or any(same_resource(copy.href, href) for href in world.broken):
+                out.add(uid)
+        return out
 
     def _restore(self, world: World, actions: list[tuple[PatchCard, dict[str, str]]], summary: Summary) -> None:
         """Put back X-SYNCD lines that another client dropped, before anything reads them."""
@@ -153,18 +191,24 @@ class Cycle:
                 log.warning("%s: the card was not written; the next sync tries again", contact.name)
 
     def _keep_records(
-        self, world: World, recon: Reconciliation, copies: Mapping[str, repair.Copy], now: datetime
+        self,
+        world: World,
+        recon: Reconciliation,
+        copies: Mapping[str, repair.Copy],
+        now: datetime,
+        left: Mapping[str, Task | None],
     ) -> None:
-        """The local records of a real cycle: every syncd reminder seen, the X-SYNCD copies, the review
-        history; then the events calendar (`reminders.calendar`)."""
+        """The local records of a real cycle: every syncd reminder seen (in the task list, and those left in
+        another list: forgotten once gone or withdrawn, kept while still open or with a completion to record),
+        the X-SYNCD copies, the review history; then the events calendar (`reminders.calendar`)."""
         from syncd.engine import insights  # here: a quiet cycle needs neither the reviews nor the events
 
         state = self.session.state
         known = state.reminders()
         with state.transaction():
-            for uid in recon.deleted:
+            for uid in recon.deleted | {uid for uid, task in left.items() if task is None}:
                 state.forget(uid)
-            for task in world.tasks:
+            for task in [*world.tasks, *(t for t in left.values() if t is not None and t.done)]:
                 previously = known.get(task.uid)
                 recorded = task.uid in recon.recorded or (previously is not None and previously.recorded)
                 due = task.due.isoformat() if task.due else None

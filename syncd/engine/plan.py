@@ -11,7 +11,7 @@ from syncd.config import Settings
 from syncd.core import birthdays, notetags, repair
 from syncd.core.circles import Membership
 from syncd.core.contacts import LAST_CONTACT, SNOOZE, Contact, format_instant, parse_date, parse_instant
-from syncd.core.planner import OpenReminder, Tracked, backlog, plan
+from syncd.core.planner import OpenReminder, Tracked, backlog, over_limit, plan
 from syncd.core.reconcile import Reconciliation
 from syncd.core.reminders import Task, build_task
 from syncd.engine.actions import CloseTask, CreateTask, PatchCard, WithdrawTask
@@ -81,7 +81,45 @@ def closings(world: World, recon: Reconciliation, now: datetime) -> list[CloseTa
 
 
 def withdrawals(world: World, recon: Reconciliation) -> list[WithdrawTask]:
-    return [WithdrawTask(task, world.contacts[task.contact_uid].name) for task in recon.withdraw]
+    """Open reminders of contacts no longer tracked, or whose card was deleted."""
+    out = []
+    for task in recon.withdraw:
+        contact = world.contacts.get(task.contact_uid)
+        if contact is None:
+            out.append(WithdrawTask(task, task.summary or task.contact_uid, "the contact's card was deleted"))
+        else:
+            out.append(WithdrawTask(task, contact.name))
+    return out
+
+
+def departures(world: World, left: Mapping[str, Task | None]) -> list[WithdrawTask]:
+    """The open reminders syncd knew in a task list `reminders.task_list` no longer names: withdrawn, so that no
+    contact has open reminders in two lists (the new list gets its own, with UIDs of its own). Completed ones
+    stay there as history."""
+    out = []
+    for task in left.values():
+        if task is None or task.done:
+            continue
+        contact = world.contacts.get(task.contact_uid)
+        name = contact.name if contact is not None else task.summary or task.contact_uid
+        out.append(WithdrawTask(task, name, "reminders.task_list names another list now"))
+    return out
+
+
+def releases(world: World, settings: Settings, now: datetime) -> list[WithdrawTask]:
+    """Snoozed reminders coming due on a day whose slots are all taken: withdrawn, their contacts wait for a
+    free slot (syncd.core.planner.over_limit), so that never more than `daily_limit` are due."""
+    zone = settings.schedule.zone
+    today = now.astimezone(zone).date()
+    limit = settings.reminders.daily_limit
+    give_way = set(over_limit(open_reminders(world, today), limit, now, zone))
+    out = []
+    for task in world.tasks:
+        if task.open and task.contact_uid in give_way and snoozed(world, task):
+            give_way.discard(task.contact_uid)
+            why = f"snoozed until {task.due}, and the {limit} reminders due today fill the daily limit; it waits"
+            out.append(WithdrawTask(task, world.contacts[task.contact_uid].name, why))
+    return out
 
 
 def tracked(world: World, settings: Settings) -> list[Tracked]:
@@ -93,8 +131,21 @@ def tracked_one(contact: Contact, membership: Membership, settings: Settings) ->
     return Tracked(contact.uid, membership.circle, membership.interval, contact.last_contact, contact.snooze, bday)
 
 
+def snoozed(world: World, task: Task) -> bool:
+    """Whether `syncd snooze` moved this open reminder's DUE: it is the contact's X-SYNCD-SNOOZE, later than
+    the day the reminder was made (one made on its contact's snooze date is not a snoozed one)."""
+    contact = world.contacts.get(task.contact_uid)
+    if contact is None or contact.snooze is None or task.due != contact.snooze:
+        return False
+    return task.created is None or task.created < task.due
+
+
 def open_reminders(world: World, today: date) -> list[OpenReminder]:
-    return [OpenReminder(t.contact_uid, t.due or today) for t in world.tasks if t.open]
+    return [
+        OpenReminder(t.contact_uid, t.due or today, snoozed(world, t))
+        for t in [*world.tasks, *world.elsewhere]
+        if t.open
+    ]
 
 
 def due_now(
@@ -130,6 +181,7 @@ def reminders(world: World, settings: Settings, now: datetime, tracked_now: list
             due_time=settings.reminders.due_clock,
             zone=zone,
             now=now,
+            task_list=world.task_list.url if world.task_list is not None else "",
             summary=title,
         )
         task = Task("", "", uid, contact.uid, title, due, False, None, due, text)

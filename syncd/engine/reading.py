@@ -8,9 +8,9 @@ import logging
 from syncd.core.account import Account, Collection, same_resource
 from syncd.core.circles import Membership, group_members, resolve
 from syncd.core.contacts import Contact
-from syncd.core.reminders import Task
+from syncd.core.reminders import BrokenTask, Task, parse_task
 from syncd.dav import incremental, tasks
-from syncd.dav.client import NotFound
+from syncd.dav.client import HTTPStatusError, NotFound
 from syncd.dav.discovery import describe_collection, discover, select_addressbooks
 from syncd.engine.session import Session
 from syncd.engine.world import World
@@ -168,6 +168,29 @@ class Reader:
                     broken.append(href)
             elif isinstance(parsed, Task):
                 found.append(parsed)
+        return found
+
+    def reminders_at(self, hrefs: list[str]) -> dict[str, Task | None]:
+        """Each href's syncd reminder as the server holds it now, one GET each; None when it is gone, or not
+        readable as a syncd reminder any more. For the few reminders syncd knew in a task list that
+        `reminders.task_list` no longer names (that list is not read as a whole)."""
+        client = self.session.clients.calendars
+        found: dict[str, Task | None] = {}
+        for href in hrefs:
+            try:
+                response = client.get(href)
+                text = response.body.decode("utf-8", "replace")
+                found[href] = parse_task(href, response.etag, text, self.session.zone)
+            except NotFound:
+                found[href] = None
+            except BrokenTask as err:
+                log.warning("the task %s can no longer be read (%s); it is left as it is", href, err)
+                found[href] = None
+            except HTTPStatusError as err:
+                if not 400 <= err.status < 500:
+                    raise
+                log.warning("could not read the task %s (%s); it is left as it is", href, err)
+                found[href] = None
         return found
 
     def _collection(self, collection: Collection, reader: incremental.Reader) -> list[tuple[str, Parsed]]:

@@ -26,6 +26,9 @@ class World:
     task_list: Collection | None
     tasks: list[Task]
     broken_tasks: list[str] = field(default_factory=list)  # hrefs of tasks that could not be read
+    # open reminders syncd knew in a task list `reminders.task_list` no longer names, still there (their
+    # withdrawal failed): their contacts have an open reminder, so they get no second one
+    elsewhere: list[Task] = field(default_factory=list)
 
     def open_reminders(self) -> dict[str, Task]:
         return {t.contact_uid: t for t in self.tasks if t.open}

@@ -96,8 +96,9 @@ class Writer:
         except PreconditionFailed:
             log.info("%s changed on the server meanwhile; left in place", action.task.href)
             return False
-        world.tasks.remove(action.task)
-        log.info("withdrew the reminder for %s: no longer tracked", action.name)
+        if action.task in world.tasks:
+            world.tasks.remove(action.task)
+        log.info("withdrew the reminder for %s: %s", action.name, action.reason)
         return True
 
     def create(self, action: CreateTask, task_list: Collection) -> bool:
@@ -133,7 +134,7 @@ class DryRun(Writer):
         return True
 
     def withdraw(self, action: WithdrawTask, world: World) -> bool:
-        self.planned.append(f"task {action.task.href}: delete (If-Match) — {action.name} is no longer tracked")
+        self.planned.append(f"task {action.task.href}: delete (If-Match) — {action.name}: {action.reason}")
         return True
 
     def create(self, action: CreateTask, task_list: Collection) -> bool:

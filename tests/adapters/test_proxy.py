@@ -24,9 +24,10 @@ from tests.proxy import (
     Truncate,
     before,
     chain,
+    unique_uids,
     when,
 )
-from tests.servers import VCARD, DavServer
+from tests.servers import ICAL, VCARD, DavServer
 
 XML = {"Content-Type": "application/xml"}
 PROPFIND_ETAGS = '<?xml version="1.0"?><d:propfind xmlns:d="DAV:"><d:prop><d:getetag/></d:prop></d:propfind>'
@@ -234,3 +235,24 @@ def test_upstream_down_is_a_502(counting_proxy: ProxyFactory) -> None:
     proxy = counting_proxy(f"http://127.0.0.1:{free_port()}/")
     assert requests.get(proxy.url, timeout=10).status_code == 502
     assert proxy.snapshot()[0].status == 502
+
+
+def test_unique_uids_refuses_one_uid_in_two_calendars(dav: DavServer, counting_proxy: ProxyFactory) -> None:
+    """The Cyrus rule as a fault: a UID stored in one calendar is refused in another (403 with the CalDAV
+    precondition), allowed again in the same one, and free again once its object is deleted."""
+    proxy = counting_proxy(dav.url, unique_uids())
+    _, first = dav.make_calendar()
+    _, second = dav.make_calendar()
+    todo = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//x//y//EN\r\nBEGIN:VTODO\r\nUID:one-uid\r\n"
+    todo += "DTSTAMP:20261122T090000Z\r\nSUMMARY:x\r\nEND:VTODO\r\nEND:VCALENDAR\r\n"
+    r = dav.http("PUT", proxy.to_proxy(first + "a.ics"), todo, **{"Content-Type": ICAL})
+    assert r.status_code == 201
+    r = dav.http("PUT", proxy.to_proxy(second + "b.ics"), todo, **{"Content-Type": ICAL})
+    assert r.status_code == 403 and "unique-scheduling-object-resource" in r.text
+    etag = dav.get(first + "a.ics").headers["ETag"]
+    r = dav.http("PUT", proxy.to_proxy(first + "a.ics"), todo, **{"Content-Type": ICAL, "If-Match": etag})
+    assert r.status_code in (200, 204)
+    etag = dav.get(first + "a.ics").headers["ETag"]
+    assert dav.http("DELETE", proxy.to_proxy(first + "a.ics"), **{"If-Match": etag}).status_code in (200, 204)
+    r = dav.http("PUT", proxy.to_proxy(second + "b.ics"), todo, **{"Content-Type": ICAL})
+    assert r.status_code == 201

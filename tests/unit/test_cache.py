@@ -141,6 +141,7 @@ def test_cached_task_is_the_parsed_task() -> None:
         due_time=None,
         zone=ZONE,
         now=now,
+        task_list="https://dav.example.org/cal/tasks/",
     )
     task = members.parse_reminder("http://h/cal/t.ics", '"t"', text, ZONE)
     assert task is not None and not isinstance(task, members.Broken)

@@ -25,7 +25,16 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from syncd.core.durations import Duration
-from syncd.core.planner import NEVER_CONTACTED_RATIO, OpenReminder, Planned, Tracked, backlog, due_date, plan
+from syncd.core.planner import (
+    NEVER_CONTACTED_RATIO,
+    OpenReminder,
+    Planned,
+    Tracked,
+    backlog,
+    due_date,
+    over_limit,
+    plan,
+)
 
 CIRCLES = ["1", "2", "3"]
 P14D, P30D, P90D = Duration("P14D"), Duration("P30D"), Duration("P90D")
@@ -277,6 +286,21 @@ class TestOpenRemindersAndLimit:
         got = run(self.due_contacts(10), self.now, open_reminders=open_, limit=5)
         assert len(got) == 2
         assert "c00" not in uids(got)
+
+    def test_a_snoozed_reminder_coming_due_on_a_full_day_gives_way(self) -> None:
+        """Never more than the limit due: the snoozed ones that came due give way, the latest first; a DUE the
+        user moved (not a snooze date) and reminders due by creation stay."""
+        full = [OpenReminder(f"x{i}", self.today) for i in range(5)]
+        snoozed = OpenReminder("s1", self.today, snoozed=True)
+        earlier = OpenReminder("s0", date(2026, 5, 18), snoozed=True)
+        moved = OpenReminder("m", self.today)
+        assert over_limit([*full, snoozed], 5, self.now, UTC_ZONE) == ["s1"]
+        assert over_limit([*full, earlier, snoozed], 5, self.now, UTC_ZONE) == ["s1", "s0"]
+        assert over_limit([*full[:4], earlier, snoozed], 5, self.now, UTC_ZONE) == ["s1"]
+        assert over_limit([*full[:4], snoozed], 5, self.now, UTC_ZONE) == []  # a free slot: it stays
+        assert over_limit([*full, moved], 5, self.now, UTC_ZONE) == []  # only snoozed ones give way
+        tomorrow = OpenReminder("s2", self.today + timedelta(days=1), snoozed=True)
+        assert over_limit([*full, tomorrow], 5, self.now, UTC_ZONE) == []  # not due yet
 
     def test_backlog_counts_due_contacts_without_reminder(self) -> None:
         contacts = [*self.due_contacts(10), contact("later", last=at(UTC_ZONE, 2026, 5, 19))]

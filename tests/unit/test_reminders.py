@@ -109,9 +109,11 @@ def test_built_reminder_shape(due_time: time | None) -> None:
         due_time=due_time,
         zone=BERLIN,
         now=now,
+        task_list="https://dav.example.org/cal/tasks/",
     )
-    assert uid == reminder_uid("ada-1", date(2026, 11, 22))
-    assert reminder_uid("ada-1", date(2026, 11, 22)) != reminder_uid("ada-2", date(2026, 11, 22))
+    tasks = "https://dav.example.org/cal/tasks/"
+    assert uid == reminder_uid("ada-1", date(2026, 11, 22), tasks)
+    assert reminder_uid("ada-1", date(2026, 11, 22), tasks) != reminder_uid("ada-2", date(2026, 11, 22), tasks)
     task = parse_task("h", "", text, BERLIN)
     assert task is not None and task.contact_uid == "ada-1" and not task.done
     assert task.due == date(2026, 11, 22)
@@ -148,6 +150,17 @@ END:VCALENDAR\r
 """
 
 
+def test_reminder_uids_are_unique_per_task_list() -> None:
+    """Servers such as Cyrus refuse one UID in two calendars of an account: another list, another UID; the same
+    list (its path, whatever host it is reached at) and day, the same UID, so a retried PUT never duplicates."""
+    day = date(2026, 11, 22)
+    uid = reminder_uid("ada-1", day, "https://dav.example.org/cal/my%20tasks/")
+    assert uid == reminder_uid("ada-1", day, "http://127.0.0.1:8080/cal/my tasks")
+    assert uid != reminder_uid("ada-1", day, "https://dav.example.org/cal/other/")
+    assert uid != reminder_uid("ada-1", date(2026, 11, 23), "https://dav.example.org/cal/my%20tasks/")
+    assert uid.startswith("syncd-") and uid.endswith("-20261122")
+
+
 @pytest.mark.parametrize("due_time", [None, time(9, 0)])
 def test_reschedule_moves_due_start_and_alarm_keeping_the_time(due_time: time | None) -> None:
     zone = ZoneInfo("Europe/Berlin")
@@ -162,6 +175,7 @@ def test_reschedule_moves_due_start_and_alarm_keeping_the_time(due_time: time | 
         due_time=due_time,
         zone=zone,
         now=now,
+        task_list="https://dav.example.org/cal/tasks/",
     )
     moved = reschedule_text(text, date(2026, 12, 6), zone, now)
     task = parse_task("/t.ics", "", moved, zone)
