@@ -104,7 +104,8 @@ def build_parser() -> argparse.ArgumentParser:
         "snooze",
         help="the contact is not due before then",
         description="Write X-SYNCD-SNOOZE into the contact's card; an open reminder due earlier is moved to that "
-        "day (its time of day and alarm move with it), as when its due date is moved on a phone.",
+        "day (its time of day and alarm move with it), as when its due date is moved on a phone. If every "
+        "daily_limit slot is taken on that day, it gives way and the contact waits for a free one.",
     )
     snooze.add_argument("contact", metavar="CONTACT", help="a vCard UID or the contact's full name")
     snooze.add_argument("until", metavar="DURATION-or-DATE", help="a day after today: e.g. P2W, 3w, 10d or 2027-01-15")

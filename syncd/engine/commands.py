@@ -96,7 +96,9 @@ def done(session: Session, query: str, when: datetime, now: datetime) -> tuple[C
 
 def snooze(session: Session, query: str, until: date, now: datetime) -> tuple[Contact, bool, Task | None]:
     """Not due before `until`: the card's X-SYNCD-SNOOZE, and the contact's open reminder (if due earlier)
-    moved to that day, as a phone moves a due date. Returns (contact, card written, reminder moved)."""
+    moved to that day, as a phone moves a due date. Its slot is free until then; if on that day the slots are
+    all taken, the sync withdraws it and the contact waits (syncd.engine.plan.releases), so never more than
+    `daily_limit` are due. Returns (contact, card written, reminder moved)."""
     world, contact = find(session, query)
     changed = Writer(session).card(PatchCard(contact, lambda current: {SNOOZE: until.isoformat()}, "syncd snooze"))
     task = world.open_reminders().get(contact.uid)

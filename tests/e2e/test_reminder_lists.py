@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from syncd.app.cli import main
-from tests.proxy import ProxyFactory, unique_uids
+from tests.proxy import Forward, ProxyFactory, unique_uids, when
 from tests.servers import DavServer
 from tests.world import NOW, Book, TaskView, complete, duplicates, make_book, people
 
@@ -105,6 +105,26 @@ def test_a_deleted_cards_open_reminder_is_withdrawn(
     assert main(["--config", str(book.cfg), "--now", "2026-11-22T10:30", "today", "--json"]) == 0
     items = json.loads(capsys.readouterr().out)
     assert len(items) == 3 and all(i["reminder"] for i in items) and gone not in {i["uid"] for i in items}
+
+
+def test_an_unreadable_cards_open_reminder_stays(
+    dav: DavServer, tmp_path: Path, counting_proxy: ProxyFactory, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A card that fails to parse is not a deleted one: its contact's open reminder is left alone."""
+    proxy = counting_proxy(dav.url)
+    book = make_book(dav, tmp_path, people(4, "unr"), url=proxy.url)
+    assert book.sync(NOW) == 0
+    opened = book.tasks()
+    victim = opened[0].contact
+    proxy.fault = when(Forward(edit=lambda body: body.replace(f"UID:{victim}".encode(), f"UID:{victim}\n:".encode())))
+    href = book.hrefs[victim]
+    r = dav.get(href)
+    dav.put(href, r.text.replace("loves sailing", "loves rowing"), **{"If-Match": r.headers["ETag"]})
+    capsys.readouterr()
+    assert book.sync("2026-11-22T10:00") == 0
+    assert "skipping the card" in capsys.readouterr().err
+    proxy.fault = None
+    assert {(t.href, t.etag) for t in book.tasks()} == {(t.href, t.etag) for t in opened}
 
 
 def test_a_snooze_never_makes_more_than_the_daily_limit_due(
