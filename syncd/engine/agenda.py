@@ -21,8 +21,10 @@ class Agenda:
 
 
 def today_items(world: World, settings: Settings, now: datetime) -> list[TodayItem]:
-    """Open reminders due today or earlier, then whoever the next sync would add."""
+    """Open reminders due today or earlier (but a snoozed one the next sync withdraws as the daily limit is full:
+    plan.releases), then whoever the next sync would add."""
     day = now.astimezone(settings.schedule.zone).date()
+    giving_way = {action.task.uid for action in plan.releases(world, settings, now)}
     items = [
         TodayItem(
             contact.uid,
@@ -35,6 +37,7 @@ def today_items(world: World, settings: Settings, now: datetime) -> list[TodayIt
             task.href,
         )
         for task, due, contact, membership in world.due_reminders(day)
+        if task.uid not in giving_way
     ]
     rank = {key: i for i, key in enumerate(settings.circles)}
     items.sort(key=lambda i: (i.due, rank.get(i.circle, len(rank)), i.name.casefold()))

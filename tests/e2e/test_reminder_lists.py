@@ -33,7 +33,7 @@ def list_tasks(book: Book, name: str) -> list[TaskView]:
 
 @pytest.mark.parametrize("cyrus", [False, True], ids=["plain", "unique-uids"])
 def test_changing_the_task_list_moves_the_open_reminders(
-    dav: DavServer, tmp_path: Path, counting_proxy: ProxyFactory, cyrus: bool
+    dav: DavServer, tmp_path: Path, counting_proxy: ProxyFactory, capsys: pytest.CaptureFixture[str], cyrus: bool
 ) -> None:
     """After `reminders.task_list` names another list (on the same day, so the same contacts are due again), the
     new list holds the open reminders, the old one none: they are withdrawn there, not taken for reminders the
@@ -59,6 +59,13 @@ def test_changing_the_task_list_moves_the_open_reminders(
         reminders={"task_list": new, "daily_limit": 3},
     )
     book.list_name = new
+    proxy.reset()
+    capsys.readouterr()
+    assert book.sync("2026-11-22T11:00", "--dry-run") == 0
+    planned = capsys.readouterr().out
+    assert proxy.writes() == []
+    assert planned.count("reminders.task_list names another list now") == 3, planned
+    assert planned.count("create (If-None-Match)") == 3, planned
     proxy.reset()
     assert book.sync("2026-11-22T11:00") == 0
 
@@ -142,6 +149,10 @@ def test_a_snooze_never_makes_more_than_the_daily_limit_due(
     assert book.sync("2026-11-22T10:00") == 0
     for offset in range(8):
         day = start + timedelta(days=offset)
+        capsys.readouterr()
+        assert main(["--config", str(book.cfg), "--now", f"{day.isoformat()}T08:00", "today", "--json"]) == 0
+        listed = json.loads(capsys.readouterr().out)  # before the day's sync: what it will leave due
+        assert len(listed) == 3, (day, listed)
         assert book.sync(f"{day.isoformat()}T09:00") == 0
         tasks = book.tasks()
         due = open_due(tasks, day)
