@@ -88,6 +88,29 @@ def test_changing_the_task_list_moves_the_open_reminders(
     assert {(t.href, t.etag) for t in book.tasks()} == {(t.href, t.etag) for t in in_new}
 
 
+def test_a_completion_in_the_old_list_is_recorded_after_the_switch(dav: DavServer, tmp_path: Path) -> None:
+    """A reminder ticked off in the old list just before `reminders.task_list` changed: the switch records its
+    completion in the card (it stays in the old list as history), and that contact gets no new reminder."""
+    book = make_book(dav, tmp_path, people(3, "tc"))
+    old = book.list_name
+    assert book.sync(NOW) == 0
+    first = book.tasks()
+    assert len(first) == 3
+    done = first[0]
+    assert complete(dav, done, "20261122T080000Z")
+    new = f"New {tmp_path.name}"
+    book.cfg = dav.config(
+        tmp_path, contacts={"addressbooks": [book.ab_name]}, reminders={"task_list": new, "daily_limit": 3}
+    )
+    book.list_name = new
+    assert book.sync("2026-11-22T11:00") == 0
+    assert book.values(done.contact)["X-SYNCD-LAST-CONTACT"] == "2026-11-22T08:00:00Z"
+    in_old = list_tasks(book, old)
+    assert [(t.contact, t.done) for t in in_old] == [(done.contact, True)]
+    assert {t.contact for t in book.tasks() if not t.done} == {t.contact for t in first[1:]}
+    assert all("X-SYNCD-SNOOZE" not in values for values in book.all_values().values())
+
+
 def test_a_deleted_cards_open_reminder_is_withdrawn(
     dav: DavServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
