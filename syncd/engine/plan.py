@@ -86,10 +86,15 @@ def withdrawals(world: World, recon: Reconciliation) -> list[WithdrawTask]:
     for task in recon.withdraw:
         contact = world.contacts.get(task.contact_uid)
         if contact is None:
-            out.append(WithdrawTask(task, task.summary or task.contact_uid, "the contact's card was deleted"))
+            out.append(WithdrawTask(task, named(task), "the contact's card was deleted"))
         else:
             out.append(WithdrawTask(task, contact.name))
     return out
+
+
+def named(task: Task) -> str:
+    """Whom a reminder is for when the contact's card is not there: the name in its SUMMARY, else the UID."""
+    return task.summary.removeprefix("Reach out to ").removesuffix(" – birthday today").strip() or task.contact_uid
 
 
 def departures(world: World, left: Mapping[str, Task | None]) -> list[WithdrawTask]:
@@ -101,7 +106,7 @@ def departures(world: World, left: Mapping[str, Task | None]) -> list[WithdrawTa
         if task is None or task.done:
             continue
         contact = world.contacts.get(task.contact_uid)
-        name = contact.name if contact is not None else task.summary or task.contact_uid
+        name = contact.name if contact is not None else named(task)
         out.append(WithdrawTask(task, name, "reminders.task_list names another list now"))
     return out
 

@@ -126,7 +126,10 @@ def test_a_deleted_cards_open_reminder_is_withdrawn(
     etag = dav.get(card).headers["ETag"]
     assert dav.http("DELETE", card, **{"If-Match": etag}).status_code in (200, 204)
 
+    capsys.readouterr()
     assert book.sync("2026-11-22T10:00") == 0
+    name = str(opened[0].todo["SUMMARY"]).removeprefix("Reach out to ")
+    assert f"withdrew the reminder for {name}: the contact's card was deleted" in capsys.readouterr().err
     after = book.tasks()
     assert [t for t in after if t.contact == gone] == []
     due = open_due(after, date(2026, 11, 22))
