@@ -37,6 +37,7 @@ class OpenReminder:
     contact_uid: str
     due: date  # the reminder's DUE as a date in the user's zone
     snoozed: bool = False  # its DUE is the contact's X-SYNCD-SNOOZE: `syncd snooze` moved it there
+    moved: bool = False  # the user moved its DUE (on the phone): neither the day syncd made it nor a snooze
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,21 +119,25 @@ def plan(
 
 
 def over_limit(open_reminders: Iterable[OpenReminder], daily_limit: int, now: datetime, zone: ZoneInfo) -> list[str]:
-    """The contacts whose snoozed reminder gives way today, so that no more than `daily_limit` are due.
+    """The contacts whose reminder gives way today, so that no more than `daily_limit` are due.
 
     A snooze moves an open reminder's DUE to the snooze date, which frees its slot until then, and the next
     sync fills that slot. On the snooze date the reminder comes due again: when the slots are all taken then,
     it is withdrawn and its contact waits like any other due contact (its X-SYNCD-SNOOZE has passed), to get a
     new reminder as soon as a slot is free, ranked by how overdue it is. The latest come due give way first.
-    A DUE that the user moved (one that is not the contact's snooze date) is kept: only snoozed ones give way.
+    A DUE that the user moved on the phone is kept; when it comes due on a full day, syncd's own reminders
+    (DUE still the day syncd made them) give way for it, the newest first. Only when the user's own moves alone
+    fill the day is the limit theirs to exceed.
     """
     today = local_date(now, zone)
     due = [r for r in open_reminders if r.due <= today]
     excess = len(due) - daily_limit
     if excess <= 0:
         return []
-    snoozed = sorted((r for r in due if r.snoozed), key=lambda r: (-r.due.toordinal(), r.contact_uid))
-    return [r.contact_uid for r in snoozed[:excess]]
+    newest_first = sorted(due, key=lambda r: (-r.due.toordinal(), r.contact_uid))
+    snoozed = [r for r in newest_first if r.snoozed]
+    ours = [r for r in newest_first if not r.snoozed and not r.moved]
+    return [r.contact_uid for r in [*snoozed, *ours][:excess]]
 
 
 def backlog(contacts: Iterable[Tracked], open_reminders: Iterable[OpenReminder], now: datetime, zone: ZoneInfo) -> int:

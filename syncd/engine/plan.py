@@ -112,17 +112,21 @@ def departures(world: World, left: Mapping[str, Task | None]) -> list[WithdrawTa
 
 
 def releases(world: World, settings: Settings, now: datetime) -> list[WithdrawTask]:
-    """Snoozed reminders coming due on a day whose slots are all taken: withdrawn, their contacts wait for a
-    free slot (syncd.core.planner.over_limit), so that never more than `daily_limit` are due."""
+    """On a day whose slots are all taken, snoozed reminders coming due, then syncd's newest own ones, make room
+    (for a DUE the user moved there): withdrawn, their contacts wait for a free slot
+    (syncd.core.planner.over_limit), so that never more than `daily_limit` are due."""
     zone = settings.schedule.zone
     today = now.astimezone(zone).date()
     limit = settings.reminders.daily_limit
     give_way = set(over_limit(open_reminders(world, today), limit, now, zone))
     out = []
     for task in world.tasks:
-        if task.open and task.contact_uid in give_way and snoozed(world, task):
+        if task.open and task.contact_uid in give_way and not moved(world, task):
             give_way.discard(task.contact_uid)
-            why = f"snoozed until {task.due}, and the {limit} reminders due today fill the daily limit; it waits"
+            if snoozed(world, task):
+                why = f"snoozed until {task.due}, and the {limit} reminders due today fill the daily limit; it waits"
+            else:
+                why = f"a due date moved on the phone takes its place in the daily limit of {limit}; it waits"
             out.append(WithdrawTask(task, world.contacts[task.contact_uid].name, why))
     return out
 
@@ -145,9 +149,17 @@ def snoozed(world: World, task: Task) -> bool:
     return task.created is None or task.created < task.due
 
 
+def moved(world: World, task: Task) -> bool:
+    """Whether the user moved this open reminder's DUE: it is neither a snooze nor the day the reminder was made
+    (syncd makes a reminder due the day it makes it). Without a creation date, it counts as the user's."""
+    if snoozed(world, task):
+        return False
+    return task.created is None or task.due is None or task.due != task.created
+
+
 def open_reminders(world: World, today: date) -> list[OpenReminder]:
     return [
-        OpenReminder(t.contact_uid, t.due or today, snoozed(world, t))
+        OpenReminder(t.contact_uid, t.due or today, snoozed(world, t), moved(world, t))
         for t in [*world.tasks, *world.elsewhere]
         if t.open
     ]

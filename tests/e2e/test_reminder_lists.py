@@ -14,7 +14,7 @@ import pytest
 from syncd.app.cli import main
 from tests.proxy import Forward, ProxyFactory, unique_uids, when
 from tests.servers import DavServer
-from tests.world import NOW, Book, TaskView, complete, duplicates, make_book, people
+from tests.world import NOW, Book, TaskView, complete, duplicates, make_book, move_due, people
 
 
 def open_due(tasks: list[TaskView], day: date) -> list[TaskView]:
@@ -185,3 +185,27 @@ def test_a_snooze_never_makes_more_than_the_daily_limit_due(
         assert len(due) == 3, (day, [(t.contact, t.due) for t in due])
         assert duplicates(tasks) == []
     assert book.values(snoozed)["X-SYNCD-SNOOZE"] == until.isoformat()
+
+
+def test_a_due_date_moved_on_the_phone_is_kept_and_the_limit_holds(dav: DavServer, tmp_path: Path) -> None:
+    """The user moves one open reminder's DUE two days ahead on the phone; the next sync fills the freed slot.
+    On the moved date that reminder comes due on a full day: it keeps the date the user chose, and the newest of
+    syncd's own reminders makes room (withdrawn, its contact waits), so no day has more than `daily_limit` due."""
+    book = make_book(dav, tmp_path, people(6, "mv"))
+    start = date(2026, 11, 22)
+    assert book.sync(NOW) == 0
+    chosen = book.tasks()[0]
+    moved_to = start + timedelta(days=2)
+    assert move_due(dav, chosen, moved_to.strftime("%Y%m%d"))
+    for offset in range(6):
+        day = start + timedelta(days=offset)
+        assert book.sync(f"{day.isoformat()}T09:00") == 0
+        tasks = book.tasks()
+        due = open_due(tasks, day)
+        assert len(due) == 3, (day, [(t.contact, t.due) for t in due])
+        assert duplicates(tasks) == []
+        [kept] = [t for t in tasks if t.uid == chosen.uid]
+        assert kept.due[:10] == moved_to.isoformat()
+        if day >= moved_to:
+            assert chosen.uid in {t.uid for t in due}
+    assert all("X-SYNCD-SNOOZE" not in values for values in book.all_values().values())

@@ -288,17 +288,22 @@ class TestOpenRemindersAndLimit:
         assert "c00" not in uids(got)
 
     def test_a_snoozed_reminder_coming_due_on_a_full_day_gives_way(self) -> None:
-        """Never more than the limit due: the snoozed ones that came due give way, the latest first; a DUE the
-        user moved (not a snooze date) and reminders due by creation stay."""
+        """Never more than the limit due: the snoozed ones that came due give way, the latest first, then syncd's
+        own (due since the day they were made), the newest first; a DUE the user moved stays."""
         full = [OpenReminder(f"x{i}", self.today) for i in range(5)]
         snoozed = OpenReminder("s1", self.today, snoozed=True)
         earlier = OpenReminder("s0", date(2026, 5, 18), snoozed=True)
-        moved = OpenReminder("m", self.today)
+        moved = OpenReminder("m", self.today, moved=True)
         assert over_limit([*full, snoozed], 5, self.now, UTC_ZONE) == ["s1"]
         assert over_limit([*full, earlier, snoozed], 5, self.now, UTC_ZONE) == ["s1", "s0"]
         assert over_limit([*full[:4], earlier, snoozed], 5, self.now, UTC_ZONE) == ["s1"]
         assert over_limit([*full[:4], snoozed], 5, self.now, UTC_ZONE) == []  # a free slot: it stays
-        assert over_limit([*full, moved], 5, self.now, UTC_ZONE) == []  # only snoozed ones give way
+        assert over_limit([*full, moved], 5, self.now, UTC_ZONE) == ["x0"]  # syncd's own make room for it
+        older = [OpenReminder(f"o{i}", date(2026, 5, 10 + i)) for i in range(5)]
+        assert over_limit([*older, moved], 5, self.now, UTC_ZONE) == ["o4"]  # the newest of syncd's own
+        assert over_limit([*older, snoozed, moved], 5, self.now, UTC_ZONE) == ["s1", "o4"]
+        users = [OpenReminder(f"m{i}", self.today, moved=True) for i in range(6)]
+        assert over_limit(users, 5, self.now, UTC_ZONE) == []  # the user's own moves alone: theirs to keep
         tomorrow = OpenReminder("s2", self.today + timedelta(days=1), snoozed=True)
         assert over_limit([*full, tomorrow], 5, self.now, UTC_ZONE) == []  # not due yet
 
