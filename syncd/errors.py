@@ -28,6 +28,11 @@ class ServerError(SyncdError):
     exit_code = 69
 
 
+class WriteRefused(ServerError):
+    """The server refused a write (HTTP 4xx): it was not made. The message names the contact and the
+    server's reason (EX_UNAVAILABLE)."""
+
+
 class AuthError(SyncdError):
     """The server refused our credentials (EX_NOPERM)."""
 

@@ -148,13 +148,14 @@ def when(
     path: str | Callable[[str], bool] | None = None,
     times: int | None = None,
     skip: int = 0,
+    body: bytes | None = None,
 ) -> Fault:
     """A fault that applies `action` to matching requests.
 
     `method`: a method name or several (case-insensitive); `path`: a substring of the request path, or a
-    predicate on it; `skip`: let this many matching requests through first; `times`: fire at most this
-    often (None: always). `action` may be a callable (the hook): it runs before forwarding and returns an
-    action or None (forward).
+    predicate on it; `body`: bytes the request body must contain (say, a UID inside a PUT); `skip`: let this
+    many matching requests through first; `times`: fire at most this often (None: always). `action` may be a
+    callable (the hook): it runs before forwarding and returns an action or None (forward).
     """
     methods = None if method is None else {method.upper()} if isinstance(method, str) else {m.upper() for m in method}
     lock = threading.Lock()
@@ -163,6 +164,8 @@ def when(
 
     def matches(request: Request) -> bool:
         if methods is not None and request.method.upper() not in methods:
+            return False
+        if body is not None and body not in request.body:
             return False
         if path is None:
             return True

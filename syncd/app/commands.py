@@ -28,7 +28,7 @@ from syncd.engine.cycle import Cycle
 from syncd.engine.reading import NotCached
 from syncd.engine.session import Session
 from syncd.engine.writing import DryRun, Writer
-from syncd.errors import DataError, ServerError, SyncdError, UsageError
+from syncd.errors import DataError, ServerError, SyncdError, UsageError, WriteRefused
 from syncd.store.journal import Entry, Journal, select
 
 log = logging.getLogger("syncd")
@@ -76,9 +76,11 @@ def cmd_sync(ctx: Context) -> int:
         writer = DryRun(session) if ctx.args.dry_run else Writer(session)
         if ctx.args.dry_run:
             session.read_only()
-        Cycle(session, writer, full=ctx.args.full).run(ctx.now())
+        summary = Cycle(session, writer, full=ctx.args.full).run(ctx.now())
     if ctx.args.dry_run:
         tables.print_plan(writer.planned, sys.stdout)
+    if summary.refused:
+        raise WriteRefused(f"sync: the server refused {summary.refusals()}; every other write was made")
     return 0
 
 
@@ -219,6 +221,8 @@ def _undo(ctx: Context, entries: list[Entry], entry_id: str) -> int:
     entry = matches[0]
     if not entry.changes():
         raise DataError(f"--undo: change {entry.id} changed no value; nothing to undo")
+    if not entry.undoable:
+        raise DataError(f"--undo: change {entry.id} was not made ({tables.outcome_text(entry)}); nothing to undo")
     with ctx.session() as session:
         wrote, reopened = commands.undo(session, entry, ctx.now())
     tables.print_undone(entry, wrote, sys.stdout, reopened)

@@ -11,7 +11,7 @@ from typing import Protocol
 from syncd.core.account import Collection, same_resource
 from syncd.core.contacts import Card
 from syncd.core.xsyncd import patch_xsyncd, xsyncd_values
-from syncd.dav.client import DavClient, NotFound
+from syncd.dav.client import DavClient, NotFound, Refused
 from syncd.dav.multiget import ADDRESS_DATA, BATCH
 from syncd.dav.multiget import multiget as generic_multiget
 from syncd.errors import PreconditionFailed, ServerError
@@ -72,7 +72,7 @@ class WriteLog(Protocol):
 
     def intent(self, href: str, etag: str, before: Mapping[str, str], after: Mapping[str, str]) -> str: ...
 
-    def outcome(self, entry_id: str, outcome: str, etag: str = "") -> None: ...
+    def outcome(self, entry_id: str, outcome: str, etag: str = "", detail: str = "") -> None: ...
 
 
 def write_xsyncd(
@@ -89,7 +89,8 @@ def write_xsyncd(
     changed meanwhile) it reads again and re-applies. Returns None when nothing needed to change, i.e. when
     the patch would leave the text as it is. (Comparing values alone is not enough: a stale duplicate
     `X-SYNCD-*` line behind one with the wanted value must still be removed.) `journal` records every PUT
-    attempt; `dry_run` stops before the PUT and returns what would have been sent.
+    attempt; `dry_run` stops before the PUT and returns what would have been sent. A PUT the server refuses
+    raises `Refused` (journaled as refused, with the server's reason).
     """
     lost: tuple[str, dict[str, str]] | None = None  # the last attempt that got 412: (journal entry, after)
     for attempt in range(1, MAX_ATTEMPTS + 1):
@@ -119,14 +120,17 @@ def write_xsyncd(
             _outcome(journal, entry, "gone")
             log.warning("%s was deleted on the server; not written", href)
             return None
-        except Exception:
-            _outcome(journal, entry, "failed")
+        except Refused as err:
+            _outcome(journal, entry, "refused", detail=err.reason)
+            raise
+        except Exception as err:
+            _outcome(journal, entry, "failed", detail=str(err))
             raise
         _outcome(journal, entry, "written", etag)
         return CardWrite(href, before, after, etag, patched, card.text)
     raise ServerError(f"{href}: kept changing on the server; gave up after {MAX_ATTEMPTS} attempts")
 
 
-def _outcome(journal: WriteLog | None, entry: str, outcome: str, etag: str = "") -> None:
+def _outcome(journal: WriteLog | None, entry: str, outcome: str, etag: str = "", detail: str = "") -> None:
     if journal is not None:
-        journal.outcome(entry, outcome, etag)
+        journal.outcome(entry, outcome, etag, detail)

@@ -4,14 +4,17 @@ HTTP goes through `requests`; XML is parsed by lxml with entity expansion and ne
 request has a timeout; idempotent requests and conditional writes are retried with backoff on connection
 errors and 502/503/504 until a deadline (a one-shot command gives up within 30 seconds); a client made with
 `retries=0` (the interactive commands) sends each request once. Statuses become
-syncd errors here: 401 -> AuthError, unreachable/5xx -> ServerError, 412 -> PreconditionFailed.
+syncd errors here: 401 -> AuthError, unreachable/5xx -> ServerError, 412 -> PreconditionFailed, 404 ->
+NotFound, any other 4xx to a write -> Refused, carrying the server's reason read from the answer's body.
 Neither the password nor the Authorization header is ever logged.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import time
+import unicodedata
 from collections import Counter
 from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -19,7 +22,15 @@ from urllib.parse import urljoin, urlsplit
 
 import requests
 
-from syncd.dav.multistatus import Multistatus, Resource, iter_multistatus, parse_multistatus, propfind_body
+from syncd.dav.multistatus import (
+    NS,
+    Multistatus,
+    Resource,
+    iter_multistatus,
+    parse_multistatus,
+    parse_xml,
+    propfind_body,
+)
 from syncd.errors import AuthError, PreconditionFailed, ServerError
 
 log = logging.getLogger("syncd.dav.client")
@@ -58,10 +69,22 @@ def safe_to_retry(method: str, headers: Mapping[str, str] | None) -> bool:
 
 
 class HTTPStatusError(ServerError):
-    def __init__(self, method: str, url: str, status: int, body: bytes = b"") -> None:
-        super().__init__(f"{method} {url} failed: HTTP {status}")
+    def __init__(self, method: str, url: str, status: int, body: bytes = b"", reason: str = "") -> None:
         self.status = status
         self.body = body
+        self.reason = reason or f"HTTP {status}"  # the server's own words where it gave any (`explain`)
+        super().__init__(self._message(method, url))
+
+    def _message(self, method: str, url: str) -> str:
+        return f"{method} {url} failed: {self.reason}"
+
+
+class Refused(HTTPStatusError):
+    """The server answered a write with 4xx (other than 401, 404 and 412): it did not make it, and sending the
+    same request again would not change that. `reason` is what the server gave as its reason."""
+
+    def _message(self, method: str, url: str) -> str:
+        return f"{method} {url} refused by the server: {self.reason}"
 
 
 @dataclass(slots=True)
@@ -168,7 +191,11 @@ class DavClient:
                 raise NotFound(url)
             if status in _RETRY_STATUS and retry_allowed and self._retry(started, attempt):
                 continue
-            raise HTTPStatusError(method, url, status, response.content[:4096])
+            body = response.content[:4096]
+            reason = explain(status, response.reason or "", response.headers.get("Content-Type", ""), body)
+            if 400 <= status < 500 and method.upper() in WRITE_METHODS:
+                raise Refused(method, url, status, body, reason)
+            raise HTTPStatusError(method, url, status, body, reason)
 
     def _send(self, method: str, url: str, body: bytes | None, headers: Mapping[str, str] | None) -> requests.Response:
         self.counts[method] += 1
@@ -281,6 +308,61 @@ class DavClient:
             headers={"Content-Type": "application/xml; charset=utf-8"},
             ok=(201,),
         )
+
+
+# Why a server refused: the DAV:error preconditions and postconditions of WebDAV, CardDAV and CalDAV name
+# the rule a request broke (`<C:valid-address-data/>`); SabreDAV adds a message in its own namespace.
+_CONDITION_NS = {NS["d"], NS["card"], NS["cal"], NS["cs"]}
+_MESSAGE_TAGS = {"{http://sabredav.org/ns}message", f"{{{NS['d']}}}responsedescription"}
+_MAX_REASON = 200
+_TITLE = re.compile(rb"<title[^>]*>(.*?)</title", re.IGNORECASE | re.DOTALL)
+
+
+def explain(status: int, phrase: str, content_type: str, body: bytes) -> str:
+    """The reason a server gave for a failing answer, short and printable, followed by the status: the
+    conditions of a DAV:error body (`valid-address-data (HTTP 403)`), an HTML page's title, or the first
+    line of a text body; only the status (and its phrase) when the body says nothing readable."""
+    said = ""
+    text = body.strip()
+    kind = content_type.split(";", 1)[0].strip().lower()
+    if "html" in kind or text[:14].lower().startswith((b"<!doctype html", b"<html")):
+        found = _TITLE.search(text)
+        said = found.group(1).decode("utf-8", "replace") if found else ""
+    elif text.startswith(b"<"):
+        said = _dav_error(text)
+    elif text and (not kind or kind.startswith("text/")):
+        said = next((line for line in text.decode("utf-8", "replace").splitlines() if line.strip()), "")
+    said = _printable(said)
+    plain = f"HTTP {status}" + (f" {_printable(phrase)}" if phrase else "")
+    return f"{said} (HTTP {status})" if said else plain
+
+
+def _dav_error(body: bytes) -> str:
+    try:
+        root = parse_xml(body, "")
+    except ServerError:
+        return ""
+    conditions: list[str] = []
+    messages: list[str] = []
+    for element in root.iter():
+        if not isinstance(element.tag, str) or element is root:
+            continue
+        text = " ".join("".join(str(t) for t in element.itertext()).split())
+        if element.tag in _MESSAGE_TAGS:
+            messages.append(text)
+        elif element.getparent() is root and element.tag.startswith("{"):
+            namespace, _, local = element.tag[1:].partition("}")
+            if namespace in _CONDITION_NS:
+                conditions.append(local + (f": {text}" if text else ""))
+    return "; ".join([*conditions, *messages])
+
+
+def _printable(text: str) -> str:
+    """One line without control characters (a terminal escape in a server's answer stays out of the
+    user's terminal), at most `_MAX_REASON` characters."""
+    kept = "".join(" " if unicodedata.category(c)[0] in "CZ" else c for c in text)
+    line = " ".join(kept.split())
+    return line if len(line) <= _MAX_REASON else line[: _MAX_REASON - 1] + "…"
 
 
 def _limited(raw: requests.Response, url: str) -> Iterator[bytes]:

@@ -20,14 +20,14 @@ from syncd.core.contacts import (
 )
 from syncd.core.reminders import BrokenTask, Task, complete_text, parse_task, reopen_text, reschedule_text
 from syncd.dav import tasks
-from syncd.dav.client import NotFound
+from syncd.dav.client import NotFound, Refused
 from syncd.engine import agenda
 from syncd.engine.actions import PatchCard
 from syncd.engine.reading import Reader
 from syncd.engine.session import Session
 from syncd.engine.world import TodayItem, World
 from syncd.engine.writing import Writer
-from syncd.errors import DataError, PreconditionFailed, ServerError
+from syncd.errors import DataError, PreconditionFailed, ServerError, WriteRefused
 from syncd.store.journal import ClosedReminder, Entry
 
 log = logging.getLogger("syncd")
@@ -58,7 +58,7 @@ def set_contact(
         updates[CIRCLE] = circle
     if interval is not None or clear_interval:
         updates[INTERVAL] = interval
-    changed = Writer(session).card(PatchCard(contact, lambda current: updates, "syncd set"))
+    changed = Writer(session, strict=True).card(PatchCard(contact, lambda current: updates, "syncd set"))
     return contact, changed
 
 
@@ -73,7 +73,7 @@ def done(session: Session, query: str, when: datetime, now: datetime) -> tuple[C
             return {}
         return {LAST_CONTACT: format_instant(when)}
 
-    wrote = Writer(session).card(PatchCard(contact, compute, "syncd done"))
+    wrote = Writer(session, strict=True).card(PatchCard(contact, compute, "syncd done"))
     if not wrote and contact.last_contact and contact.last_contact > when:
         later = contact.last_contact.astimezone(session.zone).strftime("%Y-%m-%d %H:%M")
         log.warning("%s already has a later last contact (%s); kept", contact.name, later)
@@ -86,6 +86,11 @@ def done(session: Session, query: str, when: datetime, now: datetime) -> tuple[C
     except PreconditionFailed:
         log.warning("the open reminder for %s changed meanwhile; the next sync closes it", contact.name)
         return contact, wrote, False
+    except Refused as err:
+        raise WriteRefused(
+            f"{contact.name}: the last contact is in the card, but the server refused to mark the open "
+            f"reminder done: {err.reason}"
+        ) from err
     entry_id = session.journal.latest(contact.uid) if wrote else None
     if entry_id is not None:  # undoing this write opens the reminder again
         session.journal.closed_reminder(entry_id, ClosedReminder(task.uid, task.href, etag, task.text))
@@ -100,7 +105,9 @@ def snooze(session: Session, query: str, until: date, now: datetime) -> tuple[Co
     all taken, the sync withdraws it and the contact waits (syncd.engine.plan.releases), so never more than
     `daily_limit` are due. Returns (contact, card written, reminder moved)."""
     world, contact = find(session, query)
-    changed = Writer(session).card(PatchCard(contact, lambda current: {SNOOZE: until.isoformat()}, "syncd snooze"))
+    changed = Writer(session, strict=True).card(
+        PatchCard(contact, lambda current: {SNOOZE: until.isoformat()}, "syncd snooze")
+    )
     task = world.open_reminders().get(contact.uid)
     if task is None or task.due is None or task.due >= until:
         return contact, changed, None
@@ -110,6 +117,11 @@ def snooze(session: Session, query: str, until: date, now: datetime) -> tuple[Co
     except PreconditionFailed:
         log.warning("the open reminder for %s changed meanwhile; it keeps its due date", contact.name)
         return contact, changed, None
+    except Refused as err:
+        raise WriteRefused(
+            f"{contact.name}: not due before {until.isoformat()} in the card, but the server refused to move "
+            f"the open reminder, which keeps its due date: {err.reason}"
+        ) from err
     except ServerError as err:  # the snooze is in the card already: the reminder's date is the lesser part
         log.warning("could not move the open reminder for %s (%s); it keeps its due date", contact.name, err)
         return contact, changed, None
@@ -188,6 +200,6 @@ def _undo_card(session: Session, entry: Entry) -> bool:
 
     contact = Contact(uid=entry.uid, name=entry.name, href=entry.href)
     try:
-        return Writer(session).card(PatchCard(contact, compute, f"undo {entry.id}"))
+        return Writer(session, strict=True).card(PatchCard(contact, compute, f"undo {entry.id}"))
     except NotFound as err:
         raise DataError(f"{entry.name}: the card is no longer at {entry.href}; not undone") from err

@@ -103,6 +103,8 @@ class Cycle:
             world.tasks.append(create.task)
             if self.writer.create(create, task_list):
                 summary.created += 1
+            elif self.writer.refused_at(create.task.href):
+                world.tasks.remove(create.task)  # not on the server: never remembered as one the user deleted
         summary.waiting = plan.waiting(world, self.settings, now, tracked)
         if self.writer.live:
             self._keep_records(world, recon, copies, now, left)
@@ -110,6 +112,7 @@ class Cycle:
         summary.due = sum(1 for t in world.tasks if t.open and t.due is not None and t.due <= today)
         summary.requests = clients.requests() - start_requests
         summary.writes = clients.writes() - start_writes
+        summary.refused = list(self.writer.refused)
         dry_run = not self.writer.live
         log.info("sync%s: %s", " (dry run: nothing written)" if dry_run else "", summary.line(dry_run))
         return summary

@@ -1,4 +1,5 @@
-"""What one read of the server found (`World`), and what a cycle did (`Summary`) or shows (`TodayItem`)."""
+"""What one read of the server found (`World`), and what a cycle did (`Summary`, `Refusal`) or shows
+(`TodayItem`)."""
 
 from __future__ import annotations
 
@@ -44,6 +45,19 @@ class World:
                 yield task, task.due, contact, self.memberships.get(contact.uid)
 
 
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """A write the server refused (HTTP 4xx): it was not made."""
+
+    kind: str  # "card" or "reminder"
+    name: str  # the contact's name
+    href: str
+    reason: str  # the server's reason (syncd.dav.client.explain)
+
+    def __str__(self) -> str:
+        return f"{self.name}'s {self.kind}: {self.reason}"
+
+
 @dataclass(slots=True)
 class Summary:
     contacts: int = 0
@@ -61,6 +75,7 @@ class Summary:
     requests: int = 0
     writes: int = 0
     warnings: list[str] = field(default_factory=list)
+    refused: list[Refusal] = field(default_factory=list)  # writes the server refused; every other was made
 
     def line(self, dry_run: bool = False) -> str:
         """The cycle in one line; a dry run's says what would be written, as nothing was."""
@@ -87,7 +102,17 @@ class Summary:
             parts.append(f"X-SYNCD lines {did('restored')} on {counted(self.restored, 'card')}")
         if self.waiting:
             parts.append(f"{self.waiting} more due, waiting for a free slot")
+        for kind in ("card", "reminder"):
+            count = sum(1 for r in self.refused if r.kind == kind)
+            if count:
+                parts.append(f"{counted(count, kind + ' write')} refused by the server")
         return ", ".join(parts)
+
+    def refusals(self, shown: int = 3) -> str:
+        """The refused writes, for one line: the first `shown` of them, then how many more."""
+        named = "; ".join(str(r) for r in self.refused[:shown])
+        more = len(self.refused) - shown
+        return named + (f"; and {more} more (see the warnings above)" if more > 0 else "")
 
     def as_dict(self) -> dict[str, object]:
         return {k: getattr(self, k) for k in self.__slots__}

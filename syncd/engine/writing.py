@@ -2,6 +2,10 @@
 
 Every card write goes through `Writer.card` (GET, patch X-SYNCD lines, PUT If-Match, journaled); every task
 write through `close`, `withdraw` and `create`. A dry run differs from a real cycle here and nowhere else.
+
+A write the server refuses (HTTP 4xx) is never taken for done: in a cycle it is a warning and a `Refusal` in
+`Writer.refused` (the summary and the exit status say so), and the other writes go on; for a one-shot
+command (`strict`) it is a `WriteRefused` error naming the contact and the server's reason.
 """
 
 from __future__ import annotations
@@ -16,11 +20,11 @@ from syncd.core.contacts import Contact
 from syncd.core.reminders import complete_text
 from syncd.dav import carddav, tasks
 from syncd.dav.carddav import CardWrite
-from syncd.dav.client import HTTPStatusError, NotFound, ResponseTooLarge
+from syncd.dav.client import HTTPStatusError, NotFound, Refused, ResponseTooLarge
 from syncd.engine.actions import CloseTask, CreateTask, PatchCard, WithdrawTask
 from syncd.engine.session import Session
-from syncd.engine.world import World
-from syncd.errors import PreconditionFailed
+from syncd.engine.world import Refusal, World
+from syncd.errors import PreconditionFailed, WriteRefused
 from syncd.store.journal import xsyncd_diff
 
 log = logging.getLogger("syncd")
@@ -29,20 +33,35 @@ log = logging.getLogger("syncd")
 class Writer:
     live = True
 
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Session, *, strict: bool = False) -> None:
         self.session = session
+        self.strict = strict  # a one-shot command: a refused write raises WriteRefused
         self.unwritten: set[str] = set()  # contact UIDs whose card write failed
+        self.refused: list[Refusal] = []  # the writes the server refused, in order
         self.planned: list[str] = []  # a dry run's description of each write
+
+    def refused_at(self, href: str) -> bool:
+        return any(r.href == href for r in self.refused)
+
+    def _refused(self, kind: str, name: str, href: str, err: Refused, doing: str) -> None:
+        """Record a refused write; a one-shot command stops here with the error the user reads."""
+        if self.strict:
+            raise WriteRefused(f"{name}: the server refused {doing}: {err.reason}; nothing was written") from err
+        self.refused.append(Refusal(kind, name, href, err.reason))
+        log.warning("the server refused %s of %s (%s): %s", doing, name, href, err.reason)
 
     # Cards ---------------------------------------------------------------------------------------------
 
     def card(self, action: PatchCard) -> bool:
         """Patch the contact's X-SYNCD lines on the server; whether a PUT happened (or, in a dry run, would).
-        A card the server refuses (4xx), deleted meanwhile or too large is a warning and left as it is."""
+        A card the server refuses (4xx) is a `Refusal` (strict: WriteRefused); one it cannot serve (4xx to the
+        GET), deleted meanwhile or too large is a warning and left as it is."""
         contact = action.contact
         compute = keep_lines(contact, action.compute)
         try:
             result = self._write_card(action, compute)
+        except Refused as err:
+            self._refused("card", contact.name, contact.href, err, "to write the card")
         except HTTPStatusError as err:
             if not 400 <= err.status < 500:
                 raise
@@ -87,6 +106,9 @@ class Writer:
         except PreconditionFailed:
             log.info("%s changed on the server meanwhile; will look again next cycle", task.href)
             return False
+        except Refused as err:
+            self._refused("reminder", action.name, task.href, err, "to mark the open reminder done")
+            return False
         task.done, task.completed, task.etag = True, action.when, etag
         return True
 
@@ -96,15 +118,24 @@ class Writer:
         except PreconditionFailed:
             log.info("%s changed on the server meanwhile; left in place", action.task.href)
             return False
+        except Refused as err:
+            self._refused("reminder", action.name, action.task.href, err, "to withdraw the reminder")
+            return False
         if action.task in world.tasks:
             world.tasks.remove(action.task)
         log.info("withdrew the reminder for %s: %s", action.name, action.reason)
         return True
 
     def create(self, action: CreateTask, task_list: Collection) -> bool:
-        """Whether the reminder is new (a retry after a lost answer finds it there already)."""
+        """Whether the reminder is new (a retry after a lost answer finds it there already; a refused one is
+        not: see `refused_at(task.href)`)."""
         task = action.task
-        task.href, new = tasks.create_task(self.session.clients.calendars, task_list, task.uid, task.text)
+        task.href = tasks.task_href(task_list, task.uid)
+        try:
+            task.href, new = tasks.create_task(self.session.clients.calendars, task_list, task.uid, task.text)
+        except Refused as err:
+            self._refused("reminder", action.name, task.href, err, "to create the reminder")
+            return False
         if new:
             log.info("reminder: reach out to %s (circle %s)", action.name, action.circle)
         return new

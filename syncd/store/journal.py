@@ -12,10 +12,12 @@ journal in between).
 
 An intent record: `{"id", "at", "uid", "name", "href", "reason", "etag_before", "before", "after"}` (the
 X-SYNCD values of the card before and after, by property name). An outcome record: `{"id", "outcome",
-"etag_after"}` where outcome is `written`, `conflict` (412: the card changed meanwhile; syncd re-read it and
-tried again under a new id), `gone` (404) or `failed`. A reminder record: `{"id", "reminder": {"uid", "href",
-"etag_after", "before"}}`, after `syncd done` closed the contact's open reminder along with the card write `id`:
-its text before (so that undoing that write opens it again) and its ETag after.
+"etag_after"}` (and `"detail"` when there is one) where outcome is `written`, `conflict` (412: the card
+changed meanwhile; syncd re-read it and tried again under a new id), `gone` (404), `refused` (another 4xx:
+the server did not make the write; `detail` is its reason) or `failed` (no answer, or a server error: the
+write may or may not have been made; `detail` says what happened). A reminder record: `{"id", "reminder":
+{"uid", "href", "etag_after", "before"}}`, after `syncd done` closed the contact's open reminder along with the
+card write `id`: its text before (so that undoing that write opens it again) and its ETag after.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ MAX_BYTES = 4 * 1024 * 1024
 WRITTEN = "written"
 CONFLICT = "conflict"
 GONE = "gone"
+REFUSED = "refused"
 FAILED = "failed"
 INTERRUPTED = "interrupted"  # an intent without an outcome: killed between PUT and answer, or before the PUT
 
@@ -71,6 +74,13 @@ class Entry:
     outcome: str = INTERRUPTED
     etag_after: str = ""
     reminder: ClosedReminder | None = None
+    detail: str = ""  # the server's reason for a refusal, what went wrong for a failure
+
+    @property
+    def undoable(self) -> bool:
+        """Whether `history --undo` can apply: the write changed a value and may be on the server (it was
+        written, or its answer never came); a refused, lost or superseded write left nothing to undo."""
+        return self.outcome in (WRITTEN, INTERRUPTED, FAILED) and bool(self.changes())
 
     def changes(self) -> list[tuple[str, str | None, str | None]]:
         """(property, before, after) for every X-SYNCD value this write changed (None: absent)."""
@@ -90,6 +100,8 @@ class Entry:
             "href": self.href,
             "reason": self.reason,
             "outcome": self.outcome,
+            "detail": self.detail or None,
+            "undo": f"syncd history --undo {self.id}" if self.undoable else None,
             "etag_before": self.etag_before,
             "etag_after": self.etag_after,
             "before": self.before,
@@ -170,8 +182,9 @@ class Journal:
         self._latest[uid] = entry_id
         return entry_id
 
-    def outcome(self, entry_id: str, outcome: str, etag: str = "") -> None:
-        self._append({"id": entry_id, "outcome": outcome, "etag_after": etag})
+    def outcome(self, entry_id: str, outcome: str, etag: str = "", detail: str = "") -> None:
+        record = {"id": entry_id, "outcome": outcome, "etag_after": etag}
+        self._append({**record, "detail": detail} if detail else record)
 
     def latest(self, uid: str) -> str | None:
         """The id of the last write of this contact's card recorded through this journal object."""
@@ -212,6 +225,7 @@ class Journal:
                     if entry is not None:
                         entry.outcome = str(record["outcome"])
                         entry.etag_after = str(record.get("etag_after") or "")
+                        entry.detail = str(record.get("detail") or "")
                     continue
                 if "reminder" in record:
                     entry = by_id.get(str(record["id"]))
@@ -256,8 +270,8 @@ class BoundJournal:
             uid=self.uid, name=self.name, href=href, reason=self.reason, etag=etag, before=before, after=after
         )
 
-    def outcome(self, entry_id: str, outcome: str, etag: str = "") -> None:
-        self.journal.outcome(entry_id, outcome, etag)
+    def outcome(self, entry_id: str, outcome: str, etag: str = "", detail: str = "") -> None:
+        self.journal.outcome(entry_id, outcome, etag, detail)
 
 
 def select(entries: list[Entry], contact: str | None) -> list[Entry]:

@@ -116,8 +116,8 @@ def test_snooze_moves_the_open_reminder(book: tuple[DavServer, str, Path], capsy
 def test_snooze_when_the_reminder_cannot_be_moved(
     dav: DavServer, tmp_path: Path, counting_proxy: ProxyFactory, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """The server refuses the reminder's PUT: the snooze is in the card, the reminder keeps its date, one
-    warning says so, and the command still succeeds."""
+    """The server refuses the reminder's PUT: the snooze is in the card, the reminder keeps its date, and the
+    command fails (69) with one line naming the contact, what was done, what was refused and why."""
     ab_name, ab_url = dav.make_addressbook()
     dav.put(ab_url + "p2.vcf", contact_card("cli-2", "Sam Stone", "2", None))
     proxy = counting_proxy(dav.url, when(Respond(403), method="PUT", path=".ics", skip=1))
@@ -129,10 +129,12 @@ def test_snooze_when_the_reminder_cannot_be_moved(
     )
     assert main(["--config", str(cfg), "--now", "2026-11-22T10:00", "sync"]) == 0
     capsys.readouterr()
-    assert main(["--config", str(cfg), "--now", "2026-11-22T10:00", "snooze", "cli-2", "2026-12-06"]) == 0
+    assert main(["--config", str(cfg), "--now", "2026-11-22T10:00", "snooze", "cli-2", "2026-12-06"]) == 69
     captured = capsys.readouterr()
-    assert "Sam Stone: not due before 2026-12-06" in captured.out and "falls due then" not in captured.out
-    assert "could not move the open reminder for Sam Stone" in captured.err
+    assert "falls due then" not in captured.out
+    last = captured.err.strip().splitlines()[-1]
+    assert "Sam Stone: not due before 2026-12-06" in last and "refused to move the open reminder" in last
+    assert "HTTP 403" in last
     assert card_values(dav, ab_url, "cli-2")["X-SYNCD-SNOOZE"] == "2026-12-06"
     assert [r.status for r in proxy.snapshot() if r.method == "PUT" and r.path.endswith(".ics")] == [201, 403]
 

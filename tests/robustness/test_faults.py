@@ -289,8 +289,8 @@ def test_only_reads_and_conditional_writes_are_retried(radicale: DavServer) -> N
 
 
 def test_refused_card_write_keeps_the_completion_pending(dav: DavServer, tmp_path: Path) -> None:
-    """A card PUT refused with 403 is not retried (not transient) — and the completion it was recording stays
-    pending, so the next cycle records it instead of forgetting it."""
+    """A card PUT refused with 403 is not retried (not transient), the sync says so in its exit status — and
+    the completion it was recording stays pending, so the next cycle records it instead of forgetting it."""
     book, proxy = proxied_book(dav, tmp_path)
     try:
         assert book.sync() == 0
@@ -298,7 +298,7 @@ def test_refused_card_write_keeps_the_completion_pending(dav: DavServer, tmp_pat
         assert complete(dav, task, "20261122T101500Z")
         before = book.values(task.contact).get("X-SYNCD-LAST-CONTACT")
         proxy.fault = when(Respond(403), method="PUT", path=".vcf", times=1)
-        assert book.sync("2026-11-22T12:00") == 0
+        assert book.sync("2026-11-22T12:00") == 69
         assert book.values(task.contact).get("X-SYNCD-LAST-CONTACT") == before
         assert book.sync("2026-11-22T12:30") == 0
         assert book.values(task.contact)["X-SYNCD-LAST-CONTACT"] == "2026-11-22T10:15:00Z"

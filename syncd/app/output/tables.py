@@ -13,7 +13,7 @@ import wcwidth
 
 from syncd.core.words import counted
 from syncd.engine.world import TodayItem
-from syncd.store.journal import CONFLICT, FAILED, GONE, INTERRUPTED, WRITTEN, Entry
+from syncd.store.journal import CONFLICT, FAILED, GONE, INTERRUPTED, REFUSED, WRITTEN, Entry
 
 if TYPE_CHECKING:
     from syncd.engine.frm import Imported
@@ -106,9 +106,17 @@ OUTCOMES = {
     WRITTEN: "written",
     CONFLICT: "lost a race (the card changed meanwhile; re-read and tried again)",
     GONE: "not written: the card was deleted",
-    FAILED: "not confirmed: the server did not answer",
+    REFUSED: "refused by the server: {detail}",
+    FAILED: "not confirmed ({detail}): may or may not be written",
     INTERRUPTED: "interrupted: syncd stopped before the server answered (may or may not be written)",
 }
+
+
+def outcome_text(entry: Entry) -> str:
+    """The outcome of a journaled write in words: what `history` prints for the `outcome` of `--json`."""
+    text = OUTCOMES.get(entry.outcome, entry.outcome)
+    default = "no reason given" if entry.outcome == REFUSED else "no reason recorded"
+    return text.replace("{detail}", entry.detail or default)
 
 
 def print_plan(planned: list[str], out: TextIO) -> None:
@@ -156,8 +164,8 @@ def describe(entry: Entry, zone: ZoneInfo, short: str | None = None) -> list[str
         lines.append("    duplicate X-SYNCD lines tidied (values unchanged)")
     if entry.reminder is not None:
         lines.append(f"    closed the open reminder {entry.reminder.href}")
-    lines.append(f"    {OUTCOMES.get(entry.outcome, entry.outcome)}")
-    if entry.outcome in (WRITTEN, INTERRUPTED, FAILED) and entry.changes():
+    lines.append(f"    {outcome_text(entry)}")
+    if entry.undoable:
         lines.append(f"    undo: syncd history --undo {short}")
     return lines
 
