@@ -159,3 +159,32 @@ def test_sync_writes_the_others_when_one_reminder_is_refused(
     assert book.sync("2026-11-22T09:30") == 0
     assert uid in [t.contact for t in book.tasks() if not t.done]
     assert "X-SYNCD-SNOOZE" not in book.values(uid), "a refused reminder is not one the user deleted"
+
+
+def test_sync_with_a_refused_withdrawal_goes_on_and_says_so(
+    radicale: DavServer, tmp_path: Path, counting_proxy: ProxyFactory, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A contact no longer tracked has its open reminder withdrawn (DELETE If-Match); the server refuses:
+    the reminder stays, the rest of the cycle runs (a reminder ticked off frees a slot, which the cycle fills
+    after the withdrawal), the summary and the exit status say so."""
+    proxy = counting_proxy(radicale.url)
+    book = make_book(radicale, tmp_path, people(4, "w"), url=proxy.url)
+    assert book.sync() == 0
+    untracked, ticked = book.tasks()[:2]
+    assert cli(book, "set", untracked.contact, "--circle", "none") == 0
+    assert complete(radicale, ticked, "20261122T091000Z")
+    proxy.fault = when(Respond(403, b"Deleting is not allowed here\n"), method="DELETE")
+    proxy.reset()
+    capsys.readouterr()
+    assert book.sync("2026-11-22T09:30") == 69
+    err = capsys.readouterr().err
+    summary = next(line for line in err.splitlines() if "sync: " in line and "contacts read" in line)
+    assert "1 created" in summary and "1 reminder write refused by the server" in summary
+    assert "Deleting is not allowed here" in err.strip().splitlines()[-1]
+    writes = [(r.method, r.status) for r in proxy.writes()]
+    assert writes.index(("DELETE", 403)) < writes.index(("PUT", 201)), writes
+    assert untracked.contact in [t.contact for t in book.tasks() if not t.done]
+
+    proxy.fault = None
+    assert book.sync("2026-11-22T10:00") == 0
+    assert untracked.contact not in [t.contact for t in book.tasks()]
