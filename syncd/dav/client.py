@@ -185,7 +185,10 @@ class DavClient:
             if status == 401:
                 who = f"user {self.username!r}" if self.username else "anonymous access"
                 raise AuthError(f"{_origin(url)} refused {who} (HTTP 401): check server.username and the password")
-            if status == 412:
+            # 412: the ETag or absence a write was conditional on no longer holds, a race (re-read). A 412 that
+            # names a DAV:error condition instead (Xandikos: `<C:valid-address-data/>`, `<C:no-uid-conflict/>`)
+            # is the server refusing what was sent, which no re-read changes: below, `Refused`.
+            if status == 412 and (method.upper() not in WRITE_METHODS or not _dav_error(response.content[:4096])[0]):
                 raise PreconditionFailed(url)
             if status == 404:
                 raise NotFound(url)
@@ -193,7 +196,7 @@ class DavClient:
                 continue
             body = response.content[:4096]
             reason = explain(status, response.reason or "", response.headers.get("Content-Type", ""), body)
-            if 400 <= status < 500 and method.upper() in WRITE_METHODS:
+            if 400 <= status < 500 and method.upper() in WRITE_METHODS:  # 412 here only with a condition
                 raise Refused(method, url, status, body, reason)
             raise HTTPStatusError(method, url, status, body, reason)
 
@@ -329,7 +332,8 @@ def explain(status: int, phrase: str, content_type: str, body: bytes) -> str:
         found = _TITLE.search(text)
         said = found.group(1).decode("utf-8", "replace") if found else ""
     elif text.startswith(b"<"):
-        said = _dav_error(text)
+        conditions, messages = _dav_error(text)
+        said = "; ".join([*conditions, *messages])
     elif text and (not kind or kind.startswith("text/")):
         said = next((line for line in text.decode("utf-8", "replace").splitlines() if line.strip()), "")
     said = _printable(said)
@@ -337,11 +341,14 @@ def explain(status: int, phrase: str, content_type: str, body: bytes) -> str:
     return f"{said} (HTTP {status})" if said else plain
 
 
-def _dav_error(body: bytes) -> str:
+def _dav_error(body: bytes) -> tuple[list[str], list[str]]:
+    """The conditions a DAV:error body names (with any text inside them), and its human-readable messages."""
+    if not body.lstrip().startswith(b"<"):
+        return [], []
     try:
         root = parse_xml(body, "")
     except ServerError:
-        return ""
+        return [], []
     conditions: list[str] = []
     messages: list[str] = []
     for element in root.iter():
@@ -354,7 +361,7 @@ def _dav_error(body: bytes) -> str:
             namespace, _, local = element.tag[1:].partition("}")
             if namespace in _CONDITION_NS:
                 conditions.append(local + (f": {text}" if text else ""))
-    return "; ".join([*conditions, *messages])
+    return conditions, messages
 
 
 def _printable(text: str) -> str:

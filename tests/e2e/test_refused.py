@@ -73,6 +73,25 @@ def test_set_refused_exits_69_and_history_says_refused(
     assert book.values("yuki") == {}
 
 
+def test_a_412_naming_a_condition_is_a_refusal_not_a_race(
+    radicale: DavServer, tmp_path: Path, counting_proxy: ProxyFactory, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Xandikos refuses a card with 412 and a DAV:error (the status of a lost race, too): syncd reports the
+    refusal after one PUT instead of re-reading and sending the card four more times."""
+    xandikos_says = (
+        b'<ns0:error xmlns:ns0="DAV:" xmlns:ns1="urn:ietf:params:xml:ns:carddav"><ns1:valid-address-data />'
+        b"<ns0:responsedescription>Not a valid vCard file</ns0:responsedescription></ns0:error>"
+    )
+    answer = Respond(412, xandikos_says, (("Content-Type", 'text/xml; encoding="utf-8"'),))
+    proxy = counting_proxy(radicale.url, when(answer, method="PUT", path="/yuki.vcf"))
+    book = make_book(radicale, tmp_path, [("yuki", "Yuki Tanaka", None, None)], url=proxy.url)
+    assert cli(book, "set", "Yuki Tanaka", "--circle", "2") == 69
+    last = capsys.readouterr().err.strip().splitlines()[-1]
+    assert "Yuki Tanaka" in last and "valid-address-data; Not a valid vCard file (HTTP 412)" in last
+    assert put_statuses(proxy.snapshot(), "/yuki.vcf") == [412]
+    assert book.values("yuki") == {}
+
+
 def test_done_whose_reminder_close_is_refused_exits_69(
     radicale: DavServer, tmp_path: Path, counting_proxy: ProxyFactory, capsys: pytest.CaptureFixture[str]
 ) -> None:
