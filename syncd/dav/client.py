@@ -5,7 +5,8 @@ request has a timeout; idempotent requests and conditional writes are retried wi
 errors and 502/503/504 until a deadline (a one-shot command gives up within 30 seconds); a client made with
 `retries=0` (the interactive commands) sends each request once. Statuses become
 syncd errors here: 401 -> AuthError, unreachable/5xx -> ServerError, 412 -> PreconditionFailed, 404 ->
-NotFound, any other 4xx to a write -> Refused, carrying the server's reason read from the answer's body.
+NotFound, any other 4xx to a write (and a 412 naming a DAV:error condition) -> Refused, carrying the
+server's reason read from the answer's body (`explain`).
 Neither the password nor the Authorization header is ever logged.
 """
 
