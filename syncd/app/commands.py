@@ -248,6 +248,9 @@ def cmd_import(ctx: Context) -> int:
     with ctx.session() as session:
         rows = frm.import_frm(session, history, ctx.now(), dry_run=ctx.args.dry_run)
     tables.print_imported(rows, ctx.args.dry_run, ctx.args.json, sys.stdout)
+    refused = "; ".join(f"{r.name}'s card: {r.refused}" for r in rows if r.refused)
+    if refused:
+        raise WriteRefused(f"import frm: the server refused {refused}; every other write was made")
     return 0
 
 

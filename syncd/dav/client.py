@@ -81,8 +81,9 @@ class HTTPStatusError(ServerError):
 
 
 class Refused(HTTPStatusError):
-    """The server answered a write with 4xx (other than 401, 404 and 412): it did not make it, and sending the
-    same request again would not change that. `reason` is what the server gave as its reason."""
+    """The server answered a write with 4xx (other than 401 and 404; a 412 only when it names a DAV:error
+    condition): it did not make it, and sending the same request again would not change that. `reason` is
+    what the server gave as its reason."""
 
     def _message(self, method: str, url: str) -> str:
         return f"{method} {url} refused by the server: {self.reason}"
@@ -349,6 +350,8 @@ def _dav_error(body: bytes) -> tuple[list[str], list[str]]:
     try:
         root = parse_xml(body, "")
     except ServerError:
+        return [], []
+    if root.tag != f"{{{NS['d']}}}error":
         return [], []
     conditions: list[str] = []
     messages: list[str] = []

@@ -174,9 +174,16 @@ class Imported:
     name: str
     values: dict[str, str | None]
     written: bool
+    refused: str = ""  # the server's reason when it refused the write
 
     def as_json(self) -> dict[str, object]:
-        return {"uid": self.uid, "name": self.name, "values": self.values, "written": self.written}
+        return {
+            "uid": self.uid,
+            "name": self.name,
+            "values": self.values,
+            "written": self.written,
+            "refused": self.refused or None,
+        }
 
 
 def import_frm(session: Session, history: History, now: datetime, *, dry_run: bool = False) -> list[Imported]:
@@ -206,5 +213,6 @@ def import_frm(session: Session, history: History, now: datetime, *, dry_run: bo
             if not dry_run:
                 compute = functools.partial(updates_for, frm, circles=circles, last_contact=last, today=today)
                 written = writer.card(PatchCard(contact, compute, "syncd import frm"))
-            out.append(Imported(contact.uid, contact.name, wanted, written))
+            refused = next((r.reason for r in writer.refused if r.href == contact.href), "")
+            out.append(Imported(contact.uid, contact.name, wanted, written, refused))
     return out

@@ -13,6 +13,7 @@ from syncd.app.cli import main
 from syncd.core.durations import Duration
 from syncd.engine.frm import History, frequency, last_from_history, nearest_circle, read_history, updates_for
 from tests.factories import vcard
+from tests.proxy import ProxyFactory, Respond, when
 from tests.servers import DavServer
 from tests.world import card_values, cards_text
 
@@ -142,3 +143,38 @@ def test_import_frm_through_the_cli(dav: DavServer, tmp_path: Path, capsys: pyte
 
     # A --log that does not exist is bad input (65).
     assert main([*argv[:-1], str(tmp_path / "missing.jsonl")]) == 65
+
+
+def test_import_frm_with_a_refused_card_names_it_and_exits_69(
+    radicale: DavServer, tmp_path: Path, counting_proxy: ProxyFactory, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The server refuses one card (Cyrus: 403 valid-address-data): the other is written, the table says
+    "refused", the JSON carries the reason, and the command exits 69 naming the contact and the reason."""
+    dav = radicale
+    ab_name, ab_url = dav.make_addressbook()
+    dav.put(ab_url + "frm-a.vcf", vcard("frm-a", "Ann Accepted", "X-FRM-FREQUENCY:1w"))
+    dav.put(ab_url + "frm-r.vcf", vcard("frm-r", "Rex Refused", "X-FRM-FREQUENCY:1m"))
+    body = (
+        b'<?xml version="1.0"?><D:error xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:carddav">'
+        b"<C:valid-address-data/></D:error>"
+    )
+    refuse = Respond(403, body, (("Content-Type", "application/xml"),))
+    proxy = counting_proxy(dav.url, when(refuse, method="PUT", path="/frm-r.vcf"))
+    cfg = dav.config(tmp_path, server={"url": proxy.url}, contacts={"addressbooks": [ab_name]})
+    log = tmp_path / "log.jsonl"
+    log.write_text("", encoding="utf-8")
+    argv = ["--config", str(cfg), "--now", "2027-03-01T09:00", "import", "frm", "--log", str(log)]
+    capsys.readouterr()
+
+    assert main(argv) == 69
+    captured = capsys.readouterr()
+    rows = {line.split()[0]: line for line in captured.out.splitlines() if line.startswith(("Ann", "Rex"))}
+    assert rows["Ann"].rstrip().endswith("yes") and rows["Rex"].rstrip().endswith("refused")
+    last = captured.err.strip().splitlines()[-1]
+    assert "Rex Refused" in last and "valid-address-data" in last
+    assert card_values(dav, ab_url, "frm-a")["X-SYNCD-INTERVAL"] == "P1W"
+    assert card_values(dav, ab_url, "frm-r") == {}
+
+    assert main([*argv, "--json"]) == 69
+    refused = {row["uid"]: row["refused"] for row in json.loads(capsys.readouterr().out)}
+    assert refused == {"frm-r": "valid-address-data (HTTP 403)"}, "frm-a is written by now: nothing left to do"

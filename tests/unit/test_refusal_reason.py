@@ -51,6 +51,11 @@ XML = "application/xml; charset=utf-8"
         ("", b"", "HTTP 403 Forbidden"),
         ("application/octet-stream", b"\x00\x01binary", "HTTP 403 Forbidden"),
         (XML, b"<D:error xmlns:D='DAV:'><unclosed>", "HTTP 403 Forbidden"),
+        (
+            XML,
+            b"<D:multistatus xmlns:D='DAV:'><D:response><D:href>/a</D:href></D:response></D:multistatus>",
+            "HTTP 403 Forbidden",
+        ),
         (  # entity declarations are never expanded (the same safe parser as for multistatus answers)
             XML,
             b'<?xml version="1.0"?><!DOCTYPE d [<!ENTITY x "boom">]><D:error xmlns:D="DAV:">&x;</D:error>',

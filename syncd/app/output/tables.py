@@ -214,7 +214,14 @@ def print_imported(rows: list[Imported], dry_run: bool, as_json: bool, out: Text
     if as_json:
         print_json([row.as_json() for row in rows], out)
         return
-    table = [[r.name, ", ".join(f"{k}:{v}" for k, v in r.values.items()), "yes" if r.written else "no"] for r in rows]
+    table = [
+        [
+            r.name,
+            ", ".join(f"{k}:{v}" for k, v in r.values.items()),
+            "yes" if r.written else "refused" if r.refused else "no",
+        ]
+        for r in rows
+    ]
     if table:
         render_table(["NAME", "VALUES", "WRITTEN"], table, out)
     written = sum(1 for r in rows if r.written)
