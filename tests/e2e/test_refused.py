@@ -56,15 +56,18 @@ def test_set_refused_exits_69_and_history_says_refused(
 
     assert cli(book, "history") == 0
     human = capsys.readouterr().out
-    yuki, sam = human.strip().split("\n\n")
-    assert "Yuki Tanaka" in yuki and "refused by the server: valid-address-data" in yuki
+    blocks = human.strip().split("\n\n")
+    assert len(blocks) == 2
+    [yuki] = [b for b in blocks if "Yuki Tanaka" in b]
+    [sam] = [b for b in blocks if "Sam Stone" in b]
+    assert "refused by the server: valid-address-data" in yuki
     assert "undo" not in yuki and "did not answer" not in yuki and "written" not in yuki
     assert "Sam Stone" in sam and "undo: syncd history --undo" in sam
 
     assert cli(book, "history", "--json") == 0
-    entries = json.loads(capsys.readouterr().out)
-    assert [e["name"] for e in entries] == ["Yuki Tanaka", "Sam Stone"]
-    refused, written = entries
+    entries = {e["name"]: e for e in json.loads(capsys.readouterr().out)}
+    assert sorted(entries) == ["Sam Stone", "Yuki Tanaka"]
+    refused, written = entries["Yuki Tanaka"], entries["Sam Stone"]
     assert refused["outcome"] == "refused" and "valid-address-data" in refused["detail"]
     assert refused["undo"] is None and written["outcome"] == "written" and written["undo"]
 
