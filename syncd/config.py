@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import re
+import subprocess
 from collections.abc import Callable
 from datetime import time
 from pathlib import Path
@@ -50,6 +51,8 @@ class ServerConfig(_Section):
     username: str = ""
     password: SecretStr | None = None
     password_file: Path | None = None
+    password_command: list[str] | None = None  # argv, no shell; the first line of its stdout is the password
+    password_timeout: float = Field(default=30.0, gt=0, le=600)  # seconds password_command may take
     carddav_url: str = ""
     caldav_url: str = ""
     verify_tls: bool | str = True
@@ -72,13 +75,28 @@ class ServerConfig(_Section):
             raise ValueError("must be an http:// or https:// URL")
         return value
 
-    def resolve_password(self) -> str | None:
-        """The password from (in order) `password`, `password_file`, or systemd's credential `password`."""
+    @field_validator("password_command", mode="before")
+    @classmethod
+    def _argv(cls, value: object) -> object:
+        if value is None:
+            return None
+        if not isinstance(value, list) or not value or not all(isinstance(arg, str) for arg in value) or not value[0]:
+            raise ValueError(
+                'must be a list of strings, the program first, e.g. ["pass", "show", "dav/alice"] (no shell)'
+            )
+        return value
+
+    def resolve_password(self, key: str = "server") -> str | None:
+        """The password from the first of `password`, `password_file`, `password_command`, or systemd's
+        credential `password`. `key` is the table's dotted name in errors (`server`). A command runs once
+        per process (`run_password_command`)."""
         if self.password is not None:
             return self.password.get_secret_value()
         candidates: list[Path] = []
         if self.password_file is not None:
             candidates.append(self.password_file.expanduser())
+        elif self.password_command is not None:
+            return run_password_command(self.password_command, self.password_timeout, f"{key}.password_command")
         elif os.environ.get("CREDENTIALS_DIRECTORY"):
             credential = Path(os.environ["CREDENTIALS_DIRECTORY"]) / "password"
             if not credential.exists():  # other credentials, but no password: none is needed
@@ -88,8 +106,43 @@ class ServerConfig(_Section):
             try:
                 return path.read_text(encoding="utf-8").rstrip("\r\n")
             except OSError as err:
-                raise ConfigError(f"server.password_file: cannot read {path}: {err.strerror}") from err
+                raise ConfigError(f"{key}.password_file: cannot read {path}: {err.strerror}") from err
         return None
+
+
+# A password command's answer, by argv: it runs once per process, however many clients, cycles or reloads.
+_COMMAND_PASSWORDS: dict[tuple[str, ...], str] = {}
+
+
+def run_password_command(argv: list[str], timeout: float, key: str) -> str:
+    """The first line of what `argv` prints (run without a shell, stdin closed), stopped after `timeout`
+    seconds. Any failure is a `ConfigError` naming `key` and the reason; neither the command's output nor
+    its stderr ever appears in a message or a log line (either may hold the secret)."""
+    cached = _COMMAND_PASSWORDS.get(tuple(argv))
+    if cached is not None:
+        return cached
+    program = argv[0]
+    try:
+        result = subprocess.run(  # the user's own argv, no shell
+            argv, stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout, check=False
+        )
+    except subprocess.TimeoutExpired:  # subprocess.run has killed it; `from None`: its partial output stays out
+        raise ConfigError(f"{key}: {program!r} did not finish within {timeout:g} s and was stopped") from None
+    except FileNotFoundError as err:
+        raise ConfigError(f"{key}: cannot run {program!r}: command not found") from err
+    except OSError as err:
+        raise ConfigError(f"{key}: cannot run {program!r}: {err.strerror}") from err
+    if result.returncode != 0:
+        how = f"was killed by signal {-result.returncode}" if result.returncode < 0 else f"exited {result.returncode}"
+        raise ConfigError(f"{key}: {program!r} {how}")
+    try:
+        first = result.stdout.decode("utf-8").split("\n", 1)[0].rstrip("\r")
+    except UnicodeDecodeError:
+        raise ConfigError(f"{key}: {program!r} printed something that is not UTF-8") from None
+    if not first:
+        raise ConfigError(f"{key}: {program!r} printed no password (its first line is empty)")
+    _COMMAND_PASSWORDS[tuple(argv)] = first
+    return first
 
 
 class ContactsConfig(_Section):
@@ -253,7 +306,9 @@ class EnvValueError(ValueError):
         super().__init__(f"{field}: {value!r} is not JSON")
         self.field = field  # the last part of the key: `addressbooks` for SYNCD_CONTACTS__ADDRESSBOOKS
         self.value = value
-        if annotation == list[str]:
+        if annotation == list[str] | None:  # server.password_command
+            self.expected = 'a JSON list such as \'["pass", "show", "dav/alice"]\''
+        elif annotation == list[str]:
             self.expected = 'a JSON list such as \'["Contacts", "Work"]\', or one plain name'
         elif annotation == list[RuleConfig]:
             self.expected = 'a JSON list of tables such as \'[{"category": "Family", "circle": "1"}]\''
