@@ -22,6 +22,7 @@ import pytest
 PACKAGES: dict[str, tuple[str, ...]] = {
     "chromium": ("chromium", "fonts-dejavu-core"),  # the report page rendered in a real browser
     "systemd-analyze": ("systemd",),  # the units in systemd/ verified
+    "openssl": ("openssl",),  # a self-signed certificate for a test https server
 }
 
 # other names a program goes by on other distributions

@@ -7,7 +7,9 @@ errors and 502/503/504 until a deadline (a one-shot command gives up within 30 s
 syncd errors here: 401 -> AuthError, unreachable/5xx -> ServerError, 412 -> PreconditionFailed, 404 ->
 NotFound, any other 4xx to a write (and a 412 naming a DAV:error condition) -> Refused, carrying the
 server's reason read from the answer's body (`explain`).
-Neither the password nor the Authorization header is ever logged.
+Redirects are followed here, at most five hops, with the credentials only where `syncd.dav.redirects` lets
+them go (the same site; never from https to http). Neither the password, the Authorization header nor a URL's
+user:password part is ever logged.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from syncd.dav.multistatus import (
     parse_xml,
     propfind_body,
 )
+from syncd.dav.redirects import check_redirect, credentials_follow, without_userinfo
 from syncd.errors import AuthError, PreconditionFailed, ServerError
 
 log = logging.getLogger("syncd.dav.client")
@@ -132,6 +135,7 @@ class DavClient:
         # cache of parsed cards and tasks keeps itself current through this.
         self.write_listeners: list[Callable[[str, bytes | None, str], None]] = []
         self._leave_open: set[int] = set()  # statuses whose body `_send` leaves unread (streamed requests)
+        self._credentials = True  # False: `_send` sends no credentials (a redirect took the request elsewhere)
 
     def close(self) -> None:
         self.session.close()
@@ -166,10 +170,13 @@ class DavClient:
         started = time.monotonic()
         attempt = 0
         hops = 0
+        first_url = url
+        credentials = True  # once a redirect leaves the site, no later hop of this request carries them
         while True:
             attempt += 1
             try:
                 self._leave_open = ok if stream else set()
+                self._credentials = credentials
                 response = self._send(method, url, body, headers)
             except requests.RequestException as err:  # refused, reset, timed out, truncated body, ...
                 if retry_allowed and self._retry(started, attempt):
@@ -178,12 +185,22 @@ class DavClient:
             status = response.status_code
             if status in (301, 302, 307, 308) and "Location" in response.headers and hops < 5:
                 hops += 1
-                url = urljoin(url, response.headers["Location"])
+                target = without_userinfo(urljoin(url, response.headers["Location"]))
+                check_redirect(url, target)
+                if credentials and not credentials_follow(url, target):
+                    credentials = False
+                    log.debug("redirected to %s, another site: no credentials sent there", _origin(target))
+                url = target
                 continue
             if status in ok:
                 if stream:
                     return Response(status, response.headers, b"", url, raw=response)
                 return Response(status, response.headers, response.content, url)
+            if status == 401 and not credentials:
+                raise AuthError(
+                    f"{_origin(first_url)} redirected to {_origin(url)}, another site, which asks for credentials "
+                    f"(HTTP 401): syncd sends them only within the site of the server it was given"
+                )
             if status == 401:
                 who = f"user {self.username!r}" if self.username else "anonymous access"
                 raise AuthError(f"{_origin(url)} refused {who} (HTTP 401): check server.username and the password")
@@ -210,12 +227,14 @@ class DavClient:
             url,
             data=body,
             headers=dict(headers or {}),
+            auth=None if self._credentials else _no_credentials,  # None: the session's (or the URL's) own
+            verify=self.session.verify,  # given per request, or REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE would win
             timeout=self.timeout,
             allow_redirects=False,
             stream=True,
         )
         if response.status_code in self._leave_open:
-            log.debug("%s %s -> %s (streaming)", method, url, response.status_code)
+            log.debug("%s %s -> %s (streaming)", method, without_userinfo(url), response.status_code)
             return response
         try:
             length = int(response.headers.get("Content-Length", "0") or 0)
@@ -233,7 +252,8 @@ class DavClient:
             response._content = b"".join(chunks)
         finally:
             response.close()
-        log.debug("%s %s -> %s (%.0f ms)", method, url, response.status_code, (time.monotonic() - t0) * 1000)
+        elapsed = (time.monotonic() - t0) * 1000
+        log.debug("%s %s -> %s (%.0f ms)", method, without_userinfo(url), response.status_code, elapsed)
         return response
 
     def _retry(self, started: float, attempt: int) -> bool:
@@ -389,6 +409,12 @@ def _origin(url: str) -> str:
     parts = urlsplit(url)
     host = parts.hostname or ""
     return f"{parts.scheme}://{host}{':' + str(parts.port) if parts.port else ''}"
+
+
+def _no_credentials(request: requests.PreparedRequest) -> requests.PreparedRequest:
+    """An `auth` that adds nothing: it stands in for the session's credentials (and any in the URL)."""
+    request.headers.pop("Authorization", None)
+    return request
 
 
 def _reason(err: Exception) -> str:
