@@ -33,6 +33,12 @@ class WriteRefused(ServerError):
     server's reason (EX_UNAVAILABLE)."""
 
 
+class CantCreate(SyncdError):
+    """A file syncd would create is already there, and replacing it was not asked for (EX_CANTCREAT)."""
+
+    exit_code = 73
+
+
 class AuthError(SyncdError):
     """The server refused our credentials (EX_NOPERM)."""
 

@@ -269,17 +269,23 @@ def cmd_check(ctx: Context) -> int:
             checked.print_unreached(sys.stdout)
             raise
         found = check.inspect(session, reader, account)
-    checked.print_findings(loaded, found, sys.stdout)
+        checked.print_findings(loaded, found, sys.stdout)
+        if getattr(ctx.args, "probe", False):
+            checked.print_probes(check.probe(session, found), sys.stdout)
     return 0
 
 
 def cmd_init(ctx: Context) -> int:
-    from syncd.app.config_file import example_text, start_here
+    """Write a config (syncd.app.init), then check it as `syncd check` would."""
+    from syncd.app import init
+    from syncd.app.config_file import example_text
 
-    if not ctx.args.example:
-        raise UsageError(f"init: only --example is available: `{start_here()}` starts a config from the example")
-    sys.stdout.write(example_text())
-    return 0
+    if ctx.args.example:
+        sys.stdout.write(example_text())
+        return 0
+    ctx.args.config = str(init.run(ctx.args, sys.stdout))
+    ctx._loaded = None
+    return cmd_check(ctx)
 
 
 def cmd_run(ctx: Context) -> int:

@@ -15,13 +15,14 @@ card itself (X-SYNCD-* properties, nothing else is touched), and writes "Reach o
 CalDAV task list (default "Keep in touch") that your phone's Reminders app shows. Tick one off and syncd
 records the contact and schedules the next. At most reminders.daily_limit (default 5) are due at once.
 
-Start with `syncd demo` (no config needed), then start a config from the example
-(`syncd init --example > ~/.config/syncd/config.toml`), edit its [server] section and run `syncd check`."""
+Start with `syncd demo` (no config needed), then `syncd init`: it asks for your server, writes a working
+config and checks it (`syncd init --example` prints the documented example with every key)."""
 
 EPILOG = """\
 exit codes: 0 ok, 2 usage, 65 bad input (e.g. unknown contact), 69 server unreachable or failing,
-77 authentication refused, 78 configuration invalid, 1 a bug; 141 when the output's reader went away
-early (`syncd history | head -1`), quietly, as git does.
+73 a file that would be replaced exists (init without --force), 77 authentication refused,
+78 configuration invalid, 1 a bug; 141 when the output's reader went away early
+(`syncd history | head -1`), quietly, as git does.
 config lookup: --config, $SYNCD_CONFIG, $XDG_CONFIG_HOME/syncd/config.toml, /etc/syncd/config.toml;
 any key can be set as SYNCD_<SECTION>__<KEY>, e.g. SYNCD_SERVER__PASSWORD."""
 
@@ -110,15 +111,42 @@ def build_parser() -> argparse.ArgumentParser:
     snooze.add_argument("contact", metavar="CONTACT", help="a vCard UID or the contact's full name")
     snooze.add_argument("until", metavar="DURATION-or-DATE", help="a day after today: e.g. P2W, 3w, 10d or 2027-01-15")
 
-    sub.add_parser("check", help="validate the config, reach the server, show what was found")
+    check = sub.add_parser(
+        "check",
+        help="validate the config, reach the server, show what was found",
+        description="Validate the config, reach the server, and show what syncd finds there: the address books, "
+        "the task list and what iPhone Reminders will make of it (VTODO-only? your own, not shared? a change "
+        "feed?), the calendars the config names.",
+    )
+    check.add_argument(
+        "--probe",
+        action="store_true",
+        help="also write a scratch card (and a scratch task) with X- properties, read it back and delete it: "
+        "does the server keep unknown X- properties, does its change feed report deletions?",
+    )
     init = sub.add_parser(
         "init",
-        help="start a config file: --example prints the documented example",
-        description="--example prints the documented example config (every key, with its default) to standard "
-        "output: `mkdir -p ~/.config/syncd && syncd init --example > ~/.config/syncd/config.toml`, then edit "
-        "its [server] section and run `syncd check`.",
+        help="write a working config: server, address books, task list, time zone; then check it",
+        description="Asks for the server, user name and password (or takes them from the flags; the password also "
+        "from $SYNCD_SERVER__PASSWORD), reaches the server, lists its address books to choose from, proposes the "
+        "task list and the machine's time zone, and writes the config (mode 0600) to --config, $SYNCD_CONFIG or "
+        "~/.config/syncd/config.toml; a typed password goes into a 0600 file `password` beside it. Then runs "
+        "`syncd check`. Without a terminal nothing is asked: --url is required. An existing config is replaced "
+        "only with --force (else exit 73). --example prints the documented example config instead.",
     )
     init.add_argument("--example", action="store_true", help="print the example config to standard output")
+    init.add_argument("--url", metavar="URL", help="the CardDAV/CalDAV server (e.g. https://dav.example.com/)")
+    init.add_argument("--username", metavar="NAME", help="the user name on the server")
+    init.add_argument("--password-file", metavar="PATH", help="a file holding the password; the config names it")
+    init.add_argument(
+        "--addressbook",
+        action="append",
+        metavar="NAME",
+        help="an address book to read (display name or path; repeatable; default: all)",
+    )
+    init.add_argument("--task-list", metavar="NAME", help='the task list for the reminders (default "Keep in touch")')
+    init.add_argument("--timezone", metavar="ZONE", help="IANA time zone (default: the machine's own)")
+    init.add_argument("--force", action="store_true", help="replace an existing config (and password file)")
 
     history = sub.add_parser(
         "history",

@@ -4,12 +4,15 @@ current-user-principal, RFC 6352/4791 home sets), unless `carddav_url` / `caldav
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from urllib.parse import urljoin
+
+from lxml import etree
 
 from syncd.config import ServerConfig
 from syncd.core.account import Account, Collection, same_resource
 from syncd.dav.client import DavClient, HTTPStatusError, NotFound
-from syncd.dav.multistatus import Resource
+from syncd.dav.multistatus import Resource, qname
 from syncd.errors import ConfigError, ServerError
 
 log = logging.getLogger("syncd.dav.discovery")
@@ -134,3 +137,34 @@ def find_calendar(account: Account, name: str) -> Collection | None:
         if calendar.name == name:
             return calendar
     return None
+
+
+# What says whose a collection is and what the user may do there: RFC 3744 owner and privileges, and
+# calendarserver.org sharing (a list shared with or by the user names its share or its invitees).
+SHARING_PROPS = ["d:owner", "d:current-user-privilege-set", "cs:shared-url", "cs:invite"]
+_WRITE_PRIVILEGES = {"all", "write", "write-content", "bind"}
+
+
+@dataclass(frozen=True, slots=True)
+class Sharing:
+    owner: str  # absolute URL of the owner's principal; "" when the server does not say
+    shared: bool  # shared with the user, or by the user with others
+    writable: bool | None  # None when the server does not say
+
+
+def sharing(client: DavClient, url: str) -> Sharing:
+    """Who owns the collection at `url`, whether it is shared, and whether the user may write in it."""
+    for resource in client.propfind(url, SHARING_PROPS, depth=0).resources:
+        if not same_resource(resource.href, url):
+            continue
+        owners = [h for h in resource.hrefs("d:owner") if h]
+        owner = urljoin(resource.href, owners[0]) if owners else ""
+        invite = resource.props.get(qname("cs:invite"))
+        shared = bool(resource.hrefs("cs:shared-url")) or (invite is not None and len(invite) > 0)
+        privileges = resource.props.get(qname("d:current-user-privilege-set"))
+        writable = None
+        if privileges is not None:
+            held = {etree.QName(p).localname for p in privileges.iter() if isinstance(p.tag, str)}
+            writable = bool(held & _WRITE_PRIVILEGES)
+        return Sharing(owner, shared, writable)
+    return Sharing("", False, None)

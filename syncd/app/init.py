@@ -1,0 +1,259 @@
+"""`syncd init`: a working config from a few answers. It asks for what the flags leave out (only when standard input
+is a terminal), reaches the server with those credentials, discovers the address books, lets the user choose,
+and writes the config (0600) — and a typed password into a 0600 `password` file beside it — only then. It never
+replaces an existing file without `--force`."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import getpass
+import json
+import os
+import sys
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from syncd.app import wiring
+from syncd.app.config_file import find_config, user_config
+from syncd.config import RemindersConfig, Settings
+from syncd.core.account import Account, Collection
+from syncd.core.words import counted
+from syncd.dav.discovery import select_addressbooks
+from syncd.engine import check
+from syncd.errors import CantCreate, ConfigError, UsageError
+
+PASSWORD_FILE = "password"  # beside the config, when the password was typed
+ZONEINFO = "/zoneinfo/"
+
+
+@dataclass(slots=True)
+class Answers:
+    url: str
+    username: str = ""
+    password: str | None = None
+    password_file: Path | None = None  # given with --password-file: the config names it
+    addressbooks: list[str] = field(default_factory=list)  # empty = all
+    task_list: str = RemindersConfig.model_fields["task_list"].default
+    timezone: str = "UTC"
+
+
+def machine_zone(environ: dict[str, str] | None = None, localtime: Path = Path("/etc/localtime")) -> str:
+    """The machine's own time zone: `$TZ`, else where /etc/localtime points, else /etc/timezone; else UTC."""
+    env = os.environ if environ is None else environ
+    candidates = [env.get("TZ", "").removeprefix(":")]
+    try:
+        target = str(localtime.resolve())
+        if ZONEINFO in target:
+            candidates.append(target.split(ZONEINFO, 1)[1])
+    except OSError:
+        pass
+    with contextlib.suppress(OSError):
+        candidates.append(Path("/etc/timezone").read_text(encoding="utf-8").strip())
+    for name in candidates:
+        if name and _is_zone(name):
+            return name
+    return "UTC"
+
+
+def _is_zone(name: str) -> bool:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return False
+    return "/" in name or name == "UTC"
+
+
+def target_path(explicit: str | None) -> Path:
+    """Where the config goes: `--config`, else `$SYNCD_CONFIG`, else `$XDG_CONFIG_HOME/syncd/config.toml`."""
+    if explicit or os.environ.get("SYNCD_CONFIG"):
+        found = find_config(explicit)
+        assert found is not None
+        return found
+    return user_config()
+
+
+class Asker:
+    """Questions on the terminal; without one, no question is asked (`interactive` is False)."""
+
+    def __init__(self, out: TextIO, interactive: bool) -> None:
+        self.out = out
+        self.interactive = interactive
+
+    def ask(self, question: str, default: str = "") -> str:
+        hint = f" [{default}]" if default else ""
+        answer = input(f"{question}{hint}: ").strip()
+        return answer or default
+
+    def secret(self, question: str) -> str:
+        return getpass.getpass(f"{question}: ")
+
+
+def gather(args: argparse.Namespace, asker: Asker) -> Answers:
+    """Everything but the address books: from the flags, the environment, or the terminal."""
+    url = args.url or ""
+    if not url:
+        if not asker.interactive:
+            raise UsageError(
+                "init: --url is required when standard input is not a terminal (or start from the documented "
+                "example: `syncd init --example`)"
+            )
+        while not url:
+            url = asker.ask("Server URL (e.g. https://dav.example.com/)")
+    answers = Answers(url=url)
+    answers.username = args.username if args.username is not None else ""
+    if args.username is None and asker.interactive:
+        answers.username = asker.ask("User name (empty: none)")
+    if args.password_file:
+        answers.password_file = Path(args.password_file).expanduser().absolute()
+        try:
+            answers.password = answers.password_file.read_text(encoding="utf-8").rstrip("\r\n")
+        except OSError as err:
+            raise UsageError(f"--password-file: cannot read {answers.password_file}: {err.strerror}") from err
+    elif os.environ.get("SYNCD_SERVER__PASSWORD"):
+        answers.password = os.environ["SYNCD_SERVER__PASSWORD"]
+    elif answers.username and asker.interactive:
+        answers.password = asker.secret(f"Password for {answers.username}")
+    zone = args.timezone
+    if not zone:
+        zone = asker.ask("Time zone", machine_zone()) if asker.interactive else machine_zone()
+    if not _is_zone(zone):
+        raise UsageError(f"--timezone: {zone!r} is not an IANA time zone such as Europe/Berlin")
+    answers.timezone = zone
+    return answers
+
+
+def choose_addressbooks(args: argparse.Namespace, account: Account, asker: Asker) -> list[str]:
+    """`--addressbook` (repeatable), else a numbered choice on the terminal; all (an empty list) by default."""
+    books = account.addressbooks
+    if args.addressbook:
+        try:
+            chosen = select_addressbooks(account, args.addressbook)
+        except ConfigError as err:
+            raise UsageError(f"--addressbook: {str(err).partition(': ')[2]}") from err
+        return [_name(book) for book in chosen]
+    if not asker.interactive or len(books) < 2:
+        return []
+    asker.out.write("Address books on the server:\n")
+    for number, book in enumerate(books, 1):
+        asker.out.write(f"  {number}. {book.label()}\n")
+    while True:
+        answer = asker.ask("Which ones should syncd read? Numbers, e.g. 1 3", "all")
+        if answer.lower() == "all":
+            return []
+        picked = answer.replace(",", " ").split()
+        if picked and all(p.isdigit() and 1 <= int(p) <= len(books) for p in picked):
+            numbers = dict.fromkeys(int(p) for p in picked)
+            return [_name(books[n - 1]) for n in numbers]
+        asker.out.write(f"  please answer with numbers from 1 to {len(books)}, or press Enter for all\n")
+
+
+def _name(book: Collection) -> str:
+    """How the config names an address book: its display name, or its path when it has none."""
+    return book.name or book.path
+
+
+def choose_task_list(args: argparse.Namespace, account: Account, asker: Asker, default: str) -> str:
+    if args.task_list:
+        return str(args.task_list)
+    if not asker.interactive:
+        return default
+    lists = [c.name for c in account.calendars if c.name and c.components == {"VTODO"}]
+    if lists:
+        asker.out.write(f"Task lists on the server: {', '.join(repr(n) for n in lists)}\n")
+    return asker.ask("Task list for the reminders (created by the first sync when missing)", default)
+
+
+def toml_string(value: str) -> str:
+    """A TOML basic string: JSON's escapes are TOML's, and DEL must be escaped too."""
+    return json.dumps(value, ensure_ascii=False).replace("\x7f", "\\u007f")
+
+
+def config_text(answers: Answers, password_file: Path | None) -> str:
+    books = ", ".join(toml_string(name) for name in answers.addressbooks)
+    lines = [
+        "# syncd config, written by `syncd init`. Every key, with its default: `syncd init --example`.",
+        "",
+        "[server]",
+        f"url = {toml_string(answers.url)}",
+    ]
+    if answers.username:
+        lines.append(f"username = {toml_string(answers.username)}")
+    if password_file is not None:
+        lines.append(f"password_file = {toml_string(str(password_file))}")
+    lines += [
+        "",
+        "[contacts]",
+        "# the address books syncd reads, by name; [] = all",
+        f"addressbooks = [{books}]",
+        "",
+        "[reminders]",
+        "# the CalDAV task list your phone's Reminders app shows; the first sync creates it (VTODO-only)",
+        f"task_list = {toml_string(answers.task_list)}",
+        "",
+        "[schedule]",
+        "# days and due dates are counted in this time zone",
+        f"timezone = {toml_string(answers.timezone)}",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Write `text` to `path` (mode 0600 from the start), replacing it in one step."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(temporary, 0o600)
+        os.replace(temporary, path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+
+
+def _reach(answers: Answers) -> Account:
+    """Discover the account with these answers' credentials; raises (AuthError, ServerError) when it cannot."""
+    server: dict[str, Any] = {"url": answers.url, "username": answers.username}
+    if answers.password is not None:
+        server["password"] = answers.password
+    settings = Settings(server=server)
+    session = wiring.open_session(settings, retries=0)
+    try:
+        return check.reach(session)
+    finally:
+        session.close()
+
+
+def run(args: argparse.Namespace, out: TextIO, *, interactive: bool | None = None) -> Path:
+    """Ask, reach the server, choose, write. Returns the config's path."""
+    target = target_path(args.config)
+    password_path = target.with_name(PASSWORD_FILE)
+    if target.exists() and not args.force:
+        raise CantCreate(f"init: {target} exists; --force replaces it")
+    asker = Asker(out, sys.stdin.isatty() if interactive is None else interactive)
+    answers = gather(args, asker)
+    typed = answers.password is not None and answers.password_file is None
+    if typed and password_path.exists() and not args.force:
+        raise CantCreate(f"init: {password_path} exists; --force replaces it")
+    account = _reach(answers)
+    out.write(f"Reached {answers.url}: {counted(len(account.addressbooks), 'address book')}\n")
+    answers.addressbooks = choose_addressbooks(args, account, asker)
+    answers.task_list = choose_task_list(args, account, asker, answers.task_list)
+    password_file = answers.password_file
+    if typed:
+        password_file = password_path.absolute()
+    text = config_text(answers, password_file)
+    Settings(**tomllib.loads(text))  # what is written is what `check` and `sync` read
+    if typed:
+        _write_private(password_path, (answers.password or "") + "\n")
+    _write_private(target, text)
+    out.write(f"Wrote {target}" + (f" and {password_path} (mode 0600)" if typed else " (mode 0600)") + "\n")
+    return target
