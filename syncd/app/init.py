@@ -14,14 +14,12 @@ import sys
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-from pydantic import SecretStr
 
 from syncd.app import wiring
 from syncd.app.config_file import find_config, user_config
-from syncd.config import RemindersConfig, ServerConfig, Settings
+from syncd.config import RemindersConfig, Settings
 from syncd.core.account import Account, Collection
 from syncd.core.words import counted
 from syncd.dav.discovery import select_addressbooks
@@ -223,8 +221,11 @@ def _write_private(path: Path, text: str) -> None:
 
 def _reach(answers: Answers) -> Account:
     """Discover the account with these answers' credentials; raises (AuthError, ServerError) when it cannot."""
-    password = SecretStr(answers.password) if answers.password is not None else None
-    settings = Settings(server=ServerConfig(url=answers.url, username=answers.username, password=password))
+    server: dict[str, Any] = {"url": answers.url, "username": answers.username}
+    if answers.password is not None:
+        server["password"] = answers.password
+    data: dict[str, Any] = {"server": server}  # merged with the environment as a config file's keys are
+    settings = Settings(**data)
     session = wiring.open_session(settings, retries=0)
     try:
         return check.reach(session)
