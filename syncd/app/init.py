@@ -12,6 +12,7 @@ import json
 import os
 import sys
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
@@ -41,7 +42,11 @@ class Answers:
     timezone: str = "UTC"
 
 
-def machine_zone(environ: dict[str, str] | None = None, localtime: Path = Path("/etc/localtime")) -> str:
+def machine_zone(
+    environ: Mapping[str, str] | None = None,
+    localtime: Path = Path("/etc/localtime"),
+    timezone_file: Path = Path("/etc/timezone"),
+) -> str:
     """The machine's own time zone: `$TZ`, else where /etc/localtime points, else /etc/timezone; else UTC."""
     env = os.environ if environ is None else environ
     candidates = [env.get("TZ", "").removeprefix(":")]
@@ -52,7 +57,7 @@ def machine_zone(environ: dict[str, str] | None = None, localtime: Path = Path("
     except OSError:
         pass
     with contextlib.suppress(OSError):
-        candidates.append(Path("/etc/timezone").read_text(encoding="utf-8").strip())
+        candidates.append(timezone_file.read_text(encoding="utf-8").strip())
     for name in candidates:
         if name and _is_zone(name):
             return name
@@ -85,11 +90,17 @@ class Asker:
 
     def ask(self, question: str, default: str = "") -> str:
         hint = f" [{default}]" if default else ""
-        answer = input(f"{question}{hint}: ").strip()
+        try:
+            answer = input(f"{question}{hint}: ").strip()
+        except EOFError:
+            raise UsageError(f"init: no answer to {question!r}; nothing was written") from None
         return answer or default
 
     def secret(self, question: str) -> str:
-        return getpass.getpass(f"{question}: ")
+        try:
+            return getpass.getpass(f"{question}: ")
+        except EOFError:
+            raise UsageError(f"init: no answer to {question!r}; nothing was written") from None
 
 
 def gather(args: argparse.Namespace, asker: Asker) -> Answers:
@@ -118,10 +129,13 @@ def gather(args: argparse.Namespace, asker: Asker) -> Answers:
     elif answers.username and asker.interactive:
         answers.password = asker.secret(f"Password for {answers.username}")
     zone = args.timezone
-    if not zone:
-        zone = asker.ask("Time zone", machine_zone()) if asker.interactive else machine_zone()
-    if not _is_zone(zone):
+    if zone and not _is_zone(zone):
         raise UsageError(f"--timezone: {zone!r} is not an IANA time zone such as Europe/Berlin")
+    while not zone:
+        zone = asker.ask("Time zone", machine_zone()) if asker.interactive else machine_zone()
+        if not _is_zone(zone):
+            asker.out.write(f"  {zone!r} is not an IANA time zone such as Europe/Berlin\n")
+            zone = ""
     answers.timezone = zone
     return answers
 
