@@ -1,7 +1,8 @@
 """`syncd init`: a working config from a few answers. It asks for what the flags leave out (only when standard input
 is a terminal), reaches the server with those credentials, discovers the address books, lets the user choose,
 and writes the config (0600) — and a typed password into a 0600 `password` file beside it — only then. It never
-replaces an existing file without `--force`."""
+replaces an existing file without `--force`. A `--password-file` or `--password-command` is named in the config
+as given."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import contextlib
 import getpass
 import json
 import os
+import shlex
 import sys
 import tomllib
 from collections.abc import Mapping
@@ -37,6 +39,7 @@ class Answers:
     username: str = ""
     password: str | None = None
     password_file: Path | None = None  # given with --password-file: the config names it
+    password_command: list[str] | None = None  # given with --password-command: the config holds it
     addressbooks: list[str] = field(default_factory=list)  # empty = all
     task_list: str = RemindersConfig.model_fields["task_list"].default
     timezone: str = "UTC"
@@ -118,7 +121,14 @@ def gather(args: argparse.Namespace, asker: Asker) -> Answers:
     answers.username = args.username if args.username is not None else ""
     if args.username is None and asker.interactive:
         answers.username = asker.ask("User name (empty: none)")
-    if args.password_file:
+    if args.password_command:
+        try:
+            answers.password_command = shlex.split(args.password_command)
+        except ValueError as err:
+            raise UsageError(f"--password-command: {err}") from err
+        if not answers.password_command:
+            raise UsageError("--password-command: empty")
+    elif args.password_file:
         answers.password_file = Path(args.password_file).expanduser().absolute()
         try:
             answers.password = answers.password_file.read_text(encoding="utf-8").rstrip("\r\n")
@@ -198,6 +208,9 @@ def config_text(answers: Answers, password_file: Path | None) -> str:
         lines.append(f"username = {toml_string(answers.username)}")
     if password_file is not None:
         lines.append(f"password_file = {toml_string(str(password_file))}")
+    elif answers.password_command is not None:
+        argv = ", ".join(toml_string(arg) for arg in answers.password_command)
+        lines.append(f"password_command = [{argv}]")
     lines += [
         "",
         "[contacts]",
@@ -238,6 +251,8 @@ def _reach(answers: Answers) -> Account:
     server: dict[str, Any] = {"url": answers.url, "username": answers.username}
     if answers.password is not None:
         server["password"] = answers.password
+    elif answers.password_command is not None:
+        server["password_command"] = answers.password_command
     data: dict[str, Any] = {"server": server}  # merged with the environment as a config file's keys are
     settings = Settings(**data)
     session = wiring.open_session(settings, retries=0)
@@ -255,7 +270,7 @@ def run(args: argparse.Namespace, out: TextIO, *, interactive: bool | None = Non
         raise CantCreate(f"init: {target} exists; --force replaces it")
     asker = Asker(out, sys.stdin.isatty() if interactive is None else interactive)
     answers = gather(args, asker)
-    typed = answers.password is not None and answers.password_file is None
+    typed = answers.password is not None and answers.password_file is None and answers.password_command is None
     if typed and password_path.exists() and not args.force:
         raise CantCreate(f"init: {password_path} exists; --force replaces it")
     account = _reach(answers)

@@ -137,7 +137,14 @@ def build_parser() -> argparse.ArgumentParser:
     init.add_argument("--example", action="store_true", help="print the example config to standard output")
     init.add_argument("--url", metavar="URL", help="the CardDAV/CalDAV server (e.g. https://dav.example.com/)")
     init.add_argument("--username", metavar="NAME", help="the user name on the server")
-    init.add_argument("--password-file", metavar="PATH", help="a file holding the password; the config names it")
+    secret = init.add_mutually_exclusive_group()
+    secret.add_argument("--password-file", metavar="PATH", help="a file holding the password; the config names it")
+    secret.add_argument(
+        "--password-command",
+        metavar="COMMAND",
+        help="a program that prints the password (e.g. 'pass show dav'; split as a shell would, run without one); "
+        "the config holds it as server.password_command",
+    )
     init.add_argument(
         "--addressbook",
         action="append",

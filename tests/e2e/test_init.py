@@ -108,6 +108,22 @@ def test_a_password_file_given_is_named_not_copied(
     assert main(["--config", str(cfg), "check"]) == 0
 
 
+def test_a_password_command_is_written_as_the_program_to_run(
+    radicale: DavServer, clean: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    secret = clean / "secret store"
+    secret.write_text(radicale.password + "\n")
+    cfg = clean / "config.toml"
+    command = f"cat '{secret}'"
+    assert main(["--config", str(cfg), "init", "--url", radicale.url, "--username", radicale.username,
+                 "--password-command", command, "--timezone", "UTC"]) == 0  # fmt: skip
+    server = tomllib.loads(cfg.read_text())["server"]
+    assert server["password_command"] == ["cat", str(secret)]
+    assert "password_file" not in server and not (clean / "password").exists()
+    assert radicale.password not in cfg.read_text()
+    assert main(["--config", str(cfg), "sync"]) == 0
+
+
 def test_without_config_flag_it_writes_where_syncd_looks(
     xandikos: DavServer, clean: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
