@@ -275,6 +275,8 @@ def run(args: argparse.Namespace, out: TextIO, *, interactive: bool | None = Non
         raise CantCreate(f"init: {password_path} exists; --force replaces it")
     account = _reach(answers)
     out.write(f"Reached {answers.url}: {counted(len(account.addressbooks), 'address book')}\n")
+    if not account.addressbooks:
+        out.write("  none yet: syncd reads every address book the server will have (contacts.addressbooks = [])\n")
     answers.addressbooks = choose_addressbooks(args, account, asker)
     answers.task_list = choose_task_list(args, account, asker, answers.task_list)
     password_file = answers.password_file

@@ -71,6 +71,45 @@ def test_a_list_owned_by_someone_else_is_named(
     assert "owned by" in out and "/bob/, not by you: a list shared with you does NOT show" in out
 
 
+@pytest.mark.parametrize(
+    ("edit", "said"),
+    [
+        (  # a list the user shares with others (calendarserver.org sharing, as iCloud and Nextcloud announce it)
+            (rb"<prop>", b'<prop><CS:invite><CS:user><href>mailto:bob@example.org</href></CS:user></CS:invite>'),
+            "shared: a shared list does NOT show in iPhone Reminders",
+        ),
+        (  # a list the user may only read
+            (rb"<current-user-privilege-set>.*?</current-user-privilege-set>",
+             b"<current-user-privilege-set><privilege><read /></privilege></current-user-privilege-set>"),
+            "read-only for you: syncd cannot write its reminders there",
+        ),
+    ],
+)  # fmt: skip
+def test_a_shared_or_read_only_list_is_named(
+    radicale: DavServer,
+    tmp_path: Path,
+    counting_proxy: ProxyFactory,
+    capsys: pytest.CaptureFixture[str],
+    edit: tuple[bytes, bytes],
+    said: str,
+) -> None:
+    proxy = counting_proxy(radicale.url)
+    cfg, _, list_url = setup(radicale, tmp_path, ("VTODO",), url=proxy.url)
+    path = urlsplit(list_url).path
+    pattern, replacement = edit
+
+    def rewrite(body: bytes) -> bytes:
+        changed = re.sub(pattern, replacement, body, count=1)
+        assert changed != body
+        return changed
+
+    proxy.fault = when(
+        Forward(edit=rewrite), method="PROPFIND", path=lambda p: p.rstrip("/") == path.rstrip("/"), body=b"owner"
+    )
+    out = check(cfg, capsys)
+    assert said in out
+
+
 def test_probe_leaves_nothing_behind_and_says_what_the_server_kept(
     dav: DavServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
