@@ -11,6 +11,7 @@ import contextlib
 import getpass
 import json
 import os
+import re
 import shlex
 import sys
 import tomllib
@@ -67,6 +68,10 @@ def machine_zone(
     return "UTC"
 
 
+def _is_url(url: str) -> bool:
+    return re.match(r"^https?://[^/\s]+", url) is not None and not any(c.isspace() for c in url)
+
+
 def _is_zone(name: str) -> bool:
     try:
         ZoneInfo(name)
@@ -109,14 +114,18 @@ class Asker:
 def gather(args: argparse.Namespace, asker: Asker) -> Answers:
     """Everything but the address books: from the flags, the environment, or the terminal."""
     url = args.url or ""
-    if not url:
-        if not asker.interactive:
-            raise UsageError(
-                "init: --url is required when standard input is not a terminal (or start from the documented "
-                "example: `syncd init --example`)"
-            )
-        while not url:
-            url = asker.ask("Server URL (e.g. https://dav.example.com/)")
+    if url and not _is_url(url):
+        raise UsageError(f"--url: {url!r} is not an http:// or https:// URL")
+    if not url and not asker.interactive:
+        raise UsageError(
+            "init: --url is required when standard input is not a terminal (or start from the documented "
+            "example: `syncd init --example`)"
+        )
+    while not url:
+        url = asker.ask("Server URL (e.g. https://dav.example.com/)")
+        if url and not _is_url(url):
+            asker.out.write(f"  {url!r} is not an http:// or https:// URL\n")
+            url = ""
     answers = Answers(url=url)
     answers.username = args.username if args.username is not None else ""
     if args.username is None and asker.interactive:

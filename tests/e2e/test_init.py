@@ -139,6 +139,11 @@ def test_no_url_without_a_terminal_is_a_usage_error(clean: Path, capsys: pytest.
     assert main(["--config", str(cfg), "init", "--username", "alice"]) == 2
     assert "--url" in capsys.readouterr().err
     assert not cfg.exists()
+    assert main(["--config", str(cfg), "init", "--url", "dav.example.org"]) == 2
+    assert "not an http:// or https:// URL" in capsys.readouterr().err
+    assert main(["--config", str(cfg), "init", "--url", "https://dav.example.org/", "--timezone", "Mars/Base"]) == 2
+    assert "not an IANA time zone" in capsys.readouterr().err
+    assert not cfg.exists()
 
 
 def test_an_existing_config_is_replaced_only_with_force(
