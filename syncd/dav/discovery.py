@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit, urlunsplit
 
 from lxml import etree
 
@@ -88,14 +88,25 @@ def describe_collection(client: DavClient, url: str) -> Collection | None:
     return None
 
 
+def as_collection(url: str) -> str:
+    """A base or home URL as a collection: its path ends with a slash. Cyrus (Fastmail) answers the DAV root
+    without its trailing slash with 404, while every server takes the collection's own form."""
+    if not url:
+        return url
+    parts = urlsplit(url)
+    if parts.path.endswith("/"):
+        return url
+    return urlunsplit(parts._replace(path=parts.path + "/"))
+
+
 def discover(client: DavClient, server: ServerConfig) -> Account:
     if not server.url and not (server.carddav_url and server.caldav_url):
         raise ConfigError("server.url: required (or both server.carddav_url and server.caldav_url)")
     principal = ""
-    card_home = server.carddav_url or None
-    cal_home = server.caldav_url or None
+    card_home = as_collection(server.carddav_url) or None
+    cal_home = as_collection(server.caldav_url) or None
     if not (card_home and cal_home):
-        start = server.url or server.carddav_url or server.caldav_url
+        start = as_collection(server.url or server.carddav_url or server.caldav_url)
         principal = _principal(client, start, "carddav") or _principal(client, start, "caldav") or ""
         if principal:
             card_home = card_home or _home(client, principal, "card:addressbook-home-set")

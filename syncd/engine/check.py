@@ -12,6 +12,7 @@ from urllib.parse import urljoin
 
 from syncd.core.account import Account, Collection, canonical, same_resource
 from syncd.core.circles import group_members
+from syncd.core.providers import advice
 from syncd.dav import discovery, tasks
 from syncd.dav.client import DavClient
 from syncd.dav.discovery import find_calendar, select_addressbooks
@@ -39,6 +40,7 @@ class Findings:
     sharing: discovery.Sharing | None = None  # of the task list
     calendars: dict[str, bool] = field(default_factory=dict)  # the events calendar: found?
     meetings: dict[str, bool] = field(default_factory=dict)  # interactions.calendars: found?
+    providers: list[str] = field(default_factory=list)  # what the known providers' quirks mean here
 
     @property
     def people(self) -> int:
@@ -84,6 +86,7 @@ def inspect(session: Session, reader: Reader, account: Account) -> Findings:
         found.calendars[settings.reminders.calendar] = find_calendar(account, settings.reminders.calendar) is not None
     for name in settings.interactions.calendars:
         found.meetings[name] = find_calendar(account, name) is not None
+    found.providers = provider_advice(session, account)
     return found
 
 
@@ -198,3 +201,9 @@ def probe(session: Session, found: Findings) -> list[Probe]:
     if found.task_list is not None:
         out.append(probe_task_list(session.clients.calendars, found.task_list))
     return out
+def provider_advice(session: Session, account: Account) -> list[str]:
+    """What the known providers of the contacts' and the reminders' servers mean for this setup."""
+    server = session.settings.server
+    contacts = account.addressbook_home or server.carddav_url or server.url
+    reminders = account.calendar_home or server.caldav_url or server.url
+    return advice(contacts, reminders)

@@ -71,6 +71,8 @@ def print_findings(loaded: LoadedConfig, found: Findings, out: TextIO) -> None:
     for name, there in found.meetings.items():
         state = "found" if there else "NOT FOUND: its meetings are not counted"
         say(f"meetings   calendar {name!r}: {state}\n")
+    for line in found.providers:
+        say(f"provider   {line}\n")
     zone = settings.schedule.timezone
     limit = counted(settings.reminders.daily_limit, "reminder")
     say(f"plan       up to {limit} a day; days are counted in {zone}\n")
