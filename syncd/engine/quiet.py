@@ -147,7 +147,16 @@ class Quiet:
         except (incremental.TokenRefused, incremental.NoSync, NotFound):
             return False
         self.reader.listed[url] = (token, listing)
-        return not listing.etags and not listing.deleted and listing.token == token
+        if listing.deleted or listing.token != token:
+            return False
+        # iCloud's change feed also lists members that did not change: one listed with the ETag the cache
+        # holds (and confirmed by an earlier read) is no change.
+        state = self.session.state
+        for href, etag in listing.etags.items():
+            row = state.synced_item(url, href)
+            if row is None or not etag or row[0] != etag or row[2]:
+                return False
+        return True
 
     def before_events(self, calendar: Collection) -> None:
         """Just before the events calendar is read: its sync token, for the memo."""
