@@ -31,7 +31,8 @@ requests, a given number of times.
     Truncate(10)                  forward, but send only the first 10 bytes of the response body, then close
     Forward(after=f, drop=True)   forward, call f(request, status) (the "hook after forwarding"), then answer,
                                   or with drop=True close the connection instead: the server did the work and
-                                  the client never hears of it; edit=g answers with g(body) instead of body
+                                  the client never hears of it; edit=g answers with g(body) instead of body;
+                                  strip=("If-Match",) forwards the request without those headers
 
 `unique_uids()` is a ready-made fault for a server that keeps iCalendar UIDs unique across all the calendars of
 an account (Cyrus, RFC 6638 scheduling): a PUT of an object whose UID is already stored in another calendar is
@@ -135,6 +136,7 @@ class Forward:
     after: Callable[[Request, int], object] | None = None
     drop: bool = False
     edit: Callable[[bytes], bytes] | None = None  # rewrites the response body (e.g. to inject hostile items)
+    strip: tuple[str, ...] = ()  # request headers not forwarded (e.g. "If-Match", for a server that ignores it)
 
 
 Action = Respond | Reset | Stall | Truncate | Forward
@@ -259,6 +261,18 @@ def unique_uids() -> Fault:
                     return Respond(403, UNIQUE_UID_ERROR, (("Content-Type", "application/xml; charset=utf-8"),))
         if request.method in ("PUT", "DELETE"):
             return Forward(after=stored)
+        return None
+
+    return fault
+
+
+def ignores_if_match() -> Fault:
+    """Google's CardDAV: a PUT's If-Match is not enforced (carddavclient QUIRKS: BUG_ETAGPRECOND_NOTCHECKED).
+    Every PUT that carries one is forwarded without it, so a stale write overwrites what is there."""
+
+    def fault(request: Request) -> Action | None:
+        if request.method == "PUT" and any(name.lower() == "if-match" for name in request.headers):
+            return Forward(strip=("If-Match",))
         return None
 
     return fault
@@ -478,6 +492,10 @@ class CountingProxy:
             self._set_status(record, action.status)  # before answering: the client may look at once
             self._send(handler, action.status, list(action.headers), action.body, method)
             return
+        if isinstance(action, Forward) and action.strip:
+            gone = {name.lower() for name in action.strip}
+            kept = {k: v for k, v in request.headers.items() if k.lower() not in gone}
+            request = Request(request.method, request.path, kept, request.body, request.index)
         try:
             status, reason, response_headers, response_body = self._forward(request)
         except (OSError, http.client.HTTPException) as err:

@@ -10,6 +10,7 @@ from typing import Protocol
 
 from syncd.core.account import Collection, same_resource
 from syncd.core.contacts import Card
+from syncd.core.providers import verify_writes
 from syncd.core.xsyncd import patch_xsyncd, xsyncd_values
 from syncd.dav.client import DavClient, NotFound, Refused
 from syncd.dav.multiget import ADDRESS_DATA, BATCH
@@ -82,6 +83,7 @@ def write_xsyncd(
     *,
     journal: WriteLog | None = None,
     dry_run: bool = False,
+    verify: bool | None = None,
 ) -> CardWrite | None:
     """Apply `compute(current X-SYNCD values) -> updates` to the card as the server has it now.
 
@@ -91,7 +93,16 @@ def write_xsyncd(
     `X-SYNCD-*` line behind one with the wanted value must still be removed.) `journal` records every PUT
     attempt; `dry_run` stops before the PUT and returns what would have been sent. A PUT the server refuses
     raises `Refused` (journaled as refused, with the server's reason).
+
+    `verify` (by default: when the provider table says the server ignores If-Match, as Google does) makes up
+    for the condition the server does not check: just before the PUT the card's ETag is read again (a change
+    since the first read is handled as a 412 would be), and after it the card is read back: X-SYNCD values
+    other than those written mean another edit landed at the same moment, and are logged as a warning. An
+    edit arriving between that last read and the PUT itself is still overwritten: such a server is best used
+    read-mostly.
     """
+    if verify is None:
+        verify = verify_writes(href)
     lost: tuple[str, dict[str, str]] | None = None  # the last attempt that got 412: (journal entry, after)
     for attempt in range(1, MAX_ATTEMPTS + 1):
         card = get_card(client, href)
@@ -110,6 +121,8 @@ def write_xsyncd(
             return CardWrite(href, before, after, card.etag, patched, card.text, dry_run=True)
         entry = journal.intent(href, card.etag, before, after) if journal is not None else ""
         try:
+            if verify and client.get(href).etag != card.etag:
+                raise PreconditionFailed(href)  # what the server would have answered, had it checked If-Match
             etag = client.put(href, patched, VCARD_TYPE, etag=card.etag)
         except PreconditionFailed:
             _outcome(journal, entry, "conflict")
@@ -127,8 +140,36 @@ def write_xsyncd(
             _outcome(journal, entry, "failed", detail=str(err))
             raise
         _outcome(journal, entry, "written", etag)
+        if verify:
+            same_etag = _read_back(client, href, patched)
+            etag = etag or same_etag
         return CardWrite(href, before, after, etag, patched, card.text)
     raise ServerError(f"{href}: kept changing on the server; gave up after {MAX_ATTEMPTS} attempts")
+
+
+def _read_back(client: DavClient, href: str, text: str) -> str:
+    """The card read back after a write to a server that ignores If-Match: its ETag when it holds the text
+    written, else ''; a warning when its X-SYNCD values are not those written."""
+    written = xsyncd_values(text)
+    try:
+        card = get_card(client, href)
+    except NotFound:
+        log.warning("%s was deleted on the server right after syncd wrote it", href)
+        return ""
+    found = xsyncd_values(card.text)
+    if found != written:
+        changed = ", ".join(
+            f"{k}: {written.get(k, '—')} → {found.get(k, '—')}"
+            for k in sorted(set(found) | set(written))
+            if found.get(k) != written.get(k)
+        )
+        log.warning(
+            "%s: read back after writing, its X-SYNCD values differ from those written (%s): another edit "
+            "landed at the same moment (this server does not enforce If-Match); the next sync looks again",
+            href,
+            changed,
+        )
+    return card.etag if card.text == text else ""
 
 
 def _outcome(journal: WriteLog | None, entry: str, outcome: str, etag: str = "", detail: str = "") -> None:
