@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Protocol
@@ -48,8 +50,28 @@ def read_addressbook(client: DavClient, addressbook: Collection) -> list[Card]:
     return list(multiget(client, addressbook, sorted(etags)))
 
 
+_MD5_ETAG = re.compile(r'^(?:W/)?"?([0-9a-f]{32})"?$')
+_VCARD3 = re.compile(rb"^VERSION:3\.0\r?$", re.MULTILINE | re.IGNORECASE)
+
+
 def get_card(client: DavClient, href: str) -> Card:
-    response = client.get(href)
+    """The card's bytes as the server stores them.
+
+    SabreDAV (Nextcloud, Baïkal) converts a card on GET to the vCard version the Accept header asks for, 3.0
+    when it names none (sabre-io/dav#834, `CardDAV\\Plugin::negotiateVCard`): a vCard 4.0 card comes back as
+    a conversion, and patching and PUTting that would turn the user's card into 3.0. Its ETag is the MD5 of
+    the stored bytes, so a 3.0 answer whose MD5 is not the ETag is asked for again as 4.0, and taken when
+    that one's MD5 is the ETag. Servers whose ETags are no MD5 (Radicale, Xandikos) are asked once."""
+    response = client.get(href, accept=VCARD_TYPE)
+    stored = _MD5_ETAG.match(response.etag.strip())
+    if (
+        stored is not None
+        and hashlib.md5(response.body).hexdigest() != stored.group(1)
+        and _VCARD3.search(response.body)
+    ):
+        as_four = client.get(href, accept=f"{VCARD_TYPE}; version=4.0")
+        if as_four.etag == response.etag and hashlib.md5(as_four.body).hexdigest() == stored.group(1):
+            response = as_four
     return Card(href=href, etag=response.etag, text=response.text())
 
 

@@ -298,8 +298,8 @@ class DavClient:
         finally:
             raw.close()
 
-    def get(self, url: str) -> Response:
-        return self.request("GET", url, ok=(200,))
+    def get(self, url: str, accept: str | None = None) -> Response:
+        return self.request("GET", url, headers={"Accept": accept} if accept else None, ok=(200,))
 
     def put(
         self, url: str, text: str | bytes, content_type: str, *, etag: str | None = None, create: bool = False

@@ -57,9 +57,11 @@ def test_an_edit_landing_with_the_write_is_reported(
         phone_edit(dav, href, contact_card("g-2", "Alan M. Turing", None, None))
 
     proxy = counting_proxy(dav.url, chain(when(Forward(after=after_put), method="PUT", times=1), ignores_if_match()))
-    with caplog.at_level(logging.WARNING, logger="syncd"):
-        with DavClient(username=dav.username, password=dav.password, deadline=5) as client:
-            result = write_xsyncd(client, proxy.to_proxy(href), lambda _v: {"X-SYNCD-CIRCLE": "3"}, verify=True)
+    with (
+        caplog.at_level(logging.WARNING, logger="syncd"),
+        DavClient(username=dav.username, password=dav.password, deadline=5) as client,
+    ):
+        result = write_xsyncd(client, proxy.to_proxy(href), lambda _v: {"X-SYNCD-CIRCLE": "3"}, verify=True)
     assert result is not None
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert any("X-SYNCD-CIRCLE: 3 → —" in w and "another edit" in w for w in warnings), warnings
