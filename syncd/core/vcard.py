@@ -2,7 +2,7 @@
 
 The reader unfolds lines (RFC 6350 folding and vCard 2.1 quoted-printable soft breaks) and splits each logical
 line into group, name, parameters and value. It is 20-40x faster than a full vobject parse, and it reads only;
-vobject stays available for anything that needs a full model.
+vobject is no dependency of syncd: the tests read the corpus with it, as the reference this reader must agree with.
 """
 
 from __future__ import annotations
