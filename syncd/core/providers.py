@@ -24,6 +24,7 @@ class Provider:
     one_component_per_calendar: bool = False  # a calendar holds either VEVENTs or VTODOs
     uids_unique_per_account: bool = False  # one UID in two calendars of an account is refused
     feed_reports_unchanged: bool = False  # sync-collection lists members that did not change
+    facts: tuple[str, ...] = ()  # what else is known, for the reader (syncd does not depend on these)
     sources: tuple[str, ...] = ()
 
 
@@ -36,7 +37,23 @@ ICLOUD = Provider(
     vcard3_only=True,
     one_component_per_calendar=True,  # MKCALENDAR: one component type per collection (vdirsyncer#593)
     feed_reports_unchanged=True,  # mstilkerich/carddavclient interop suite
-    sources=("nextcloud/tasks#627", "vdirsyncer#1145", "vdirsyncer#593", "lennart-k/rustical#265"),
+    uids_unique_per_account=True,  # python-caldav compatibility hints: save.duplicate-uid.cross-calendar
+    facts=(
+        "the home sets live on a partition host (pNN-contacts / pNN-caldav.icloud.com); hrefs may still name "
+        "caldav.icloud.com (python-caldav compatibility hints)",
+        "If-Match: * holds backwards: 412 on an existing object, creates a missing one (python-caldav hints; "
+        "syncd never sends it)",
+        "sync-collection ignores DAV:limit and lists the collection itself as a member (python-caldav hints)",
+        "a PROPFIND of Depth 1 on the principal is answered 400 (python-caldav hints)",
+        "If-None-Match: * on an existing card gets 403 (davx5-ose#2533)",
+    ),
+    sources=(
+        "nextcloud/tasks#627",
+        "vdirsyncer#1145",
+        "vdirsyncer#593",
+        "lennart-k/rustical#265",
+        "python-caldav compatibility_hints.py (icloud)",
+    ),
 )
 GOOGLE = Provider(
     key="google",
@@ -44,7 +61,12 @@ GOOGLE = Provider(
     hosts=("googleapis.com", "googleusercontent.com", "google.com"),
     tasks=False,  # no VTODO, no MKCALENDAR
     enforces_if_match=False,  # carddavclient QUIRKS: BUG_ETAGPRECOND_NOTCHECKED
-    sources=("mstilkerich/carddavclient QUIRKS",),
+    facts=(
+        "new cards get their UID replaced; TYPE parameters are normalised (carddavclient QUIRKS)",
+        "a sync-collection with an empty token is refused (carddavclient QUIRKS)",
+        "no MKCALENDAR, no VTODO (python-caldav hints: no_mkcalendar, no_todo)",
+    ),
+    sources=("mstilkerich/carddavclient QUIRKS", "python-caldav compatibility_hints.py (google)"),
 )
 FASTMAIL = Provider(
     key="fastmail",
@@ -52,20 +74,34 @@ FASTMAIL = Provider(
     hosts=("fastmail.com", "messagingengine.com"),
     vcard3_only=True,  # cyrus-imapd#2134
     one_component_per_calendar=True,  # vdirsyncer#824
-    uids_unique_per_account=True,  # Cyrus: 403 unique-scheduling-object-resource
-    sources=("cyrus-imapd#2134", "vdirsyncer#824"),
+    uids_unique_per_account=True,  # Cyrus: 403 unique-scheduling-object-resource (also python-caldav hints)
+    facts=("the DAV root needs its trailing slash (syncd adds it)",),
+    sources=("cyrus-imapd#2134", "vdirsyncer#824", "python-caldav compatibility_hints.py (cyrus)"),
 )
 NEXTCLOUD = Provider(
     key="nextcloud",
     name="Nextcloud",
     paths=("/remote.php/dav", "/remote.php/carddav", "/remote.php/caldav"),
-    sources=("sabre-io/dav#834",),
+    facts=(
+        "a GET answers in the vCard version Accept asks for, 3.0 when none (sabre-io/dav#834; syncd asks again "
+        "for a 4.0 card)",
+        "FN exactly once, else 415; vCard 2.1 refused",
+        "sync-collection from a token is cut at DAV:limit without a 507 (python-caldav hints; syncd sends no limit)",
+        "a deleted calendar stays in the trash bin and keeps its name taken (python-caldav hints)",
+    ),
+    sources=("sabre-io/dav#834", "python-caldav compatibility_hints.py (nextcloud)"),
 )
 BAIKAL = Provider(
     key="baikal",
     name="Baïkal",
     paths=("/dav.php", "/card.php", "/cal.php"),
-    sources=("sabre-io/dav#834",),
+    facts=(
+        "Digest authentication by default",
+        "a GET answers in the vCard version Accept asks for, 3.0 when none (sabre-io/dav#834)",
+        "FN exactly once, else 415",
+        "a second object with the same UID is stored (python-caldav hints: save.no-uid-conflict unsupported)",
+    ),
+    sources=("sabre-io/dav#834", "python-caldav compatibility_hints.py (baikal)"),
 )
 
 KNOWN = (ICLOUD, GOOGLE, FASTMAIL, NEXTCLOUD, BAIKAL)
