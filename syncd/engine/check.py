@@ -201,6 +201,8 @@ def probe(session: Session, found: Findings) -> list[Probe]:
     if found.task_list is not None:
         out.append(probe_task_list(session.clients.calendars, found.task_list))
     return out
+
+
 def provider_advice(session: Session, account: Account) -> list[str]:
     """What the known providers of the contacts' and the reminders' servers mean for this setup."""
     server = session.settings.server
