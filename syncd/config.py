@@ -11,7 +11,7 @@ import subprocess
 from collections.abc import Callable
 from datetime import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
@@ -57,6 +57,7 @@ class ServerConfig(_Section):
     caldav_url: str = ""
     verify_tls: bool | str = True
     timeout: float = Field(default=10.0, gt=0, le=120)
+    auth: Literal["auto", "basic", "digest"] = "auto"  # "auto": Basic, or Digest when the server asks for it
 
     @field_validator("verify_tls", mode="before")
     @classmethod

@@ -1,4 +1,5 @@
-"""Fixtures for every test folder: one Radicale and one Xandikos per test run; `dav` runs a test against both;
+"""Fixtures for every test folder: one Radicale, one Xandikos and one SabreDAV per test run; `dav` runs a test against
+Radicale and Xandikos, `sabredav` is added where a test names it;
 `counting_proxy` makes recording proxies (tests/proxy.py) and closes them when the test ends. At the start of a
 run, the programs in tests/system_packages.py that are missing are installed or named."""
 
@@ -13,7 +14,7 @@ import pytest
 
 from tests import system_packages
 from tests.proxy import CountingProxy, Fault, ProxyFactory
-from tests.servers import DavServer, radicale_server, xandikos_server
+from tests.servers import DavServer, radicale_server, sabredav_server, xandikos_server
 
 _SYSTEM: list[str] = []  # what the session start did about missing system packages, for the header
 
@@ -46,6 +47,14 @@ def radicale(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DavServer]:
 @pytest.fixture(scope="session")
 def xandikos(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DavServer]:
     process, server = xandikos_server(tmp_path_factory.mktemp("xandikos"))
+    yield server
+    process.stop()
+
+
+@pytest.fixture(scope="session")
+def sabredav(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DavServer]:
+    """SabreDAV 1.8 (Debian's php-sabre-dav) under `php -S`: Digest auth only, no sync-collection."""
+    process, server = sabredav_server(tmp_path_factory.mktemp("sabredav"), system_packages.need("php"))
     yield server
     process.stop()
 

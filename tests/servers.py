@@ -1,11 +1,15 @@
-"""Real DAV servers for the tests: Radicale (htpasswd auth) and Xandikos (no auth), each started
-once per test run on 127.0.0.1 with a random port and a temporary store.
+"""Real DAV servers for the tests: Radicale (htpasswd auth, Basic), Xandikos (no auth) and SabreDAV (the library
+under Nextcloud and Baïkal; Digest auth, no sync-collection), each started once per test run on 127.0.0.1 with a
+random port and a temporary store.
 
 Every test makes its own collections (unique names), so tests never see each other's data.
 """
 
 from __future__ import annotations
 
+import hashlib
+import os
+import sqlite3
 import subprocess
 import sys
 import uuid
@@ -18,6 +22,9 @@ import requests
 
 from syncd.app.localserver import LocalRadicale, free_port, stop_process, wait_for_port
 
+# For `@pytest.mark.parametrize("dav", EVERY_SERVER, indirect=True)`: a test that runs against SabreDAV too.
+EVERY_SERVER = ["radicale", "xandikos", "sabredav"]
+
 VCARD = "text/vcard; charset=utf-8"
 ICAL = "text/calendar; charset=utf-8"
 
@@ -26,16 +33,21 @@ ICAL = "text/calendar; charset=utf-8"
 class DavServer:
     """What a test needs to know about one running server."""
 
-    kind: str  # "radicale" or "xandikos"
+    kind: str  # "radicale", "xandikos" or "sabredav"
     url: str  # base URL, as a user would put in server.url
     username: str
     password: str
     addressbook_home: str  # absolute URL
     calendar_home: str  # absolute URL
+    digest: bool = False  # the server answers only Digest authentication
 
     @property
-    def auth(self) -> tuple[str, str] | None:
-        return (self.username, self.password) if self.username else None
+    def auth(self) -> tuple[str, str] | requests.auth.HTTPDigestAuth | None:
+        if not self.username:
+            return None
+        if self.digest:
+            return requests.auth.HTTPDigestAuth(self.username, self.password)
+        return (self.username, self.password)
 
     def http(self, method: str, url: str, body: bytes | str | None = None, **headers: str) -> requests.Response:
         data = body.encode() if isinstance(body, str) else body
@@ -196,4 +208,66 @@ def xandikos_server(root: Path) -> tuple[RunningXandikos, DavServer]:
         password="",
         addressbook_home=base + "user/contacts/",
         calendar_home=base + "user/calendars/",
+    )
+
+
+SABRE_DIR = Path(__file__).parent / "sabredav"
+SABRE_REALM = "SabreDAV"  # as tests/sabredav/server.php sets it
+
+
+class RunningSabreDAV:
+    """tests/sabredav/server.php (SabreDAV from Debian's php-sabre-dav) served by `php -S`, on a fresh SQLite
+    database with one user, who has Digest credentials and a principal."""
+
+    def __init__(self, root: Path, php: str, username: str, password: str) -> None:
+        self.root = root
+        self.php = php
+        self.username = username
+        self.password = password
+        self.port = free_port()
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> RunningSabreDAV:
+        self.root.mkdir(parents=True, exist_ok=True)
+        database = self.root / "sabredav.sqlite"
+        digest = hashlib.md5(f"{self.username}:{SABRE_REALM}:{self.password}".encode()).hexdigest()
+        principal = f"principals/{self.username}"
+        with sqlite3.connect(database) as db:
+            db.executescript((SABRE_DIR / "schema.sql").read_text(encoding="utf-8"))
+            db.execute("INSERT INTO users (username, digesta1) VALUES (?, ?)", (self.username, digest))
+            db.executemany(
+                "INSERT INTO principals (uri, email, displayname) VALUES (?, ?, ?)",
+                [
+                    (principal, f"{self.username}@example.org", self.username.title()),
+                    (f"{principal}/calendar-proxy-read", None, None),
+                    (f"{principal}/calendar-proxy-write", None, None),
+                ],
+            )
+        db.close()
+        args = [self.php, "-S", f"127.0.0.1:{self.port}", str(SABRE_DIR / "server.php")]
+        env = {**os.environ, "SYNCD_SABRE_DB": str(database)}
+        log = open(self.root / "sabredav.log", "ab")  # noqa: SIM115
+        self.process = subprocess.Popen(
+            args, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env, cwd=self.root
+        )
+        log.close()
+        wait_for_port("127.0.0.1", self.port, self.process)
+        return self
+
+    def stop(self) -> None:
+        if self.process is not None:
+            stop_process(self.process)
+
+
+def sabredav_server(root: Path, php: str) -> tuple[RunningSabreDAV, DavServer]:
+    server = RunningSabreDAV(root, php, username="alice", password="s3cret-Pa55word").start()
+    base = f"http://127.0.0.1:{server.port}/"
+    return server, DavServer(
+        kind="sabredav",
+        url=base,
+        username=server.username,
+        password=server.password,
+        addressbook_home=base + f"addressbooks/{server.username}/",
+        calendar_home=base + f"calendars/{server.username}/",
+        digest=True,
     )

@@ -23,16 +23,22 @@ PACKAGES: dict[str, tuple[str, ...]] = {
     "chromium": ("chromium", "fonts-dejavu-core"),  # the report page rendered in a real browser
     "systemd-analyze": ("systemd",),  # the units in systemd/ verified
     "openssl": ("openssl",),  # a self-signed certificate for a test https server
+    "php": ("php-cli", "php-sabre-dav", "php-sqlite3", "php-xml", "php-mbstring"),  # SabreDAV (tests/sabredav/)
 }
 
 # other names a program goes by on other distributions
 ALIASES: dict[str, tuple[str, ...]] = {"chromium": ("chromium", "chromium-browser")}
+
+# files the packages bring besides the program, which must be there too (php alone may be installed)
+FILES: dict[str, tuple[str, ...]] = {"php": ("/usr/share/php/Sabre/autoload.php",)}
 
 APT_TIMEOUT = 1200.0  # seconds for update and install together
 LOG = Path(tempfile.gettempdir()) / "syncd-test-apt-get.log"
 
 
 def which(program: str) -> str | None:
+    if not all(Path(file).exists() for file in FILES.get(program, ())):
+        return None
     for name in ALIASES.get(program, (program,)):
         found = shutil.which(name)
         if found:

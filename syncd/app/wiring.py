@@ -41,6 +41,7 @@ def make_client(settings: Settings, cls: Callable[..., DavClient] = DavClient, *
         password=password,
         verify=server.verify_tls,
         timeout=server.timeout,
+        auth=server.auth,
         **extra,
     )
 

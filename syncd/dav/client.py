@@ -7,6 +7,9 @@ errors and 502/503/504 until a deadline (a one-shot command gives up within 30 s
 syncd errors here: 401 -> AuthError, unreachable/5xx -> ServerError, 412 -> PreconditionFailed, 404 ->
 NotFound, any other 4xx to a write (and a 412 naming a DAV:error condition) -> Refused, carrying the
 server's reason read from the answer's body (`explain`).
+Authentication (`auth`): "basic" sends Basic credentials with every request; "digest" answers the server's Digest
+challenge; "auto" sends Basic and, the first time a 401 asks for Digest, answers that instead for the rest of the
+client's life (the request is sent once more, body and conditions unchanged).
 Redirects are followed here, at most five hops, with the credentials only where `syncd.dav.redirects` lets
 them go (the same site; never from https to http). Neither the password, the Authorization header nor a URL's
 user:password part is ever logged.
@@ -24,6 +27,7 @@ from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit
 
 import requests
+from requests.auth import HTTPDigestAuth
 
 from syncd.dav.multistatus import (
     NS,
@@ -44,6 +48,7 @@ _RETRY_STATUS = {502, 503, 504}
 # Requests that may be sent again when the answer was lost: they change nothing, or (below) they carry a
 # condition that makes a second arrival fail harmlessly with 412 instead of applying twice.
 _IDEMPOTENT = {"GET", "HEAD", "OPTIONS", "PROPFIND", "REPORT"}
+AUTH_SCHEMES = ("auto", "basic", "digest")
 MAX_RESPONSE_BYTES = 256 * 1024 * 1024
 RETRY_BACKOFF = 0.5  # seconds before the first retry; doubled for each further one (at most 8 s)
 RETRIES = 4  # retries of one request at most (0.5 + 1 + 2 + 4 s of waiting), within the deadline
@@ -119,11 +124,17 @@ class DavClient:
         timeout: float = 10.0,
         deadline: float = 25.0,
         retries: int = RETRIES,
+        auth: str = "auto",
     ) -> None:
+        if auth not in AUTH_SCHEMES:
+            raise ValueError(f"auth must be one of {', '.join(AUTH_SCHEMES)}, not {auth!r}")
         self.session = requests.Session()
         self.session.headers["User-Agent"] = "syncd"
-        if username:
-            self.session.auth = (username, password or "")
+        self.auth = auth
+        self._password = password or ""
+        if username:  # Basic as a tuple; "auto" changes it to Digest when a server asks (`_digest_instead`)
+            digest = auth == "digest"
+            self.session.auth = HTTPDigestAuth(username, self._password) if digest else (username, self._password)
         self.session.verify = verify
         self.username = username
         self.timeout = timeout
@@ -202,8 +213,10 @@ class DavClient:
                     f"(HTTP 401): syncd sends them only within the site of the server it was given"
                 )
             if status == 401:
-                who = f"user {self.username!r}" if self.username else "anonymous access"
-                raise AuthError(f"{_origin(url)} refused {who} (HTTP 401): check server.username and the password")
+                if self._digest_instead(response):
+                    attempt -= 1  # not a retry: the same request, answered the way the server asks
+                    continue
+                raise self._auth_error(url, response)
             # 412: the ETag or absence a write was conditional on no longer holds, a race (re-read). A 412 that
             # names a DAV:error condition instead (Xandikos: `<C:valid-address-data/>`, `<C:no-uid-conflict/>`)
             # is the server refusing what was sent, which no re-read changes: below, `Refused`.
@@ -218,6 +231,31 @@ class DavClient:
             if 400 <= status < 500 and method.upper() in WRITE_METHODS:  # 412 here only with a condition
                 raise Refused(method, url, status, body, reason)
             raise HTTPStatusError(method, url, status, body, reason)
+
+    def _digest_instead(self, response: requests.Response) -> bool:
+        """auto: the server refused Basic and asks for Digest: answer Digest from now on (True: send again)."""
+        if self.auth != "auto" or not self.username or isinstance(self.session.auth, HTTPDigestAuth):
+            return False
+        if "digest" not in _challenges(response):
+            return False
+        log.debug("the server asks for Digest authentication: answering it from now on")
+        self.session.auth = HTTPDigestAuth(self.username, self._password)
+        return True
+
+    def _auth_error(self, url: str, response: requests.Response) -> AuthError:
+        who = f"user {self.username!r}" if self.username else "anonymous access"
+        offered = _challenges(response)
+        if self.auth == "basic" and "digest" in offered and "basic" not in offered:
+            return AuthError(
+                f"{_origin(url)} refused {who} (HTTP 401): the server asks for Digest authentication, "
+                'and server.auth = "basic" sends Basic only: set server.auth = "auto" or "digest"'
+            )
+        if self.auth == "digest" and "basic" in offered and "digest" not in offered:
+            return AuthError(
+                f"{_origin(url)} refused {who} (HTTP 401): the server asks for Basic authentication, "
+                'and server.auth = "digest" answers Digest only: set server.auth = "auto" or "basic"'
+            )
+        return AuthError(f"{_origin(url)} refused {who} (HTTP 401): check server.username and the password")
 
     def _send(self, method: str, url: str, body: bytes | None, headers: Mapping[str, str] | None) -> requests.Response:
         self.counts[method] += 1
@@ -341,6 +379,18 @@ _CONDITION_NS = {NS["d"], NS["card"], NS["cal"], NS["cs"]}
 _MESSAGE_TAGS = {"{http://sabredav.org/ns}message", f"{{{NS['d']}}}responsedescription"}
 _MAX_REASON = 200
 _TITLE = re.compile(rb"<title[^>]*>(.*?)</title", re.IGNORECASE | re.DOTALL)
+
+
+_QUOTED = re.compile(r'"(?:[^"\\]|\\.)*"')
+# A scheme starts the header or follows a comma, and is followed by its parameters, a token68, or nothing;
+# a parameter's name is followed by "=".
+_SCHEME = re.compile(r"(?:^|,)\s*([A-Za-z][\w!#$%&'*+.^`|~-]*)(?=\s+[^\s=,]|\s*(?:,|$))")
+
+
+def _challenges(response: requests.Response) -> set[str]:
+    """The authentication schemes a 401 offers (`WWW-Authenticate`), lower case: {"basic", "digest"}."""
+    header = _QUOTED.sub('""', response.headers.get("WWW-Authenticate", ""))  # a realm may hold "Basic, ..."
+    return {scheme.lower() for scheme in _SCHEME.findall(header)}
 
 
 def explain(status: int, phrase: str, content_type: str, body: bytes) -> str:

@@ -1,9 +1,9 @@
-"""Writing X-SYNCD values through real servers (Radicale and Xandikos) loses nothing of the user's card.
+"""Writing X-SYNCD values through real servers (Radicale, Xandikos, SabreDAV) loses nothing of the user's card.
 
 For every corpus card: upload it, take what the server *serves* as the user's card (Radicale re-serializes
-uploads; Xandikos stores bytes verbatim), then let `syncd.dav.carddav.write_xsyncd` set, change and remove
+uploads; Xandikos and SabreDAV store bytes verbatim), then let `syncd.dav.carddav.write_xsyncd` set, change and remove
 X-SYNCD values. The text syncd PUTs must keep every non-X-SYNCD byte of what was served, in order.
-Xandikos must then serve exactly what syncd PUT; Radicale re-serializes syncd's PUT too, and the tests pin
+Xandikos and SabreDAV must then serve exactly what syncd PUT; Radicale re-serializes syncd's PUT too, and the tests pin
 down that this second pass changes nothing but the X-SYNCD lines' position (it is a fixpoint), so syncd's
 writes never make Radicale drift the card further.
 
@@ -32,7 +32,7 @@ from syncd.core.xsyncd import patch_xsyncd, xsyncd_values
 from syncd.dav.carddav import Compute, read_addressbook, write_xsyncd
 from syncd.dav.client import DavClient
 from tests.factories import CORPUS, GOOD_CARDS, read_corpus
-from tests.servers import DavServer
+from tests.servers import EVERY_SERVER, DavServer
 from tests.vcard_reference import without_xsyncd
 
 # Cards a server will not take from a client (so there is nothing for syncd to write), and why. Every other
@@ -49,7 +49,20 @@ REFUSED = {
         # it fails with 500: see test_read_addressbook_survives_a_card_the_server_cannot_multiget.
         "nonascii-split-utf8.vcf": "answers 500 to a body that is not valid UTF-8",
     },
+    "sabredav": {
+        # SabreDAV 1.8 (sabre/vobject 2.1) only; sabre/vobject 3 and later, under Nextcloud and Baïkal, read it.
+        "outlook-21.vcf": "vobject 2.1 cannot parse vCard 2.1 quoted-printable soft line breaks (HTTP 415)",
+    },
 }
+# Servers that store a card's bytes as they were PUT, and serve exactly those.
+VERBATIM = {"xandikos", "sabredav"}
+# Except a body that is not valid UTF-8: SabreDAV (1.8 as today, `StringUtil::ensureUTF8`) and Radicale take it
+# for Latin-1 and store it as UTF-8 mojibake.
+NOT_UTF8 = "nonascii-split-utf8.vcf"
+
+
+def verbatim(dav: DavServer, name: str) -> bool:
+    return dav.kind in VERBATIM and not (dav.kind == "sabredav" and name == NOT_UTF8)
 
 
 Headers = Mapping[str, str] | None
@@ -141,6 +154,7 @@ STEPS: list[dict[str, str | None]] = [
 ]
 
 
+@pytest.mark.parametrize("dav", EVERY_SERVER, indirect=True)
 @pytest.mark.parametrize("name", GOOD_CARDS)
 def test_write_xsyncd_keeps_every_other_byte(dav: DavServer, name: str) -> None:
     _, addressbook = dav.make_addressbook()
@@ -151,7 +165,7 @@ def test_write_xsyncd_keeps_every_other_byte(dav: DavServer, name: str) -> None:
     href = upload(dav, addressbook, name)
     assert href is not None
     original = served(dav, href)
-    if dav.kind == "xandikos":
+    if verbatim(dav, name):
         assert original.encode("utf-8", "surrogateescape") == (CORPUS / name).read_bytes()  # stored verbatim
     expected = xsyncd_values(original)
     with client_for(dav) as client:
@@ -171,7 +185,7 @@ def test_write_xsyncd_keeps_every_other_byte(dav: DavServer, name: str) -> None:
             assert write.text == patch_xsyncd(before, step)
             after = served(dav, href)
             assert xsyncd_values(after) == expected
-            if dav.kind == "xandikos":
+            if dav.kind in VERBATIM:  # also the mojibake SabreDAV made, now valid UTF-8
                 assert after == write.text
                 assert write.etag and write.etag == dav.get(href).headers["ETag"]
             else:
@@ -184,7 +198,7 @@ def test_write_xsyncd_keeps_every_other_byte(dav: DavServer, name: str) -> None:
         assert_no_unconditional_put(client)
     final = served(dav, href)
     assert content_lines(final) == content_lines(original)
-    if dav.kind == "xandikos":
+    if dav.kind in VERBATIM:
         assert without_xsyncd(final) == without_xsyncd(original)
 
 
@@ -218,6 +232,7 @@ class PhoneEditsFirst(RecordingClient):
         return super().put(url, text, content_type, etag=etag, create=create)
 
 
+@pytest.mark.parametrize("dav", EVERY_SERVER, indirect=True)
 @pytest.mark.parametrize("name", ["apple-iphone.vcf", "thunderbird.vcf", "xsyncd-existing.vcf"])
 def test_412_keeps_the_phones_edit_and_syncds(dav: DavServer, name: str) -> None:
     _, addressbook = dav.make_addressbook()
@@ -258,7 +273,7 @@ def test_412_keeps_the_phones_edit_and_syncds(dav: DavServer, name: str) -> None
     # syncd patched the phone's version, not its own stale copy.
     [phones_version] = phone_text
     assert write.text == patch_xsyncd(phones_version, compute(xsyncd_values(phones_version)))
-    if dav.kind == "xandikos":
+    if dav.kind in VERBATIM:
         assert final == write.text
     else:
         assert content_lines(final) == content_lines(phones_version)
@@ -268,6 +283,7 @@ def corpus_contact(name: str) -> Contact:
     return contact_from_card(Card(href="", etag="", text=read_corpus(name)))
 
 
+@pytest.mark.parametrize("dav", EVERY_SERVER, indirect=True)
 def test_read_addressbook_returns_every_card(dav: DavServer) -> None:
     name, url = dav.make_addressbook()
     uploaded: dict[str, str] = {}
@@ -300,8 +316,8 @@ def test_read_addressbook_returns_every_card(dav: DavServer) -> None:
             wanted.title,
             wanted.bday,
         )
-        if dav.kind == "radicale" and corpus_name == "nonascii-split-utf8.vcf":
-            # Radicale decodes a body that is not UTF-8 as Latin-1 and stores the mojibake: "Ð¯Ñ\x80Ð¾..."
+        if dav.kind in ("radicale", "sabredav") and corpus_name == NOT_UTF8:
+            # Radicale and SabreDAV decode a body that is not UTF-8 as Latin-1 and store the mojibake: "Ð¯Ñ\x80Ð¾..."
             assert contact.name != wanted.name and "Ð" in contact.name
             continue
         if dav.kind == "radicale":

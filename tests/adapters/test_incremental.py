@@ -1,7 +1,7 @@
 """Incremental reads against real Radicale and Xandikos, counted at a proxy: a no-change cycle is one REPORT
 per collection, a changed card is fetched alone, a deleted one disappears, a refused token and a server
-without sync-collection still give the right contacts, 507 truncation is followed, and the local cache
-falls back to a full read when it is damaged."""
+without sync-collection (one made so by the proxy, and SabreDAV 1.8, which has none) still give the right
+contacts, 507 truncation is followed, and the local cache falls back to a full read when it is damaged."""
 
 from __future__ import annotations
 
@@ -421,3 +421,36 @@ def test_what_a_cycle_changes_in_memory_stays_out_of_the_next(
     assert second.contacts["inc-1"].xsyncd["X-SYNCD-CIRCLE"] == "2"
     assert second.contacts["inc-1"].emails == []
     assert not any(t.done for t in second.tasks)
+
+
+@pytest.mark.parametrize("dav", ["sabredav"], indirect=True)
+def test_without_sync_collection_only_changes_are_fetched(
+    setup: tuple[DavServer, str, Path, CountingProxy, Bodies],
+) -> None:
+    # SabreDAV 1.8 offers no sync-collection: every cycle lists the members' ETags with PROPFIND and fetches only
+    # what is new or changed with a multiget.
+    dav, ab_url, cfg, proxy, bodies = setup
+    sync(cfg)
+    assert not [b for b in bodies.reports() if b"sync-collection" in b], "never asked for"
+    assert not [r for r in proxy.writes() if "/ab-" in r.path], "a first run writes no cards"
+
+    proxy.reset()
+    bodies.clear()
+    sync(cfg)
+    answered = [r.method for r in proxy.snapshot() if r.status != 401]  # not the Digest challenges (test_auth.py)
+    assert answered == ["PROPFIND", "PROPFIND"], proxy.methods()  # one listing per collection, nothing fetched
+
+    edit(dav, ab_url + "c3.vcf", numbered_card(3, "Renamed Person"))
+    proxy.reset()
+    bodies.clear()
+    world = read(cfg)
+    assert names(world)["inc-3"] == "Renamed Person" and len(world.contacts) == 12
+    assert [[h.rsplit(b"/", 1)[1] for h in hrefs] for hrefs in bodies.multigets()] == [[b"c3.vcf"]]
+
+    r = dav.http("DELETE", ab_url + "c4.vcf")
+    assert r.status_code in (200, 204)
+    proxy.reset()
+    bodies.clear()
+    world = read(cfg)
+    assert "inc-4" not in world.contacts and len(world.contacts) == 11
+    assert bodies.multigets() == [] and "REPORT" not in proxy.counts()

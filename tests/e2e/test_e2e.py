@@ -16,7 +16,7 @@ import pytest
 from syncd.app.cli import main
 from tests.factories import contact_card
 from tests.proxy import CountingProxy
-from tests.servers import ICAL, DavServer
+from tests.servers import EVERY_SERVER, ICAL, DavServer
 from tests.world import card_values, find_list, tasks_by_contact
 
 # (uid, name, circle or None, last contact or None)
@@ -51,6 +51,7 @@ def move_due(dav: DavServer, href: str, new_due: str) -> None:
     dav.put(href, text, ICAL, **{"If-Match": r.headers["ETag"]})
 
 
+@pytest.mark.parametrize("dav", EVERY_SERVER, indirect=True)
 def test_full_loop(dav: DavServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     ab_name, ab_url = dav.make_addressbook()
     for person in PEOPLE:

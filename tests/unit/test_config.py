@@ -60,6 +60,7 @@ def test_example_loads_with_the_contract_values() -> None:
     assert settings.server.password is None
     assert settings.server.password_file is None  # commented out: the file works as it is copied
     assert settings.server.verify_tls is True
+    assert settings.server.auth == "auto"
     assert settings.contacts.addressbooks == [] and settings.contacts.default_circle == ""
     assert settings.reminders.task_list == "Keep in touch"
     assert settings.reminders.calendar == "" and settings.reminders.due_time == ""
@@ -351,6 +352,7 @@ def test_unknown_key_names_the_key_and_the_file(tmp_path: Path, text: str, key: 
         ('[server]\nverify_tls = ["yes"]\n', "server.verify_tls"),
         ('[server]\nverify_tls = ""\n', "server.verify_tls"),
         ("[server]\nverify_tls = 1\n", "server.verify_tls"),
+        ('[server]\nauth = "ntlm"\n', "server.auth"),
         ("[interactions]\ncalendars = [1, 2]\n", "interactions.calendars[0]"),
     ],
 )
