@@ -89,8 +89,9 @@ class ServerConfig(_Section):
 
     def resolve_password(self, key: str = "server") -> str | None:
         """The password from the first of `password`, `password_file`, `password_command`, or systemd's
-        credential `password`. `key` is the table's dotted name in errors (`server`). A command runs once
-        per process (`run_password_command`)."""
+        credential: `password` for `[server]`, `NAME.password` for `[accounts.NAME]`. `key` is the table's
+        dotted name (`server`, `accounts.NAME`), in errors too. A command runs once per process
+        (`run_password_command`)."""
         if self.password is not None:
             return self.password.get_secret_value()
         candidates: list[Path] = []
@@ -99,7 +100,8 @@ class ServerConfig(_Section):
         elif self.password_command is not None:
             return run_password_command(self.password_command, self.password_timeout, f"{key}.password_command")
         elif os.environ.get("CREDENTIALS_DIRECTORY"):
-            credential = Path(os.environ["CREDENTIALS_DIRECTORY"]) / "password"
+            account = key.removeprefix("accounts.") if key.startswith("accounts.") else ""
+            credential = Path(os.environ["CREDENTIALS_DIRECTORY"]) / (f"{account}.password" if account else "password")
             if not credential.exists():  # other credentials, but no password: none is needed
                 return None
             candidates.append(credential)
@@ -109,6 +111,11 @@ class ServerConfig(_Section):
             except OSError as err:
                 raise ConfigError(f"{key}.password_file: cannot read {path}: {err.strerror}") from err
         return None
+
+    @property
+    def configured(self) -> bool:
+        """Whether it says where the server is: `url`, or both collection homes."""
+        return bool(self.url or (self.carddav_url and self.caldav_url))
 
 
 # A password command's answer, by argv: it runs once per process, however many clients, cycles or reloads.
@@ -147,11 +154,13 @@ def run_password_command(argv: list[str], timeout: float, key: str) -> str:
 
 
 class ContactsConfig(_Section):
+    account: str = ""  # where the address books are: "" = [server], else a key of [accounts]
     addressbooks: list[str] = Field(default_factory=list)
     default_circle: str = ""
 
 
 class RemindersConfig(_Section):
+    account: str = ""  # where the task list and the events calendar are: "" = [server], else an [accounts] key
     task_list: str = "Keep in touch"
     calendar: str = ""
     daily_limit: int = Field(default=5, ge=1, le=200)
@@ -235,6 +244,7 @@ class RuleConfig(_Section):
 
 
 class InteractionsConfig(_Section):
+    account: str = ""  # where these calendars are: "" = [server], else a key of [accounts]
     calendars: list[str] = Field(default_factory=list)
     match_names: bool = False  # an event whose SUMMARY names a contact (full name, whole words) counts too
 
@@ -283,6 +293,15 @@ class EventsConfig(_Section):
 class GoalsConfig(_Section):
     categories: dict[str, int] = Field(default_factory=dict)
     touches_per_year: int = Field(default=1000, ge=1)
+
+
+def account_keys(settings: Settings) -> list[tuple[str, str]]:
+    """The keys that name an account, with their values."""
+    return [
+        ("contacts.account", settings.contacts.account),
+        ("reminders.account", settings.reminders.account),
+        ("interactions.account", settings.interactions.account),
+    ]
 
 
 def _default_circles() -> dict[str, CircleConfig]:
@@ -343,6 +362,7 @@ class Settings(BaseSettings):
 
     state_dir: Path = Field(default_factory=default_state_dir)
     server: ServerConfig = Field(default_factory=ServerConfig)
+    accounts: dict[str, ServerConfig] = Field(default_factory=dict)
     contacts: ContactsConfig = Field(default_factory=ContactsConfig)
     reminders: RemindersConfig = Field(default_factory=RemindersConfig)
     circles: dict[str, CircleConfig] = Field(default_factory=_default_circles)
@@ -379,8 +399,20 @@ class Settings(BaseSettings):
                 raise ValueError(f"circle key {key!r} must be letters, digits, - or _ (and not 'none')")
         return value
 
+    @field_validator("accounts")
+    @classmethod
+    def _account_names(cls, value: dict[str, ServerConfig]) -> dict[str, ServerConfig]:
+        for key in value:
+            if not re.match(r"^[A-Za-z0-9_-]+$", key):
+                raise ValueError(f"account name {key!r} must be letters, digits, - or _")
+        return value
+
     @model_validator(mode="after")
     def _references(self) -> Settings:
+        for key, name in account_keys(self):
+            if name and name not in self.accounts:
+                known = ", ".join(['[server] ("")', *(f"[accounts.{n}] ({n!r})" for n in self.accounts)])
+                raise ValueError(f"{key}: {name!r} is not an account; known: {known}")
         if self.contacts.default_circle and self.contacts.default_circle not in self.circles:
             raise ValueError(f"contacts.default_circle: {self.contacts.default_circle!r} is not a circle")
         for i, rule in enumerate(self.rules):
@@ -389,6 +421,21 @@ class Settings(BaseSettings):
         return self
 
     # Derived views -------------------------------------------------------------------------------
+
+    def server_for(self, account: str) -> ServerConfig:
+        """The server settings of an account: "" is `[server]`, another name `[accounts.NAME]`."""
+        return self.accounts[account] if account else self.server
+
+    @property
+    def roles(self) -> dict[str, list[str]]:
+        """Each account in use, by name ("" = `[server]`), with what it serves, in the order "contacts",
+        "reminders", "meetings" (the last only when `interactions.calendars` names any)."""
+        found: dict[str, list[str]] = {}
+        for role, name in (("contacts", self.contacts.account), ("reminders", self.reminders.account)):
+            found.setdefault(name, []).append(role)
+        if self.interactions.calendars:
+            found.setdefault(self.interactions.account, []).append("meetings")
+        return found
 
     def circle_rank(self, key: str) -> int:
         return list(self.circles).index(key)

@@ -179,8 +179,12 @@ def load_config(explicit: str | None = None, *, require_file: bool = False) -> L
 
 
 def _warn_readable_password(path: Path, data: Mapping[str, Any]) -> None:
-    server = data.get("server")
-    if not isinstance(server, Mapping) or "password" not in server:
+    sections = [("server", data.get("server"))]
+    accounts = data.get("accounts")
+    if isinstance(accounts, Mapping):
+        sections += [(f"accounts.{name}", section) for name, section in accounts.items()]
+    holding = [key for key, section in sections if isinstance(section, Mapping) and "password" in section]
+    if not holding:
         return
     try:
         mode = path.stat().st_mode
@@ -188,7 +192,9 @@ def _warn_readable_password(path: Path, data: Mapping[str, Any]) -> None:
         return
     if mode & (stat.S_IRGRP | stat.S_IROTH):
         logging.getLogger("syncd.config").warning(
-            "%s holds server.password and is readable by other users: chmod 600 it, or use "
-            "server.password_file or a systemd credential",
+            "%s holds %s.password and is readable by other users: chmod 600 it, or use "
+            "%s.password_file or a systemd credential",
             path,
+            holding[0],
+            holding[0],
         )

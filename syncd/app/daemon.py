@@ -36,7 +36,7 @@ import schedule
 from syncd.app import logs
 from syncd.app.config_file import LoadedConfig
 from syncd.app.notify import Notifier
-from syncd.app.wiring import make_client, open_session, parse_now, require_server
+from syncd.app.wiring import make_client, make_clients, open_session, parse_now, require_server
 from syncd.config import Settings
 from syncd.core.durations import Duration
 from syncd.dav.client import WRITE_METHODS, DavClient, Response
@@ -158,9 +158,9 @@ class Daemon:
     def _now(self) -> datetime:
         return parse_now(self.now_arg, self.settings.schedule.zone)
 
-    def make_client(self) -> DavClient:
+    def make_client(self, account: str = "") -> DavClient:
         deadline = min(25.0, self.interval_seconds * _IN_CYCLE_RETRY_SHARE)
-        return make_client(self.settings, functools.partial(LoopClient, self), deadline=deadline)
+        return make_client(self.settings, functools.partial(LoopClient, self), account=account, deadline=deadline)
 
     # One cycle -----------------------------------------------------------------------------------------
 
@@ -168,7 +168,7 @@ class Daemon:
         """One sync; schedules the next run (after the interval, or after a backoff delay if it failed)."""
         self.cycles += 1
         try:
-            session = open_session(self.settings, self.make_client())
+            session = open_session(self.settings, clients=make_clients(self.settings, self.make_client))
             try:
                 summary = Cycle(session, Writer(session)).run(self._now())
             finally:

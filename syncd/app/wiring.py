@@ -31,10 +31,13 @@ def parse_now(value: str | None, zone: ZoneInfo) -> datetime:
     return parsed.replace(tzinfo=zone) if parsed.tzinfo is None else parsed
 
 
-def make_client(settings: Settings, cls: Callable[..., DavClient] = DavClient, **extra: Any) -> DavClient:
-    """A client for the configured server; its password is masked in every log line from now on."""
-    server = settings.server
-    password = server.resolve_password()
+def make_client(
+    settings: Settings, cls: Callable[..., DavClient] = DavClient, *, account: str = "", **extra: Any
+) -> DavClient:
+    """A client for an account's server ("" = `[server]`, else `[accounts.NAME]`); its password, which goes
+    to that server only, is masked in every log line from now on."""
+    server = settings.server_for(account)
+    password = server.resolve_password(f"accounts.{account}" if account else "server")
     logs.add_secret(password)
     return cls(
         username=server.username,
@@ -46,18 +49,42 @@ def make_client(settings: Settings, cls: Callable[..., DavClient] = DavClient, *
     )
 
 
-def open_session(settings: Settings, client: DavClient | None = None, *, retries: int | None = None) -> Session:
-    """A session on the configured server (or on `client`): one client for contacts and reminders.
-    `retries`: of each request (default: the client's, with backoff); 0 for a command a person waits for."""
-    if client is None:
-        client = make_client(settings) if retries is None else make_client(settings, retries=retries)
-    return Session(settings, Clients.single(client), progress=Progress)
+def make_clients(settings: Settings, build: Callable[[str], DavClient]) -> Clients:
+    """One client per account in use (`build(name)`), each role given its account's."""
+    built = {name: build(name) for name in settings.roles}
+
+    def of(name: str) -> DavClient:
+        return built.get(name) or built[settings.reminders.account]
+
+    return Clients(of(settings.contacts.account), of(settings.reminders.account), of(settings.interactions.account))
+
+
+def open_session(
+    settings: Settings,
+    client: DavClient | None = None,
+    *,
+    retries: int | None = None,
+    clients: Clients | None = None,
+) -> Session:
+    """A session on the configured accounts: one client per account (or `client` for every role, or
+    `clients`). `retries`: of each request (default: the client's, with backoff); 0 for a command a person
+    waits for."""
+    if client is not None:
+        clients = Clients.single(client)
+    elif clients is None:
+        extra: dict[str, Any] = {} if retries is None else {"retries": retries}
+        clients = make_clients(settings, lambda name: make_client(settings, account=name, **extra))
+    return Session(settings, clients, progress=Progress)
 
 
 def require_server(loaded: LoadedConfig) -> Settings:
+    """The settings, when every account in use says where its server is."""
     settings = loaded.settings
-    if not settings.server.url and not (settings.server.carddav_url and settings.server.caldav_url):
-        if loaded.path is None:
+    for name in settings.roles:
+        if settings.server_for(name).configured:
+            continue
+        if loaded.path is None and not name:
             raise no_config_error()
-        raise ConfigError(f"server.url: required key is missing in {loaded.source}")
+        key = f"accounts.{name}" if name else "server"
+        raise ConfigError(f"{key}.url: required key is missing in {loaded.source}")
     return settings

@@ -99,28 +99,35 @@ def as_collection(url: str) -> str:
     return urlunsplit(parts._replace(path=parts.path + "/"))
 
 
-def discover(client: DavClient, server: ServerConfig) -> Account:
-    if not server.url and not (server.carddav_url and server.caldav_url):
-        raise ConfigError("server.url: required (or both server.carddav_url and server.caldav_url)")
+def discover(
+    client: DavClient, server: ServerConfig, *, cards: bool = True, calendars: bool = True, key: str = "server"
+) -> Account:
+    """The account's address books (`cards`) and calendars (`calendars`); a part not asked for is not looked
+    for. `key`: the config section the server settings come from, for the messages."""
+    card_home = (as_collection(server.carddav_url) or None) if cards else None
+    cal_home = (as_collection(server.caldav_url) or None) if calendars else None
+    if not server.url and ((cards and not card_home) or (calendars and not cal_home)):
+        raise ConfigError(f"{key}.url: required (or both {key}.carddav_url and {key}.caldav_url)")
     principal = ""
-    card_home = as_collection(server.carddav_url) or None
-    cal_home = as_collection(server.caldav_url) or None
-    if not (card_home and cal_home):
-        start = as_collection(server.url or server.carddav_url or server.caldav_url)
-        principal = _principal(client, start, "carddav") or _principal(client, start, "caldav") or ""
+    if (cards and not card_home) or (calendars and not cal_home):
+        start = as_collection(server.url)
+        principal = _principal(client, start, "carddav" if cards else "caldav") or ""
+        principal = principal or _principal(client, start, "caldav" if cards else "carddav") or ""
         if principal:
-            card_home = card_home or _home(client, principal, "card:addressbook-home-set")
-            cal_home = cal_home or _home(client, principal, "cal:calendar-home-set")
+            if cards:
+                card_home = card_home or _home(client, principal, "card:addressbook-home-set")
+            if calendars:
+                cal_home = cal_home or _home(client, principal, "cal:calendar-home-set")
         else:
-            card_home = card_home or start
-            cal_home = cal_home or start
+            card_home = (card_home or start) if cards else None
+            cal_home = (cal_home or start) if calendars else None
     if not card_home and not cal_home:
         raise ServerError(f"{server.url}: found no CardDAV or CalDAV service there")
     addressbooks = [c for c in list_collections(client, card_home) if c.kind == "addressbook"] if card_home else []
-    calendars: list[Collection] = []
+    found: list[Collection] = []
     if cal_home:
-        calendars = [c for c in list_collections(client, cal_home) if c.kind == "calendar"]
-    return Account(principal or "", card_home, cal_home, addressbooks, calendars)
+        found = [c for c in list_collections(client, cal_home) if c.kind == "calendar"]
+    return Account(principal or "", card_home, cal_home, addressbooks, found)
 
 
 def select_addressbooks(account: Account, wanted: list[str]) -> list[Collection]:

@@ -31,8 +31,18 @@ class AddressBook:
 
 
 @dataclass(slots=True)
+class Reached:
+    """One account in use: its name ("" = [server]), what it serves, what discovery found there."""
+
+    name: str
+    serves: list[str]
+    account: Account
+
+
+@dataclass(slots=True)
 class Findings:
     account: Account
+    accounts: list[Reached] = field(default_factory=list)
     addressbooks: list[AddressBook] = field(default_factory=list)
     broken: int = 0  # cards that cannot be read
     task_list: Collection | None = None
@@ -66,6 +76,8 @@ def discover(session: Session) -> tuple[Reader, Account]:
 def inspect(session: Session, reader: Reader, account: Account) -> Findings:
     settings = session.settings
     found = Findings(account)
+    for name, serves in settings.roles.items():
+        found.accounts.append(Reached(name, serves, reader.accounts[name]))
     chosen = select_addressbooks(account, settings.contacts.addressbooks)
     for collection in account.addressbooks:
         book = AddressBook(collection, collection in chosen)
@@ -84,8 +96,9 @@ def inspect(session: Session, reader: Reader, account: Account) -> Findings:
         found.sharing = discovery.sharing(session.clients.calendars, found.task_list.url)
     if settings.reminders.calendar:
         found.calendars[settings.reminders.calendar] = find_calendar(account, settings.reminders.calendar) is not None
+    meetings = reader.meetings_account() or account
     for name in settings.interactions.calendars:
-        found.meetings[name] = find_calendar(account, name) is not None
+        found.meetings[name] = find_calendar(meetings, name) is not None
     found.providers = provider_advice(session, account)
     return found
 
@@ -205,7 +218,8 @@ def probe(session: Session, found: Findings) -> list[Probe]:
 
 def provider_advice(session: Session, account: Account) -> list[str]:
     """What the known providers of the contacts' and the reminders' servers mean for this setup."""
-    server = session.settings.server
-    contacts = account.addressbook_home or server.carddav_url or server.url
-    reminders = account.calendar_home or server.caldav_url or server.url
+    settings = session.settings
+    card, cal = settings.server_for(settings.contacts.account), settings.server_for(settings.reminders.account)
+    contacts = account.addressbook_home or card.carddav_url or card.url
+    reminders = account.calendar_home or cal.caldav_url or cal.url
     return advice(contacts, reminders)

@@ -14,7 +14,7 @@ from syncd.dav.client import HTTPStatusError, NotFound
 from syncd.dav.discovery import describe_collection, discover, select_addressbooks
 from syncd.engine.session import Session
 from syncd.engine.world import World
-from syncd.errors import ConfigError
+from syncd.errors import AuthError, ConfigError, DataError, ServerError, SyncdError
 from syncd.store import account_cache
 from syncd.store.copies import Copies
 from syncd.store.members import CARD, Broken, Parsed
@@ -24,6 +24,14 @@ log = logging.getLogger("syncd")
 
 class NotCached(Exception):
     """An offline read found no earlier read of the account or of one of its collections in the cache."""
+
+
+def _named(err: SyncdError, account: str) -> SyncdError:
+    """The error of one account of several, naming it (same exit code)."""
+    for cls in (AuthError, ConfigError, DataError, ServerError):
+        if isinstance(err, cls):
+            return cls(f"{account}: {err}")
+    return SyncdError(f"{account}: {err}")
 
 
 class Reader:
@@ -36,42 +44,94 @@ class Reader:
         # url -> (token, what sync-collection answered for it), asked before the read (syncd.engine.quiet)
         self.listed: dict[str, tuple[str, incremental.Listing]] = {}
         self._account_cached = False
+        self.accounts: dict[str, Account] = {}  # each account in use by name ("" = [server]), as last read
 
     # The account -------------------------------------------------------------------------------------
 
     def account(self, *, fresh: bool = False) -> Account:
-        """From the cache when discovered recently for these server settings and it holds every collection
-        the config names (syncd.store.account_cache), else discovered now."""
+        """What the roles read: the address books of `contacts.account`, the calendars of `reminders.account`.
+        Each account in use is taken from the cache when discovered recently for its server settings and it
+        holds every collection the config names there (syncd.store.account_cache), else discovered now, and
+        only for the parts it serves (`self.accounts`)."""
+        parts: dict[str, Account] = {}
+        cached = True
+        for name, serves in self.session.settings.roles.items():
+            part = None if fresh else self._cached(name, serves)
+            if part is None:
+                part = self._discover(name, serves)
+                cached = False
+            parts[name] = part
+        self.accounts = parts
+        self._account_cached = cached
+        return self._merged()
+
+    def _cached(self, name: str, serves: list[str]) -> Account | None:
+        account = account_cache.load_account(self.session.state, self.session.settings, name=name)
+        return account if account is not None and self._covers(account, serves) else None
+
+    def _discover(self, name: str, serves: list[str]) -> Account:
         settings = self.session.settings
-        state = self.session.state
-        if not fresh:
-            account = account_cache.load_account(state, settings)
-            if account is not None and self._covers(account):
-                self._account_cached = True
-                return account
-        account = discover(self.session.clients.contacts, settings.server)
-        account_cache.save_account(state, settings, account)
-        self._account_cached = False
+        clients = self.session.clients
+        client = clients.contacts if "contacts" in serves else clients.calendars
+        if serves == ["meetings"]:
+            client = clients.meetings
+        key = f"accounts.{name}" if name else "server"
+        cards, calendars = "contacts" in serves, serves != ["contacts"]
+        try:
+            account = discover(client, settings.server_for(name), cards=cards, calendars=calendars, key=key)
+        except SyncdError as err:
+            if len(settings.roles) == 1:
+                raise
+            raise _named(err, f"[{key}] ({' and '.join(serves)})") from err
+        account_cache.save_account(self.session.state, settings, account, name=name)
         return account
 
-    def _covers(self, account: Account) -> bool:
+    def _merged(self) -> Account:
         settings = self.session.settings
-        names = [settings.reminders.task_list, settings.reminders.calendar, *settings.interactions.calendars]
+        contacts, reminders = self.accounts[settings.contacts.account], self.accounts[settings.reminders.account]
+        if contacts is reminders:
+            return contacts
+        # The calendars list is the reminders account's own: a task list created in it is kept there.
+        principal = reminders.principal or contacts.principal
+        return Account(
+            principal, contacts.addressbook_home, reminders.calendar_home, contacts.addressbooks, reminders.calendars
+        )
+
+    def _covers(self, account: Account, serves: list[str]) -> bool:
+        settings = self.session.settings
+        names: list[str] = []
+        if "reminders" in serves:
+            names += [settings.reminders.task_list, settings.reminders.calendar]
+        if "meetings" in serves:
+            names += settings.interactions.calendars
         known = {c.name for c in account.calendars}
-        try:
-            select_addressbooks(account, settings.contacts.addressbooks)
-        except ConfigError:
-            return False
+        if "contacts" in serves:
+            try:
+                select_addressbooks(account, settings.contacts.addressbooks)
+            except ConfigError:
+                return False
         return all(name in known for name in names if name)
+
+    def meetings_account(self) -> Account | None:
+        """The account of `interactions.calendars` when it is not the reminders account's (read after
+        `account()`)."""
+        settings = self.session.settings
+        if settings.interactions.account == settings.reminders.account:
+            return None
+        return self.accounts.get(settings.interactions.account)
 
     # Everything --------------------------------------------------------------------------------------
 
     def read(self, *, create_task_list: bool) -> World:
         if self.offline:
-            account = account_cache.load_account(self.session.state, self.session.settings, max_age=None)
-            if account is None:
-                raise NotCached("no account was read before")
-            return self._read(account, create_task_list=False)
+            parts: dict[str, Account] = {}
+            for name in self.session.settings.roles:
+                part = account_cache.load_account(self.session.state, self.session.settings, max_age=None, name=name)
+                if part is None:
+                    raise NotCached("no account was read before")
+                parts[name] = part
+            self.accounts = parts
+            return self._read(self._merged(), create_task_list=False)
         account = self.account()
         known = len(account.calendars)
         try:
@@ -87,8 +147,9 @@ class Reader:
         for i, created in enumerate(calendars[known:], start=known):
             # made by syncd in this read: ask the server what it supports (sync-collection) once
             calendars[i] = describe_collection(self.session.clients.calendars, created.url) or created
-        if len(calendars) != known or not self._account_cached:
-            account_cache.save_account(self.session.state, self.session.settings, world.account)
+        if len(calendars) != known:
+            name = self.session.settings.reminders.account
+            account_cache.save_account(self.session.state, self.session.settings, self.accounts[name], name=name)
         return world
 
     def _read(self, account: Account, *, create_task_list: bool) -> World:
@@ -103,7 +164,9 @@ class Reader:
             task_list = tasks.create_task_list(self.session.clients.calendars, account, name)
         broken_tasks: list[str] = []
         found = self.tasks(task_list, broken_tasks) if task_list is not None else []
-        return World(account, addressbooks, people, groups, memberships, broken, task_list, found, broken_tasks)
+        world = World(account, addressbooks, people, groups, memberships, broken, task_list, found, broken_tasks)
+        world.meetings_account = self.meetings_account()
+        return world
 
     def memberships(self, people: dict[str, Contact], groups: dict[str, set[str]]) -> dict[str, Membership]:
         """The circle of each tracked contact (warnings about NOTE tags and unknown circles are logged)."""

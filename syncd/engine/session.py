@@ -1,8 +1,9 @@
 """What one run of syncd holds: the settings, a client per role, the state file and the change journal.
 
 Built in one place (`syncd.app.wiring`) for the command line, the daemon, the demo, the benchmark and the tests.
-Each role has its own client, so that contacts and reminders may one day live on different servers; today the
-wiring gives both roles the same client.
+Each role has its own client: contacts and reminders may live in different accounts (`contacts.account`,
+`reminders.account`, `interactions.account`), each with its own server and password; the wiring builds one
+client per account and gives roles of one account the same client.
 """
 
 from __future__ import annotations
@@ -21,18 +22,19 @@ from syncd.store.writehook import WriteHook
 
 @dataclass(frozen=True, slots=True)
 class Clients:
-    """The client of each role: `contacts` reads and patches cards, `calendars` holds the task list, the events
-    calendar and the calendars of meetings."""
+    """The client of each role: `contacts` reads and patches cards, `calendars` holds the task list and the
+    events calendar, `meetings` reads the calendars of meetings (`interactions.calendars`)."""
 
     contacts: DavClient
     calendars: DavClient
+    meetings: DavClient
 
     @classmethod
     def single(cls, client: DavClient) -> Clients:
-        return cls(client, client)
+        return cls(client, client, client)
 
     def distinct(self) -> list[DavClient]:
-        return list({id(c): c for c in (self.contacts, self.calendars)}.values())
+        return list({id(c): c for c in (self.contacts, self.calendars, self.meetings)}.values())
 
     def counts(self) -> Counter[str]:
         total: Counter[str] = Counter()

@@ -25,8 +25,8 @@ class Meetings:
 
     def touches(self, world: World, now: datetime) -> dict[str, datetime]:
         return interactions.touches(
-            self.session.clients.calendars,
-            world.account,
+            self.session.clients.meetings,
+            world.meetings_account or world.account,
             self.session.settings.interactions,
             world.contacts,
             [m.interval for m in world.memberships.values()],

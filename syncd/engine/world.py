@@ -30,6 +30,8 @@ class World:
     # open reminders syncd knew in a task list `reminders.task_list` no longer names, still there (their
     # withdrawal failed): their contacts have an open reminder, so they get no second one
     elsewhere: list[Task] = field(default_factory=list)
+    # the account of `interactions.calendars` when it is not the one of the task list (None: `account`)
+    meetings_account: Account | None = None
 
     def open_reminders(self) -> dict[str, Task]:
         return {t.contact_uid: t for t in self.tasks if t.open}

@@ -23,8 +23,21 @@ def print_config(loaded: LoadedConfig, out: TextIO) -> None:
         out.write("           using the environment (SYNCD_*) and the defaults: OK\n")
 
 
+def _section(name: str) -> str:
+    return f"[accounts.{name}]" if name else "[server]"
+
+
 def print_server(loaded: LoadedConfig, out: TextIO) -> None:
-    server = loaded.settings.server
+    settings = loaded.settings
+    roles = settings.roles
+    if len(roles) > 1:  # split accounts: each with what it serves
+        for i, (name, serves) in enumerate(roles.items()):
+            server = settings.server_for(name)
+            who = f" as {server.username!r}" if server.username else " (no username)"
+            label = "accounts   " if i == 0 else "           "
+            out.write(f"{label}{_section(name)} {server.url or server.carddav_url}{who}: {', '.join(serves)}\n")
+        return
+    server = settings.server
     who = f" as {server.username!r}" if server.username else " (no username)"
     out.write(f"server     {server.url or server.carddav_url}{who}\n")
 
@@ -37,7 +50,20 @@ def print_findings(loaded: LoadedConfig, found: Findings, out: TextIO) -> None:
     settings = loaded.settings
     say = out.write
     account = found.account
-    say(f"           reached; principal {account.principal or '(none announced)'}\n")
+    if len(found.accounts) > 1:
+        for reached in found.accounts:
+            part = reached.account
+            homes = []
+            if "contacts" in reached.serves:
+                homes.append(f"address book home {part.addressbook_home or 'not found'}")
+            if reached.serves != ["contacts"]:
+                homes.append(f"calendar home {part.calendar_home or 'not found'}")
+            say(
+                f"           {_section(reached.name)} reached; principal {part.principal or '(none announced)'}; "
+                f"{'; '.join(homes)}\n"
+            )
+    else:
+        say(f"           reached; principal {account.principal or '(none announced)'}\n")
     say(f"contacts   address book home {account.addressbook_home or 'not found'}\n")
     for book in found.addressbooks:
         label = book.collection.label()
