@@ -4,6 +4,7 @@ task list, each through the read cache (syncd.dav.incremental) — used by the c
 from __future__ import annotations
 
 import logging
+import re
 
 from syncd.core.account import Account, Collection, same_resource
 from syncd.core.circles import Membership, group_members, resolve
@@ -26,12 +27,20 @@ class NotCached(Exception):
     """An offline read found no earlier read of the account or of one of its collections in the cache."""
 
 
-def _named(err: SyncdError, account: str) -> SyncdError:
-    """The error of one account of several, naming it (same exit code)."""
+_SERVER_KEY = re.compile(
+    r"\bserver\.(url|username|password|password_file|password_command|auth|verify_tls|carddav_url|caldav_url|timeout)\b"
+)
+
+
+def _named(err: SyncdError, name: str, serves: list[str]) -> SyncdError:
+    """The error of one account of several, naming it and its keys (same exit code)."""
+    section = f"accounts.{name}" if name else "server"
+    keys = _SERVER_KEY.sub(section + r".\1", str(err))
+    message = f"[{section}] ({' and '.join(serves)}): {keys}"
     for cls in (AuthError, ConfigError, DataError, ServerError):
         if isinstance(err, cls):
-            return cls(f"{account}: {err}")
-    return SyncdError(f"{account}: {err}")
+            return cls(message)
+    return SyncdError(message)
 
 
 class Reader:
@@ -82,7 +91,7 @@ class Reader:
         except SyncdError as err:
             if len(settings.roles) == 1:
                 raise
-            raise _named(err, f"[{key}] ({' and '.join(serves)})") from err
+            raise _named(err, name, serves) from err
         account_cache.save_account(self.session.state, settings, account, name=name)
         return account
 
@@ -268,9 +277,17 @@ class Reader:
         stats = incremental.ReadStats()
         self.read_urls.append(collection.url)
         listed = self.listed.pop(collection.url, None)
-        entries = incremental.read_collection(
-            client, self.session.state, collection, reader, stats, listed, progress=self.session.progress
-        )
+        try:
+            entries = incremental.read_collection(
+                client, self.session.state, collection, reader, stats, listed, progress=self.session.progress
+            )
+        except AuthError as err:  # credentials refused after a cached discovery: which account's
+            roles = self.session.settings.roles
+            if len(roles) == 1:
+                raise
+            settings = self.session.settings
+            name = settings.contacts.account if reader.kind == CARD else settings.reminders.account
+            raise _named(err, name, roles[name]) from err
         log.debug(
             "%s: %s, %d listed, %d fetched, %d from the cache, %d deleted",
             collection.url,
