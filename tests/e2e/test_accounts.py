@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import json
+import tomllib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,7 +18,7 @@ from syncd.app.localserver import LocalRadicale
 from tests.e2e.test_e2e import complete_like_iphone
 from tests.factories import contact_card
 from tests.proxy import CountingProxy, ProxyFactory
-from tests.servers import DavServer
+from tests.servers import DavServer, to_toml
 from tests.world import card_values, find_list, tasks_by_contact
 
 HOME_USER, HOME_PASSWORD = "bob", "h0me-0nly-Pa55word"
@@ -63,12 +64,39 @@ def split_config(
     )
 
 
+README = Path(__file__).resolve().parents[2] / "README.md"
+
+
+def readme_config(
+    tmp_path: Path, contacts: DavServer, contacts_url: str, home_url: str, addressbook: str, **reminders: object
+) -> Path:
+    """The README's "contacts in iCloud, reminders at home" config, with the test servers' URLs, users and
+    password files in place of the README's, and the test's own address book, lists and state folder."""
+    text = README.read_text(encoding="utf-8").split("### Contacts in iCloud, reminders at home", 1)[1]
+    data = tomllib.loads(text.split("```toml\n", 1)[1].split("```", 1)[0])
+    server, home = data["server"], data["accounts"]["home"]
+    assert (data["contacts"]["account"], data["reminders"]["account"]) == ("", "home")
+    assert server["password_file"].startswith("/etc/syncd/") and home["password_file"].startswith("/etc/syncd/")
+    secrets = tmp_path / "secrets"
+    secrets.mkdir()
+    (secrets / "icloud.password").write_text(contacts.password + "\n")
+    (secrets / "home.password").write_text(HOME_PASSWORD + "\n")
+    server.update(url=contacts_url, username=contacts.username, password_file=str(secrets / "icloud.password"))
+    home.update(url=home_url, username=HOME_USER, password_file=str(secrets / "home.password"))
+    data["contacts"]["addressbooks"] = [addressbook]
+    data["reminders"].update(reminders)
+    data["schedule"] = {"timezone": "Europe/Berlin"}
+    path = tmp_path / "config.toml"
+    path.write_text(to_toml({"state_dir": str(tmp_path / "state")}, data), encoding="utf-8")
+    path.chmod(0o600)
+    return path
+
+
 def test_contacts_in_one_account_reminders_in_another(
     radicale: DavServer,
     home: DavServer,
     counting_proxy: ProxyFactory,
     tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     ab_name, ab_url = radicale.make_addressbook()
@@ -81,9 +109,9 @@ def test_contacts_in_one_account_reminders_in_another(
         radicale.put(ab_url + f"{person[0]}.vcf", contact_card(*person))
     icloud, at_home = counting_proxy(radicale.url), counting_proxy(home.url)
     list_name, events = f"Keep in touch {tmp_path.name}", f"Digest {tmp_path.name}"
-    cfg = split_config(radicale, at_home.url, tmp_path, ab_name, list_name, calendar=events)
-    cfg.write_text(cfg.read_text().replace(radicale.url, icloud.url))
-    monkeypatch.setenv("SYNCD_ACCOUNTS__HOME__PASSWORD", HOME_PASSWORD)
+    cfg = readme_config(
+        tmp_path, radicale, icloud.url, at_home.url, ab_name, task_list=list_name, calendar=events, daily_limit=2
+    )
 
     # The first sync: the task list and the events calendar are made at home, the reminders written there.
     assert syncd(cfg, "2026-11-22T09:00", "sync") == 0
