@@ -10,6 +10,7 @@ import json
 import tomllib
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -228,3 +229,42 @@ def test_password_refused_after_a_cached_discovery_names_the_account(
     assert syncd(cfg, "2026-11-22T09:10", "sync") == 77
     err = capsys.readouterr().err
     assert "[accounts.home] (reminders): " in err and "accounts.home.username" in err, err
+
+
+MEETING = """BEGIN:VCALENDAR\r
+VERSION:2.0\r
+PRODID:-//test//EN\r
+BEGIN:VEVENT\r
+UID:acc-meeting-1\r
+DTSTAMP:20261101T000000Z\r
+DTSTART:20261121T100000Z\r
+DTEND:20261121T110000Z\r
+SUMMARY:Lunch\r
+ORGANIZER:mailto:me@example.org\r
+ATTENDEE;PARTSTAT=ACCEPTED:mailto:ada@example.org\r
+END:VEVENT\r
+END:VCALENDAR\r
+"""
+
+
+def test_meetings_read_in_their_own_account(
+    radicale: DavServer, home: DavServer, counting_proxy: ProxyFactory, tmp_path: Path
+) -> None:
+    """interactions.account = "" ([server], where the calendars are) while the reminders are at home: the
+    meeting is read on the contacts server and recorded in the card there; nothing else is written there."""
+    ab_name, ab_url = radicale.make_addressbook()
+    radicale.put(ab_url + "mtg-ada.vcf", contact_card("mtg-ada", "Ada Lovelace", "1", "2026-10-01T12:00:00Z"))
+    work, work_url = radicale.make_calendar(components=("VEVENT",))
+    radicale.put(work_url + "lunch.ics", MEETING, "text/calendar; charset=utf-8")
+    icloud, at_home = counting_proxy(radicale.url), counting_proxy(home.url)
+    cfg = readme_config(
+        tmp_path, radicale, icloud.url, at_home.url, ab_name, task_list=f"Keep in touch {tmp_path.name}"
+    )
+    cfg.write_text(cfg.read_text() + f'\n[interactions]\naccount = ""\ncalendars = ["{work}"]\n')
+    assert syncd(cfg, "2026-11-22T09:00", "sync") == 0
+    assert card_values(radicale, ab_url, "mtg-ada")["X-SYNCD-LAST-CONTACT"] == "2026-11-21T11:00:00Z"
+    assert any(r.method == "REPORT" and r.path.startswith(urlsplit(work_url).path) for r in icloud.snapshot())
+    assert {(r.method, r.path.endswith(".vcf")) for r in icloud.writes()} == {("PUT", True)}
+    assert not any(urlsplit(work_url).path in r.path for r in at_home.snapshot())
+    assert authorizations(icloud) == {basic(radicale.username, radicale.password)}
+    assert authorizations(at_home) == {basic(HOME_USER, HOME_PASSWORD)}
