@@ -166,7 +166,6 @@ def test_check_lists_each_account(
     monkeypatch.setenv("SYNCD_ACCOUNTS__HOME__PASSWORD", HOME_PASSWORD)
     assert syncd(cfg, "2026-11-22T09:00", "check") == 0
     out = capsys.readouterr().out
-    print(out)
     assert f"accounts   [server] {radicale.url} as 'alice': contacts\n" in out
     assert f"           [accounts.home] {home.url} as 'bob': reminders\n" in out
     assert (
@@ -184,7 +183,6 @@ def test_unknown_account_name_is_a_config_error(
     cfg = radicale.config(tmp_path, reminders={"account": "hom"}, accounts={"home": {"url": "http://127.0.0.1:9/"}})
     assert syncd(cfg, "2026-11-22T09:00", "sync") == 78
     err = capsys.readouterr().err
-    print(err)
     assert "reminders.account: 'hom' is not an account" in err
     assert "[server]" in err and "[accounts.home] ('home')" in err
 
@@ -204,7 +202,6 @@ def test_account_failing_discovery_is_named(
     monkeypatch.setenv("SYNCD_ACCOUNTS__HOME__PASSWORD", "not-the-password")
     assert syncd(cfg, "2026-11-22T09:00", "sync") == (77 if failure == "password" else 69)
     err = capsys.readouterr().err
-    print(err)
     assert "[accounts.home] (reminders): " in err, err
     assert "not-the-password" not in err
     if failure == "password":
