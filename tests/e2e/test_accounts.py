@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import base64
 import json
+import sys
+import time
 import tomllib
 from collections.abc import Iterator
 from pathlib import Path
@@ -265,3 +267,32 @@ def test_meetings_read_in_their_own_account(
     assert not any(urlsplit(work_url).path in r.path for r in at_home.snapshot())
     assert authorizations(icloud) == {basic(radicale.username, radicale.password)}
     assert authorizations(at_home) == {basic(HOME_USER, HOME_PASSWORD)}
+
+
+def test_a_hanging_password_command_of_an_account_is_stopped(
+    radicale: DavServer, counting_proxy: ProxyFactory, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The home account's password_command hangs: stopped at its password_timeout, exit 78 naming the
+    account's key; nothing was sent to either server."""
+    icloud, at_home = counting_proxy(radicale.url), counting_proxy(radicale.url)
+    hang = tmp_path / "hang.py"
+    hang.write_text("import time\ntime.sleep(60)\n")
+    cfg = radicale.config(
+        tmp_path,
+        server={"url": icloud.url},
+        reminders={"account": "home"},
+        accounts={
+            "home": {
+                "url": at_home.url,
+                "username": HOME_USER,
+                "password_command": [sys.executable, str(hang)],
+                "password_timeout": 0.5,
+            }
+        },
+    )
+    started = time.monotonic()
+    assert syncd(cfg, "2026-11-22T09:00", "sync") == 78
+    assert time.monotonic() - started < 10
+    err = capsys.readouterr().err
+    assert "accounts.home.password_command: " in err and "did not finish within 0.5 s and was stopped" in err
+    assert icloud.snapshot() == [] and at_home.snapshot() == []
