@@ -143,7 +143,9 @@ def test_contacts_in_one_account_reminders_in_another(
     # The home server got no card; its writes are the task list, the events calendar and their items.
     assert not [r for r in at_home.writes() if r.path.endswith(".vcf")]
     assert at_home.methods().count("MKCALENDAR") == 2
-    assert radicale.list_hrefs(ab_url) and not [h for h in radicale.list_hrefs(radicale.calendar_home) if "cal-" in h]
+    for name in (list_name, events):
+        with pytest.raises(AssertionError, match="no task list"):
+            find_list(radicale, name)
 
     # A sync within the hour takes both accounts from the cache: no discovery on either server.
     icloud.reset()
