@@ -17,7 +17,7 @@ from syncd.core.contacts import Contact
 from syncd.core.reminders import Task
 from syncd.store.members import CARD, Broken, Parsed
 
-CACHE_VERSION = "3"  # 2: a parsed member is a JSON array of its fields in order; 3: a task has note and via
+CACHE_VERSION = "2"  # 2: a parsed member is a JSON array of its fields in order, not an object
 
 _ROW_FIELDS = {"href", "etag"}  # kept in the row itself, not in the data
 
