@@ -124,7 +124,9 @@ def test_done_with_a_note_leaves_a_completed_reminder_on_the_server(
     assert book.sync(NOW) == 0
 
     # No reminder open for Cyd: a completed one is made to hold the note.
-    code, out, err = run(book, capsys, "2026-11-22T10:00", "done", "Cyd Charisse", "--note", "Talked about the festival")
+    code, out, err = run(
+        book, capsys, "2026-11-22T10:00", "done", "Cyd Charisse", "--note", "Talked about the festival"
+    )
     assert code == 0, err
     assert "note kept" in out
     [held] = tasks_of(book, "u-cyd")
@@ -151,6 +153,12 @@ def test_done_with_a_note_leaves_a_completed_reminder_on_the_server(
     ada = show(book, capsys, "2026-11-22T13:05", "u-ada")
     assert ada["notes"] == [{"date": "2026-11-22T10:00:00Z", "text": "Lisbon flat found", "source": "manual"}]
     assert ada["last_contact_source"] == "manual"
+
+    # The weekly review counts the touches by where they came from.
+    code, out, _ = run(book, capsys, "2026-11-22T13:10", "review", "week", "--json")
+    assert code == 0 and json.loads(out)["touches_by_source"] == {"manual": 2, "done": 1}  # Bob: his card's date
+    code, out, _ = run(book, capsys, "2026-11-22T13:10", "review", "week")
+    assert "By source: manual 2, done 1" in out
 
     # A later note comes first.
     assert run(book, capsys, "2026-11-23T11:00", "done", "u-cyd", "--note", "Sent the photos")[0] == 0
@@ -199,3 +207,57 @@ def test_an_unknown_contact_is_exit_65(radicale: DavServer, tmp_path: Path, caps
     code, _, _ = run(book, capsys, "2026-11-22T10:00", "done", "Nobody Here", "--note", "hello")
     assert code == 65
     assert all(t.contact != "" for t in book.tasks()) and len(book.tasks()) == 1
+
+
+MEETING = (
+    "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//test//EN\r\n"
+    "BEGIN:VEVENT\r\nUID:bob-lunch\r\nDTSTAMP:20261101T000000Z\r\nSUMMARY:Lunch\r\n"
+    "DTSTART:20261121T110000Z\r\nDTEND:20261121T120000Z\r\n"
+    "ATTENDEE;PARTSTAT=ACCEPTED:mailto:bob@example.org\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+)
+
+
+class Messages:
+    """A source of touches shaped like syncd's own (`touches(world, now)`), named by its class only: one
+    message to Cyd."""
+
+    def touches(self, world: Any, now: Any) -> dict[str, Any]:
+        from datetime import UTC, datetime
+
+        return {"u-cyd": datetime(2026, 11, 21, 18, 0, tzinfo=UTC)}
+
+
+def test_last_contact_source_meeting_and_mail(
+    dav: DavServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A meeting in `interactions.calendars` is "meeting", a touch from a source of messages is "mail": in
+    `show`, `list` and the weekly review."""
+    cal_name, cal_url = dav.make_calendar(f"Work {tmp_path.name}", ("VEVENT",))
+    dav.put(cal_url + "lunch.ics", MEETING, ICAL)
+    book = make_book(dav, tmp_path, PEOPLE, interactions={"calendars": [cal_name]})
+    assert book.sync(NOW) == 0
+    bob = show(book, capsys, "2026-11-22T09:05", "Bob Dylan")
+    assert bob["last_contact"] == "2026-11-21T12:00:00Z" and bob["last_contact_source"] == "meeting"
+
+    from syncd.engine.cycle import Cycle
+    from syncd.engine.writing import Writer
+    from tests.world import engine
+
+    session = engine(book.cfg)
+    try:
+        when = datetime_at("2026-11-22T10:00:00+01:00")
+        Cycle(session, Writer(session), full=True, sources=[Messages()]).run(when)
+    finally:
+        session.close()
+    assert book.values("u-cyd")["X-SYNCD-LAST-CONTACT"] == "2026-11-21T18:00:00Z"
+    _code, out, _ = run(book, capsys, "2026-11-22T10:05", "list", "--json")
+    sources = {row["uid"]: row["last_contact_source"] for row in json.loads(out)}
+    assert sources == {"u-ada": "card", "u-bob": "meeting", "u-cyd": "mail", "u-dee": None}
+    _code, out, _ = run(book, capsys, "2026-11-22T10:05", "review", "week", "--json")
+    assert json.loads(out)["touches_by_source"] == {"done": 1, "mail": 1, "meeting": 1}  # done: Cyd's card before
+
+
+def datetime_at(text: str) -> Any:
+    from datetime import datetime
+
+    return datetime.fromisoformat(text)
