@@ -321,6 +321,12 @@ def complete_text(text: str, when: datetime, now: datetime, note: str | None = N
     return _edit(text, change, now)
 
 
+def undated_text(text: str, now: datetime) -> str:
+    """The reminder without DUE and DTSTART: a record (`syncd done --note` with no reminder open), not a day's
+    list item that the reviews would count."""
+    return _edit(text, {"DUE": None, "DTSTART": None}, now)
+
+
 def reopen_text(text: str, before: str, now: datetime) -> str:
     """Open a reminder again as it was before it was marked done: STATUS, COMPLETED and PERCENT-COMPLETE as
     `before` (its text while open) had them, all else of `text` kept (a DUE moved since stays moved)."""

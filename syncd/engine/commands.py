@@ -29,6 +29,7 @@ from syncd.core.reminders import (
     reminder_uid,
     reopen_text,
     reschedule_text,
+    undated_text,
 )
 from syncd.dav import tasks
 from syncd.dav.client import NotFound, Refused
@@ -144,7 +145,7 @@ def _noted(session: Session, world: World, contact: Contact, when: datetime, now
         task_list=task_list.url,
         uid=uid,
     )
-    text = complete_text(text, when, now, note)
+    text = undated_text(complete_text(text, when, now, note), now)
     try:
         href, _new = tasks.create_task(session.clients.calendars, task_list, uid, text)
     except Refused as err:
@@ -153,7 +154,7 @@ def _noted(session: Session, world: World, contact: Contact, when: datetime, now
             f"the note: {err.reason}"
         ) from err
     with session.state.transaction():
-        session.state.remember(uid, contact.uid, href, day.isoformat(), "done", True)
+        session.state.remember(uid, contact.uid, href, None, "done", True)
         session.state.remember_notes([Note(uid, contact.uid, when, note.strip(), MANUAL)])
 
 

@@ -131,6 +131,7 @@ def test_done_with_a_note_leaves_a_completed_reminder_on_the_server(
     assert "note kept" in out
     [held] = tasks_of(book, "u-cyd")
     assert held.done and "Talked about the festival" in description(held)
+    assert held.todo.get("DUE") is None, "a record, not an item of a day's list"
     cyd = show(book, capsys, "2026-11-22T10:05", "Cyd Charisse")
     assert cyd["notes"] == [{"date": "2026-11-22T09:00:00Z", "text": "Talked about the festival", "source": "manual"}]
     assert cyd["last_contact"] == "2026-11-22T09:00:00Z" and cyd["last_contact_source"] == "manual"
