@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from syncd.insight.person import Person
 
 
+NOTE_WIDTH = 2000  # display columns of one line of a note in `show` (the --json output has it whole)
 MAX_CELL = 32  # display columns; a longer value is cut with "…" (the --json output has it whole)
 
 
@@ -257,7 +258,7 @@ def print_person(person: Person, zone: ZoneInfo, as_json: bool, out: TextIO) -> 
     out.write("  Notes:\n")
     for note in person.notes:
         day = note.at.astimezone(zone).date().isoformat()
-        lines = note.text.splitlines() or [""]
+        lines = [cell_text(line, NOTE_WIDTH) for line in note.text.splitlines()] or [""]
         out.write(f"    {day} ({note.source}): {lines[0]}\n")
         for line in lines[1:]:
             out.write(f"      {line}\n")
