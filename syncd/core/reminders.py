@@ -305,19 +305,20 @@ def _edit(text: str, change: dict[str, object], now: datetime) -> str:
     return str(cal.to_ical(sorted=False).decode("utf-8"))
 
 
-def complete_text(text: str, when: datetime, now: datetime, note: str | None = None) -> str:
-    """Mark done the way iOS does (all three: STATUS, COMPLETED, PERCENT-COMPLETE), keeping all else. With a
-    `note` (`syncd done --note`), done by hand: the note is added to the DESCRIPTION and X-SYNCD-VIA says so."""
+def complete_text(text: str, when: datetime, now: datetime, note: str | None = None, *, manual: bool = False) -> str:
+    """Mark done the way iOS does (all three: STATUS, COMPLETED, PERCENT-COMPLETE), keeping all else.
+    `manual`: done with `syncd done`, which X-SYNCD-VIA says; its `note` is added to the DESCRIPTION."""
     change: dict[str, object] = {
         "STATUS": "COMPLETED",
         "COMPLETED": when.astimezone(UTC).replace(microsecond=0),
         "PERCENT-COMPLETE": 100,
     }
+    if manual:
+        change[VIA_PROP] = MANUAL
     if note is not None:
         _, todo = _todo(text)
         before = str(todo.get("DESCRIPTION", "")).rstrip()
         change["DESCRIPTION"] = f"{before}\n\n{note.strip()}" if before else note.strip()
-        change[VIA_PROP] = MANUAL
     return _edit(text, change, now)
 
 
@@ -328,10 +329,17 @@ def undated_text(text: str, now: datetime) -> str:
 
 
 def reopen_text(text: str, before: str, now: datetime) -> str:
-    """Open a reminder again as it was before it was marked done: STATUS, COMPLETED and PERCENT-COMPLETE as
-    `before` (its text while open) had them, all else of `text` kept (a DUE moved since stays moved)."""
+    """Open a reminder again as it was before it was marked done: STATUS, COMPLETED, PERCENT-COMPLETE and
+    X-SYNCD-VIA as `before` (its text while open) had them, and its DESCRIPTION without the note `syncd done
+    --note` added (when the DESCRIPTION still begins as it did); all else of `text` kept (a DUE moved since
+    stays moved)."""
     _, old = _todo(before)
-    return _edit(text, {key: old.get(key) for key in ("STATUS", "COMPLETED", "PERCENT-COMPLETE")}, now)
+    _, current = _todo(text)
+    change = {key: old.get(key) for key in ("STATUS", "COMPLETED", "PERCENT-COMPLETE", VIA_PROP)}
+    was = str(old.get("DESCRIPTION", ""))
+    if current.get(VIA_PROP) is not None and str(current.get("DESCRIPTION", "")).startswith(was.rstrip()):
+        change["DESCRIPTION"] = old.get("DESCRIPTION")
+    return _edit(text, change, now)
 
 
 def reschedule_text(text: str, due: date, zone: ZoneInfo, now: datetime) -> str:

@@ -102,7 +102,7 @@ def done(
         return contact, wrote, False
     if task is None or contact.last_contact is None:
         return contact, wrote, False
-    text = complete_text(task.text, contact.last_contact, now, note)
+    text = complete_text(task.text, contact.last_contact, now, note, manual=True)
     try:
         etag = tasks.update_task(session.clients.calendars, task.href, task.etag, text)
     except PreconditionFailed:
@@ -145,7 +145,7 @@ def _noted(session: Session, world: World, contact: Contact, when: datetime, now
         task_list=task_list.url,
         uid=uid,
     )
-    text = undated_text(complete_text(text, when, now, note), now)
+    text = undated_text(complete_text(text, when, now, note, manual=True), now)
     try:
         href, _new = tasks.create_task(session.clients.calendars, task_list, uid, text)
     except Refused as err:
@@ -241,6 +241,7 @@ def _reopen(session: Session, entry: Entry, closed: ClosedReminder, now: datetim
     with state.transaction():
         due = task.due.isoformat() if task.due else None
         state.remember(task.uid, task.contact_uid, task.href, due, "open", False)
+        state.forget_note(task.uid)
     return True
 
 

@@ -266,6 +266,10 @@ class State:
             [(n.reminder, n.contact_uid, format_instant(n.at), n.text, n.source) for n in notes],
         )
 
+    def forget_note(self, reminder_uid: str) -> None:
+        """The note a reminder held (its `done --note` was undone)."""
+        self.db.execute("DELETE FROM notes WHERE reminder_uid = ?", (reminder_uid,))
+
     def forget_touch(self, contact_uid: str, at: str) -> None:
         """A touch that was undone (`history --undo` of the write that recorded it)."""
         self.db.execute("DELETE FROM touches WHERE contact_uid = ? AND at = ?", (contact_uid, at))

@@ -262,3 +262,39 @@ def datetime_at(text: str) -> Any:
     from datetime import datetime
 
     return datetime.fromisoformat(text)
+
+
+def test_done_is_manual_after_the_loss_of_state_and_its_undo_takes_the_note_back(
+    dav: DavServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The reminder `done` closes says so (X-SYNCD-VIA): without the state, its last contact is still
+    "manual". `history --undo` of a `done --note` opens the reminder again without the note, and `show` lists
+    it no more; ticked off on the phone later, with a note typed there, that one is kept."""
+    book = make_book(dav, tmp_path, PEOPLE)
+    assert book.sync(NOW) == 0
+    assert run(book, capsys, "2026-11-22T10:00", "done", "Ada Lovelace")[0] == 0
+    shutil.rmtree(tmp_path / "state")
+    assert book.sync("2026-11-22T10:30") == 0
+    ada = show(book, capsys, "2026-11-22T10:35", "Ada Lovelace")
+    assert ada["last_contact"] == "2026-11-22T09:00:00Z" and ada["last_contact_source"] == "manual"
+
+    # Bob: due on 2026-12-04, a reminder then; `done --note` closes it; the undo takes both back.
+    assert book.sync("2026-12-04T09:00") == 0
+    [open_one] = [t for t in tasks_of(book, "u-bob") if not t.done]
+    assert run(book, capsys, "2026-12-04T10:00", "done", "Bob Dylan", "--note", "Wrong person")[0] == 0
+    code, out, _ = run(book, capsys, "2026-12-04T10:05", "history", "Bob Dylan", "--json")
+    [entry] = [e for e in json.loads(out) if e["reason"] == "syncd done"]
+    code, _, err = run(book, capsys, "2026-12-04T10:10", "history", "--undo", entry["id"])
+    assert code == 0, err
+    [reopened] = tasks_of(book, "u-bob")
+    assert reopened.uid == open_one.uid and not reopened.done
+    assert "Wrong person" not in description(reopened) and reopened.todo.get("X-SYNCD-VIA") is None
+    assert show(book, capsys, "2026-12-04T10:15", "Bob Dylan")["notes"] == []
+    assert book.sync("2026-12-04T10:20") == 0
+    assert show(book, capsys, "2026-12-04T10:25", "Bob Dylan")["notes"] == []
+
+    note_and_tick_off(dav, reopened, "Called back", "20261204T120000Z")
+    assert book.sync("2026-12-04T13:00") == 0
+    bob = show(book, capsys, "2026-12-04T13:05", "Bob Dylan")
+    assert bob["notes"] == [{"date": "2026-12-04T12:00:00Z", "text": "Called back", "source": "reminder"}]
+    assert bob["last_contact_source"] == "reminder"
