@@ -286,7 +286,9 @@ def test_done_with_a_note_adds_it_and_says_so() -> None:
         now=datetime(2026, 12, 7, 8, 0, tzinfo=UTC),
         task_list="http://h/cal/tasks/",
     )
-    done = complete_text(text, datetime(2026, 12, 8, 10, tzinfo=UTC), datetime(2026, 12, 8, 10, tzinfo=UTC), " Lunch ")
+    done = complete_text(
+        text, datetime(2026, 12, 8, 10, tzinfo=UTC), datetime(2026, 12, 8, 10, tzinfo=UTC), " Lunch ", manual=True
+    )
     task = parse_task("/t.ics", '"e"', done, BERLIN)
     assert task is not None and task.done and task.note == "Lunch" and task.via == "manual"
 
