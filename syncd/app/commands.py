@@ -146,8 +146,11 @@ def cmd_done(ctx: Context) -> int:
         if when > now:
             shown = now.astimezone(ctx.zone).strftime("%Y-%m-%d %H:%M")
             raise UsageError(f"--on: {ctx.args.on} is in the future (it is {shown} now); give the day it happened")
+    note = ctx.args.note
+    if note is not None and not note.strip():
+        raise UsageError("--note: give the text of the note")
     with ctx.session() as session:
-        contact, wrote, closed = commands.done(session, ctx.args.contact, when, now)
+        contact, wrote, closed = commands.done(session, ctx.args.contact, when, now, note)
     dated = ctx.args.on and not any(sep in ctx.args.on for sep in ("T", "t", " "))  # a day, no time of day
     shown = when.astimezone(ctx.zone).date().isoformat() if dated else tables.local_time(when, ctx.zone)
     message = f"{contact.name}: last contact {shown}"
@@ -155,7 +158,31 @@ def cmd_done(ctx: Context) -> int:
         message += " (the card already had this or a later date; nothing written)"
     if closed:
         message += "; open reminder marked done"
+    if note is not None:
+        message += "; note kept"
     print(message)
+    return 0
+
+
+def cmd_show(ctx: Context) -> int:
+    from syncd.engine import people
+
+    with ctx.session() as session:
+        found = people.show(session, ctx.args.contact, ctx.now())
+    tables.print_person(found, ctx.zone, ctx.args.json, sys.stdout)
+    return 0
+
+
+def cmd_list(ctx: Context) -> int:
+    from syncd.engine import people
+
+    circle = ctx.args.circle
+    if circle is not None and circle != NO_CIRCLE and circle not in ctx.settings.circles:
+        keys = ", ".join(ctx.settings.circles)
+        raise UsageError(f"--circle: {circle!r} is not a circle (configured: {keys}, or none)")
+    with ctx.session() as session:
+        found = people.listing(session, ctx.now(), circle, ctx.args.due)
+    tables.print_people(found, ctx.zone, ctx.args.json, sys.stdout)
     return 0
 
 
@@ -368,4 +395,6 @@ COMMANDS: dict[str, Callable[[Context], int]] = {
     "audit": cmd_audit,
     "review": cmd_review,
     "report": cmd_report,
+    "show": cmd_show,
+    "list": cmd_list,
 }

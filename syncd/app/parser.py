@@ -100,6 +100,8 @@ def build_parser() -> argparse.ArgumentParser:
     done = sub.add_parser("done", help="record that you were in touch (default: now)")
     done.add_argument("contact", metavar="CONTACT", help="a vCard UID or the contact's full name")
     done.add_argument("--on", metavar="DATE", help="the day it happened (ISO date or date-time; not after now)")
+    done.add_argument("--note", metavar="TEXT", help="what was said: a note about the contact, kept on the server")
+    add_person_parsers(sub)
 
     snooze = sub.add_parser(
         "snooze",
@@ -195,6 +197,21 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--contacts", type=int, default=300, help=argparse.SUPPRESS)
     add_insight_parsers(sub)
     return parser
+
+
+def add_person_parsers(sub: argparse._SubParsersAction[_Parser]) -> None:
+    show = sub.add_parser(
+        "show",
+        help="one contact: circle, interval, last contact and where it came from, next due date, notes",
+        description="Last contact's source: reminder (ticked off), meeting, mail, manual (`syncd done`), or card "
+        "(a date in the card syncd has no other record of). Notes newest first.",
+    )
+    show.add_argument("contact", metavar="CONTACT", help="a vCard UID or the contact's full name")
+    show.add_argument("--json", action="store_true", help="print a JSON object instead of text")
+    list_ = sub.add_parser("list", help="the contacts syncd knows, with the fields of `show` (without notes)")
+    list_.add_argument("--circle", metavar="KEY", help="only the contacts of this circle")
+    list_.add_argument("--due", action="store_true", help="only the contacts due today or earlier")
+    list_.add_argument("--json", action="store_true", help="print a JSON array instead of a table")
 
 
 def add_insight_parsers(sub: argparse._SubParsersAction[_Parser]) -> None:

@@ -10,7 +10,9 @@ from zoneinfo import ZoneInfo
 
 from syncd.core.circles import Membership
 from syncd.core.contacts import Contact
-from syncd.core.reminders import Task
+from syncd.core.reminders import MANUAL, Task
+
+REMINDER = "reminder"
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +36,7 @@ class Reconciliation:
     withdraw: list[Task] = field(default_factory=list)  # open reminders of contacts no longer tracked or deleted
     recorded: set[str] = field(default_factory=set)  # reminder uids whose completion is handled
     deleted: set[str] = field(default_factory=set)  # reminder uids the user deleted
+    source: dict[str, str] = field(default_factory=dict)  # contact uid -> where last_contact's instant came from
 
 
 def reconcile(
@@ -45,8 +48,10 @@ def reconcile(
     zone: ZoneInfo,
     touches: Mapping[str, datetime] | None = None,
     unreadable: Collection[str] = (),
+    touch_sources: Mapping[str, str] | None = None,
 ) -> Reconciliation:
-    """`touches`: contact uid -> when the contact was reached outside the reminders (calendar meetings).
+    """`touches`: contact uid -> when the contact was reached outside the reminders (calendar meetings);
+    `touch_sources`: contact uid -> the name of the source of that touch ("meeting", "mail").
     `unreadable`: contact uids not among `contacts` whose card may only have failed to parse this time; any
     other contact missing from `contacts` was deleted, and its open reminder is withdrawn."""
     out = Reconciliation()
@@ -58,6 +63,8 @@ def reconcile(
         contact = contacts.get(uid)
         if contact is not None and (contact.last_contact is None or when > contact.last_contact):
             out.last_contact[uid] = when
+            if touch_sources and uid in touch_sources:
+                out.source[uid] = touch_sources[uid]
 
     # Completions: the latest completion per contact, unless the card already holds a later contact.
     for task in tasks:
@@ -72,6 +79,7 @@ def reconcile(
         current = out.last_contact.get(contact.uid) or contact.last_contact
         if current is None or when > current:
             out.last_contact[contact.uid] = when
+            out.source[contact.uid] = MANUAL if task.via == MANUAL else REMINDER
         out.recorded.add(task.uid)
 
     # Deletions: a reminder syncd knew as open is gone from the server -> skip this round.

@@ -19,6 +19,9 @@ from syncd.core.contacts import Contact
 from syncd.core.durations import Duration
 
 CONTACT_PROP = "X-SYNCD-CONTACT"
+WRITTEN_PROP = "X-SYNCD-DESCRIPTION"  # the DESCRIPTION as syncd wrote it: what is not in it is the user's note
+VIA_PROP = "X-SYNCD-VIA"  # "manual": done with `syncd done` (its note came from the command line)
+MANUAL = "manual"
 PRODID = f"-//syncd//syncd {__version__}//EN"
 NOTE_CHARS = 240
 
@@ -44,6 +47,8 @@ class Task:
     completed: datetime | None  # COMPLETED, aware UTC
     created: date | None  # CREATED (else DTSTAMP) as a date in the user's zone
     text: str
+    note: str = ""  # what the user wrote into the DESCRIPTION beyond syncd's own lines
+    via: str = ""  # MANUAL when `syncd done` closed or made it
 
     @property
     def open(self) -> bool:
@@ -129,7 +134,60 @@ def parse_task(href: str, etag: str, text: str, zone: ZoneInfo) -> Task | None:
         completed=completed,
         created=created,
         text=text,
+        note=user_note(str(todo.get("DESCRIPTION", "")), _text_or_none(todo.get(WRITTEN_PROP))),
+        via=str(todo.get(VIA_PROP, "")).strip().lower(),
     )
+
+
+_ESCAPED = re.compile(r"\\([\\;,nN])")
+
+
+def _text_or_none(value: object) -> str | None:
+    """An X- property's TEXT value unescaped (RFC 5545 3.3.11; icalendar keeps an unknown property's value as
+    it was served)."""
+    if value is None:
+        return None
+    return _ESCAPED.sub(lambda m: "\n" if m.group(1) in "nN" else m.group(1), str(value))
+
+
+_LINE_BREAK = re.compile(r"\r\n|[\r\n\u2028\u2029\x0b\x0c\x85]")
+# syncd's own lines, for a reminder that does not say which lines syncd wrote (made before it did, or a client
+# dropped X-SYNCD-DESCRIPTION): the forms `describe` writes.
+_SYNCD_LINE = re.compile(
+    r"^(?:Circle \S+ · .*|Last contact: (?:never recorded|\d{4}-\d{2}-\d{2} \(.*\))|Phone: .*|Email: .*|Note: .*"
+    r"|Last time, [^:]+: .*)$"
+)
+
+
+def _plain(line: str) -> str:
+    """A line compared without regard to white space (a phone may change spaces, tabs, line ends)."""
+    return " ".join(line.split())
+
+
+def user_note(description: str, written: str | None) -> str:
+    """The user's own text in a reminder's DESCRIPTION: every line that is not one syncd wrote (`written`: the
+    DESCRIPTION as syncd wrote it; None: unknown, then syncd's lines are recognised by their form), compared
+    line by line without regard to white space; empty lines at either end dropped, line ends as LF."""
+    mine = {_plain(line) for line in _LINE_BREAK.split(written)} if written is not None else None
+    kept = []
+    for line in _LINE_BREAK.split(description):
+        plain = _plain(line)
+        if plain and (plain in mine if mine is not None else _SYNCD_LINE.match(plain) is not None):
+            continue
+        kept.append(line.rstrip())
+    while kept and not kept[0].strip():
+        kept.pop(0)
+    while kept and not kept[-1].strip():
+        kept.pop()
+    return "\n".join(kept)
+
+
+def last_time(when: date, text: str, today: date) -> str:
+    """The line a reminder carries about the latest note: "Last time, 12 Nov: ..." (the year when not this
+    year's), the note on one line, shortened to NOTE_CHARS."""
+    day = f"{when.day} {when:%b}" + ("" if when.year == today.year else f" {when.year}")
+    flat = re.sub(r"\s+", " ", text).strip()
+    return f"Last time, {day}: " + (flat if len(flat) <= NOTE_CHARS else flat[: NOTE_CHARS - 1] + "…")
 
 
 def _ago(days: int) -> str:
@@ -144,8 +202,16 @@ def _ago(days: int) -> str:
     return f"{days // 365} years ago"
 
 
-def describe(contact: Contact, circle: str, interval: Duration, today: date, zone: ZoneInfo) -> str:
-    """What helps to reach out: circle, when you last spoke, organisation/title, phone, e-mail, the note."""
+def describe(
+    contact: Contact,
+    circle: str,
+    interval: Duration,
+    today: date,
+    zone: ZoneInfo,
+    last_note: tuple[date, str] | None = None,
+) -> str:
+    """What helps to reach out: circle, when you last spoke, organisation/title, phone, e-mail, the card's
+    note, and the latest note about a conversation (`last_note`: its day in the user's zone and its text)."""
     lines = [f"Circle {circle} · {interval.human()}"]
     last = contact.last_contact
     if last is None:
@@ -161,6 +227,8 @@ def describe(contact: Contact, circle: str, interval: Duration, today: date, zon
     note = re.sub(r"\s+", " ", contact.note).strip()
     if note:
         lines.append("Note: " + (note if len(note) <= NOTE_CHARS else note[: NOTE_CHARS - 1] + "…"))
+    if last_note is not None and last_note[1].strip():
+        lines.append(last_time(last_note[0], last_note[1], today))
     return "\n".join(lines)
 
 
@@ -176,13 +244,17 @@ def build_task(
     now: datetime,
     task_list: str,
     summary: str | None = None,
+    last_note: tuple[date, str] | None = None,
+    uid: str | None = None,
 ) -> tuple[str, str]:
     """A new reminder for the task list at URL `task_list`: (UID, iCalendar text). `summary` defaults to
-    "Reach out to NAME"."""
-    from icalendar import Alarm, Calendar, Timezone, Todo
+    "Reach out to NAME"; `uid` to `reminder_uid` of the due day. The DESCRIPTION is also kept as
+    X-SYNCD-DESCRIPTION, so that what the user adds to it is told from what syncd wrote (`user_note`)."""
+    from icalendar import Alarm, Calendar, Timezone, Todo, vText
 
     summary = summary or f"Reach out to {contact.name}"
-    uid = reminder_uid(contact.uid, due, task_list)
+    uid = uid or reminder_uid(contact.uid, due, task_list)
+    description = describe(contact, circle, interval, due, zone, last_note)
     cal = Calendar()
     cal.add("PRODID", PRODID)
     cal.add("VERSION", "2.0")
@@ -193,7 +265,7 @@ def build_task(
     todo.add("CREATED", stamp)
     todo.add("LAST-MODIFIED", stamp)
     todo.add("SUMMARY", summary)
-    todo.add("DESCRIPTION", describe(contact, circle, interval, due, zone))
+    todo.add("DESCRIPTION", description)
     if due_time is None:
         todo.add("DUE", due)
     else:
@@ -208,6 +280,7 @@ def build_task(
     todo.add("STATUS", "NEEDS-ACTION")
     todo.add("PRIORITY", priority)
     todo.add(CONTACT_PROP, contact.uid)
+    todo.add(WRITTEN_PROP, vText(description))  # an X- property is not escaped unless it is vText
     if due_time is not None:
         cal.add_component(
             Timezone.from_tzinfo(zone, first_date=due - timedelta(days=370), last_date=due + timedelta(days=740))
@@ -232,24 +305,41 @@ def _edit(text: str, change: dict[str, object], now: datetime) -> str:
     return str(cal.to_ical(sorted=False).decode("utf-8"))
 
 
-def complete_text(text: str, when: datetime, now: datetime) -> str:
-    """Mark done the way iOS does (all three: STATUS, COMPLETED, PERCENT-COMPLETE), keeping all else."""
-    return _edit(
-        text,
-        {
-            "STATUS": "COMPLETED",
-            "COMPLETED": when.astimezone(UTC).replace(microsecond=0),
-            "PERCENT-COMPLETE": 100,
-        },
-        now,
-    )
+def complete_text(text: str, when: datetime, now: datetime, note: str | None = None, *, manual: bool = False) -> str:
+    """Mark done the way iOS does (all three: STATUS, COMPLETED, PERCENT-COMPLETE), keeping all else.
+    `manual`: done with `syncd done`, which X-SYNCD-VIA says; its `note` is added to the DESCRIPTION."""
+    change: dict[str, object] = {
+        "STATUS": "COMPLETED",
+        "COMPLETED": when.astimezone(UTC).replace(microsecond=0),
+        "PERCENT-COMPLETE": 100,
+    }
+    if manual:
+        change[VIA_PROP] = MANUAL
+    if note is not None:
+        _, todo = _todo(text)
+        before = str(todo.get("DESCRIPTION", "")).rstrip()
+        change["DESCRIPTION"] = f"{before}\n\n{note.strip()}" if before else note.strip()
+    return _edit(text, change, now)
+
+
+def undated_text(text: str, now: datetime) -> str:
+    """The reminder without DUE and DTSTART: a record (`syncd done --note` with no reminder open), not a day's
+    list item that the reviews would count."""
+    return _edit(text, {"DUE": None, "DTSTART": None}, now)
 
 
 def reopen_text(text: str, before: str, now: datetime) -> str:
-    """Open a reminder again as it was before it was marked done: STATUS, COMPLETED and PERCENT-COMPLETE as
-    `before` (its text while open) had them, all else of `text` kept (a DUE moved since stays moved)."""
+    """Open a reminder again as it was before it was marked done: STATUS, COMPLETED, PERCENT-COMPLETE and
+    X-SYNCD-VIA as `before` (its text while open) had them, and its DESCRIPTION without the note `syncd done
+    --note` added (when the DESCRIPTION still begins as it did); all else of `text` kept (a DUE moved since
+    stays moved)."""
     _, old = _todo(before)
-    return _edit(text, {key: old.get(key) for key in ("STATUS", "COMPLETED", "PERCENT-COMPLETE")}, now)
+    _, current = _todo(text)
+    change = {key: old.get(key) for key in ("STATUS", "COMPLETED", "PERCENT-COMPLETE", VIA_PROP)}
+    was = str(old.get("DESCRIPTION", ""))
+    if current.get(VIA_PROP) is not None and str(current.get("DESCRIPTION", "")).startswith(was.rstrip()):
+        change["DESCRIPTION"] = old.get("DESCRIPTION")
+    return _edit(text, change, now)
 
 
 def reschedule_text(text: str, due: date, zone: ZoneInfo, now: datetime) -> str:

@@ -18,7 +18,19 @@ from syncd.core.contacts import (
     format_instant,
     parse_instant,
 )
-from syncd.core.reminders import BrokenTask, Task, complete_text, parse_task, reopen_text, reschedule_text
+from syncd.core.notes import Note
+from syncd.core.reminders import (
+    MANUAL,
+    BrokenTask,
+    Task,
+    build_task,
+    complete_text,
+    parse_task,
+    reminder_uid,
+    reopen_text,
+    reschedule_text,
+    undated_text,
+)
 from syncd.dav import tasks
 from syncd.dav.client import NotFound, Refused
 from syncd.engine import agenda
@@ -62,8 +74,12 @@ def set_contact(
     return contact, changed
 
 
-def done(session: Session, query: str, when: datetime, now: datetime) -> tuple[Contact, bool, bool]:
-    """Record contact at `when`; close the contact's open reminder. Returns (contact, wrote, closed)."""
+def done(
+    session: Session, query: str, when: datetime, now: datetime, note: str | None = None
+) -> tuple[Contact, bool, bool]:
+    """Record contact at `when`; close the contact's open reminder. With a `note`, the reminder closed holds it,
+    or, with none open, a reminder made done holds it: the server keeps the record of every note. Returns
+    (contact, wrote, closed)."""
     world, contact = find(session, query)
     when = when.astimezone(UTC)
 
@@ -77,10 +93,16 @@ def done(session: Session, query: str, when: datetime, now: datetime) -> tuple[C
     if not wrote and contact.last_contact and contact.last_contact > when:
         later = contact.last_contact.astimezone(session.zone).strftime("%Y-%m-%d %H:%M")
         log.warning("%s already has a later last contact (%s); kept", contact.name, later)
+    if wrote:
+        with session.state.transaction():
+            session.state.remember_sourced_touches([(contact.uid, format_instant(when), MANUAL)])
     task = world.open_reminders().get(contact.uid)
+    if note is not None and task is None:
+        _noted(session, world, contact, when, now, note)
+        return contact, wrote, False
     if task is None or contact.last_contact is None:
         return contact, wrote, False
-    text = complete_text(task.text, contact.last_contact, now)
+    text = complete_text(task.text, contact.last_contact, now, note, manual=True)
     try:
         etag = tasks.update_task(session.clients.calendars, task.href, task.etag, text)
     except PreconditionFailed:
@@ -96,7 +118,44 @@ def done(session: Session, query: str, when: datetime, now: datetime) -> tuple[C
         session.journal.closed_reminder(entry_id, ClosedReminder(task.uid, task.href, etag, task.text))
     with session.state.transaction():
         session.state.remember(task.uid, task.contact_uid, task.href, None, "done", True)
+        if note is not None:
+            session.state.remember_notes([Note(task.uid, contact.uid, contact.last_contact, note.strip(), MANUAL)])
     return contact, wrote, True
+
+
+def _noted(session: Session, world: World, contact: Contact, when: datetime, now: datetime, note: str) -> None:
+    """A reminder for `contact`, done at `when`, holding `note` (`done --note` with no reminder open)."""
+    settings = session.settings
+    task_list = world.task_list or Reader(session).read(create_task_list=True).task_list
+    assert task_list is not None
+    membership = world.memberships.get(contact.uid)
+    circle = membership.circle if membership else next(iter(settings.circles))
+    interval = membership.interval if membership else settings.circles[circle].duration
+    day = when.astimezone(session.zone).date()
+    uid = f"{reminder_uid(contact.uid, day, task_list.url)}-note-{when:%H%M%S}"
+    _, text = build_task(
+        contact=contact,
+        circle=circle,
+        interval=interval,
+        priority=settings.priority(circle),
+        due=day,
+        due_time=None,
+        zone=session.zone,
+        now=now,
+        task_list=task_list.url,
+        uid=uid,
+    )
+    text = undated_text(complete_text(text, when, now, note, manual=True), now)
+    try:
+        href, _new = tasks.create_task(session.clients.calendars, task_list, uid, text)
+    except Refused as err:
+        raise WriteRefused(
+            f"{contact.name}: the last contact is in the card, but the server refused the reminder that keeps "
+            f"the note: {err.reason}"
+        ) from err
+    with session.state.transaction():
+        session.state.remember(uid, contact.uid, href, None, "done", True)
+        session.state.remember_notes([Note(uid, contact.uid, when, note.strip(), MANUAL)])
 
 
 def snooze(session: Session, query: str, until: date, now: datetime) -> tuple[Contact, bool, Task | None]:
@@ -182,6 +241,7 @@ def _reopen(session: Session, entry: Entry, closed: ClosedReminder, now: datetim
     with state.transaction():
         due = task.due.isoformat() if task.due else None
         state.remember(task.uid, task.contact_uid, task.href, due, "open", False)
+        state.forget_note(task.uid)
     return True
 
 

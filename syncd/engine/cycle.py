@@ -13,9 +13,10 @@ import logging
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 
-from syncd.core import repair
+from syncd.core import notes, repair
 from syncd.core.account import Collection, same_resource
 from syncd.core.circles import resolve
+from syncd.core.contacts import format_instant
 from syncd.core.reconcile import KnownReminder, Reconciliation, reconcile
 from syncd.core.reminders import Task
 from syncd.dav.client import HTTPStatusError
@@ -24,7 +25,7 @@ from syncd.engine.actions import PatchCard
 from syncd.engine.quiet import Quiet, Warnings
 from syncd.engine.reading import Reader
 from syncd.engine.session import Session
-from syncd.engine.sources import Meetings, TouchSource, touches
+from syncd.engine.sources import Meetings, TouchSource, sourced_touches
 from syncd.engine.world import Summary, World
 from syncd.engine.writing import Writer
 from syncd.store.copies import Copies
@@ -71,6 +72,7 @@ class Cycle:
         copies = Copies(self.session.state).all()  # read once: restoring and saving both compare with it
         left = self._left_behind(task_list)
         self._restore(world, plan.restorations(world, copies), summary)
+        found = sourced_touches(self.sources, world, now)
         recon = reconcile(
             world.contacts,
             world.memberships,
@@ -78,9 +80,12 @@ class Cycle:
             self._known(world, task_list),
             now,
             self.session.zone,
-            touches(self.sources, world, now),
+            {uid: when for uid, (when, _source) in found.items()},
             unreadable=self._unreadable(world, copies),
+            touch_sources={uid: source for uid, (_when, source) in found.items()},
         )
+        kept_notes = self.session.state.notes()
+        all_notes = notes.merged(kept_notes, notes.from_tasks(world.tasks, now))
         for action in plan.note_mirrors(world, self.settings):
             summary.cards_written += self.writer.card(action)
         self._record_contacts(world, recon, plan.contact_updates(world, recon), summary)
@@ -99,7 +104,7 @@ class Cycle:
                 recon.deleted.add(release.task.uid)
                 summary.withdrawn += 1
         tracked = plan.tracked(world, self.settings)
-        for create in plan.reminders(world, self.settings, now, tracked):
+        for create in plan.reminders(world, self.settings, now, tracked, notes.latest(all_notes.values())):
             world.tasks.append(create.task)
             if self.writer.create(create, task_list):
                 summary.created += 1
@@ -108,6 +113,7 @@ class Cycle:
         summary.waiting = plan.waiting(world, self.settings, now, tracked)
         if self.writer.live:
             self._keep_records(world, recon, copies, now, left)
+            self._keep_notes(recon, kept_notes, all_notes)
         today = now.astimezone(self.session.zone).date()
         summary.due = sum(1 for t in world.tasks if t.open and t.due is not None and t.due <= today)
         summary.requests = clients.requests() - start_requests
@@ -220,6 +226,24 @@ class Cycle:
         insights.record_history(self.session, world, now)
         if self.settings.reminders.calendar:
             self._events(world, now)
+
+    def _keep_notes(
+        self, recon: Reconciliation, kept: Mapping[str, notes.Note], found: Mapping[str, notes.Note]
+    ) -> None:
+        """Notes new or changed since the state last kept them (after the loss of `state_dir`: every note the
+        completed reminders hold), and where each last contact recorded this cycle came from."""
+        state = self.session.state
+        changed = [note for uid, note in found.items() if kept.get(uid) != note]
+        sources = [
+            (uid, format_instant(when), recon.source[uid])
+            for uid, when in recon.last_contact.items()
+            if uid in recon.source and uid not in self.writer.unwritten
+        ]
+        if not changed and not sources:
+            return
+        with state.transaction():
+            state.remember_notes(changed)
+            state.remember_sourced_touches(sources)
 
     def _events(self, world: World, now: datetime) -> None:
         """Events come second to reminders: a server that refuses them (4xx) costs a warning, not the sync."""

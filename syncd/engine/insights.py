@@ -33,7 +33,9 @@ def build_network(session: Session, world: World) -> Network:
         memberships=world.memberships,
         tasks=world.tasks,
         circles=circle_specs({key: (c.name, c.duration) for key, c in settings.circles.items()}),
-        touches=collect_touches(world.contacts, world.tasks, zone, [(u, t) for u, t in remembered if t]),
+        touches=collect_touches(
+            world.contacts, world.tasks, zone, [(u, t) for u, t in remembered if t], session.state.touch_sources()
+        ),
         zone=zone,
         first_seen=first_seen,
     )

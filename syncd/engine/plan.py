@@ -11,6 +11,7 @@ from syncd.config import Settings
 from syncd.core import birthdays, notetags, repair
 from syncd.core.circles import Membership
 from syncd.core.contacts import LAST_CONTACT, SNOOZE, Contact, format_instant, parse_date, parse_instant
+from syncd.core.notes import Note
 from syncd.core.planner import OpenReminder, Tracked, backlog, over_limit, plan
 from syncd.core.reconcile import Reconciliation
 from syncd.core.reminders import Task, build_task
@@ -183,12 +184,19 @@ def due_now(
     return [(world.contacts[i.uid], world.memberships[i.uid], i.due, i.birthday) for i in planned]
 
 
-def reminders(world: World, settings: Settings, now: datetime, tracked_now: list[Tracked]) -> list[CreateTask]:
-    """The reminders to create now."""
+def reminders(
+    world: World,
+    settings: Settings,
+    now: datetime,
+    tracked_now: list[Tracked],
+    last_notes: Mapping[str, Note] | None = None,
+) -> list[CreateTask]:
+    """The reminders to create now; each carries the latest note about its contact (`last_notes`, by contact)."""
     zone = settings.schedule.zone
     out = []
     for contact, membership, due, birthday in due_now(world, settings, now, tracked_now):
         title = birthdays.title(contact.name, birthday)
+        note = (last_notes or {}).get(contact.uid)
         uid, text = build_task(
             contact=contact,
             circle=membership.circle,
@@ -200,6 +208,7 @@ def reminders(world: World, settings: Settings, now: datetime, tracked_now: list
             now=now,
             task_list=world.task_list.url if world.task_list is not None else "",
             summary=title,
+            last_note=(note.at.astimezone(zone).date(), note.text) if note is not None else None,
         )
         task = Task("", "", uid, contact.uid, title, due, False, None, due, text)
         out.append(CreateTask(task, contact.name, membership.circle))

@@ -20,6 +20,8 @@ class TouchSource(Protocol):
 class Meetings:
     """The end of each tracked contact's latest past meeting in the calendars `interactions.calendars` names."""
 
+    name = "meeting"  # what `show` calls a last contact found here
+
     def __init__(self, session: Session) -> None:
         self.session = session
 
@@ -35,11 +37,27 @@ class Meetings:
         )
 
 
+def source_name(source: TouchSource) -> str:
+    """What a source's touches are called (`show`'s last_contact_source): its `name`, else read from its class
+    name ("mail" for a source of messages), else "meeting"."""
+    name = getattr(source, "name", None)
+    if isinstance(name, str) and name:
+        return name
+    kind = type(source).__name__.lower()
+    return "mail" if "mail" in kind or "message" in kind else "meeting"
+
+
+def sourced_touches(sources: Iterable[TouchSource], world: World, now: datetime) -> dict[str, tuple[datetime, str]]:
+    """The latest touch per contact over all sources, with the name of the source it came from."""
+    found: dict[str, tuple[datetime, str]] = {}
+    for source in sources:
+        name = source_name(source)
+        for uid, when in source.touches(world, now).items():
+            if uid not in found or when > found[uid][0]:
+                found[uid] = (when, name)
+    return found
+
+
 def touches(sources: Iterable[TouchSource], world: World, now: datetime) -> dict[str, datetime]:
     """The latest touch per contact over all sources."""
-    found: dict[str, datetime] = {}
-    for source in sources:
-        for uid, when in source.touches(world, now).items():
-            if uid not in found or when > found[uid]:
-                found[uid] = when
-    return found
+    return {uid: when for uid, (when, _name) in sourced_touches(sources, world, now).items()}

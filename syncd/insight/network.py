@@ -3,10 +3,11 @@
 A *touch* is a day on which you were in touch with someone. syncd knows them from three places:
 
 - completed reminders in the task list (their COMPLETED time) — source ``reminder``;
-- each card's ``X-SYNCD-LAST-CONTACT`` (set by ``syncd done``, a calendar meeting, or a completed reminder) —
-  source ``done`` unless a completed reminder explains it;
+- each card's ``X-SYNCD-LAST-CONTACT`` (set by ``syncd done``, a calendar meeting, a message, or a completed
+  reminder) — the source the state recorded with that instant (``meeting``, ``mail``, ``manual``), else
+  ``done``, unless a completed reminder explains it (a reminder closed by ``syncd done`` is ``manual``);
 - touches remembered in the local state from earlier syncs (earlier LAST-CONTACT values the card no longer
-  shows) — source ``done`` as well.
+  shows) — their recorded source, else ``done`` as well.
 
 One touch per person per day: the same day from two sources counts once.
 """
@@ -19,9 +20,9 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from syncd.core.circles import Membership
-from syncd.core.contacts import Contact
+from syncd.core.contacts import Contact, format_instant
 from syncd.core.durations import Duration
-from syncd.core.reminders import Task
+from syncd.core.reminders import MANUAL, Task
 
 REMINDER = "reminder"
 DONE = "done"
@@ -38,7 +39,7 @@ class CircleSpec:
 class Touch:
     uid: str
     day: date  # in the user's zone
-    source: str  # REMINDER or DONE
+    source: str  # REMINDER, DONE, or the recorded source (meeting, mail, manual)
 
 
 @dataclass(slots=True)
@@ -78,17 +79,22 @@ def collect_touches(
     tasks: Iterable[Task],
     zone: ZoneInfo,
     remembered: Iterable[tuple[str, datetime]] = (),
+    sources: Mapping[tuple[str, str], str] | None = None,
 ) -> list[Touch]:
-    """All known touches, one per person and day, sorted by day then UID."""
+    """All known touches, one per person and day, sorted by day then UID. `sources`: (contact UID, instant as
+    `format_instant`) -> where the state recorded that touch came from."""
     found: dict[tuple[str, date], str] = {}
     for task in tasks:
         if task.done and task.completed is not None and task.contact_uid in contacts:
-            found[(task.contact_uid, task.completed.astimezone(zone).date())] = REMINDER
+            found[(task.contact_uid, task.completed.astimezone(zone).date())] = (
+                MANUAL if task.via == MANUAL else REMINDER
+            )
     instants = [(uid, c.last_contact) for uid, c in contacts.items() if c.last_contact is not None]
     for uid, instant in [*instants, *remembered]:
         if instant is None or uid not in contacts:
             continue
-        found.setdefault((uid, instant.astimezone(zone).date()), DONE)
+        source = (sources or {}).get((uid, format_instant(instant)), DONE)
+        found.setdefault((uid, instant.astimezone(zone).date()), source)
     return sorted((Touch(uid, day, source) for (uid, day), source in found.items()), key=lambda t: (t.day, t.uid))
 
 

@@ -30,7 +30,7 @@ class Reached:
     name: str
     circle: str  # "" = not tracked
     day: date
-    source: str  # "reminder" or "done"
+    source: str  # "reminder", "meeting", "mail", "manual", or "done" (a last contact of unknown origin)
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,12 +60,18 @@ class WeekReview:
     lists_done: int  # days in the window whose list was done
     list_days: int  # days in the window that had reminders due
 
+    @property
+    def by_source(self) -> dict[str, int]:
+        """Touches in the week by where they came from, most first."""
+        return by_source(self.reached)
+
     def as_json(self) -> dict[str, object]:
         return {
             "period": "week",
             "from": self.first.isoformat(),
             "to": self.last.isoformat(),
             "reached": [_reached_json(r) for r in self.reached],
+            "touches_by_source": self.by_source,
             "new_contacts": [
                 {"uid": n.uid, "name": n.name, "first_seen": n.first_seen.isoformat()} for n in self.new_contacts
             ],
@@ -195,6 +201,13 @@ def _leap(year: int) -> bool:
 
 def _reached_json(r: Reached) -> dict[str, object]:
     return {"uid": r.uid, "name": r.name, "circle": r.circle, "day": r.day.isoformat(), "source": r.source}
+
+
+def by_source(items: list[Reached]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for item in items:
+        counts[item.source] = counts.get(item.source, 0) + 1
+    return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
 
 
 def reached(network: Network, first: date, last: date) -> list[Reached]:

@@ -15,6 +15,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from syncd.core.contacts import format_instant, parse_instant
+from syncd.core.notes import Note
 from syncd.core.reconcile import KnownReminder
 from syncd.errors import ConfigError
 from syncd.store import private
@@ -34,7 +36,19 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 -- For the reviews (syncd/insights.py): when a contact first appeared (baseline = it was there on the first
 -- sync, so not "new"), and every X-SYNCD-LAST-CONTACT value seen (a card keeps only the latest).
 CREATE TABLE IF NOT EXISTS contacts_seen (uid TEXT PRIMARY KEY, first_seen TEXT NOT NULL, baseline INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS touches (contact_uid TEXT NOT NULL, at TEXT NOT NULL, PRIMARY KEY (contact_uid, at));
+-- `source`: where the touch came from (reminder, meeting, mail, manual), NULL when not known.
+CREATE TABLE IF NOT EXISTS touches (
+    contact_uid TEXT NOT NULL, at TEXT NOT NULL, source TEXT, PRIMARY KEY (contact_uid, at)
+);
+-- Notes about conversations (syncd.core.notes), by the reminder that holds them; rebuilt from the completed
+-- reminders on the server when lost.
+CREATE TABLE IF NOT EXISTS notes (
+    reminder_uid TEXT PRIMARY KEY,
+    contact_uid TEXT NOT NULL,
+    at TEXT NOT NULL,
+    text TEXT NOT NULL,
+    source TEXT NOT NULL
+);
 -- syncd's copy of every card's X-SYNCD values (syncd.store.copies), to put them back when a client drops them.
 CREATE TABLE IF NOT EXISTS xsyncd_copy (
     uid TEXT PRIMARY KEY,
@@ -67,9 +81,9 @@ CREATE TABLE IF NOT EXISTS sync_items (
 """
 
 
-# 1: the tables above, the read cache with `generation` and `pending`. A file with a lower version (0: written
-# before syncd recorded one) is brought up to this one when it is opened.
-SCHEMA_VERSION = 1
+# 1: the tables above, the read cache with `generation` and `pending`. 2: `touches.source`, `notes`. A file with
+# a lower version (0: written before syncd recorded one) is brought up to this one when it is opened.
+SCHEMA_VERSION = 2
 
 
 def _schema(db: sqlite3.Connection) -> None:
@@ -79,6 +93,8 @@ def _schema(db: sqlite3.Connection) -> None:
     version = int(db.execute("PRAGMA user_version").fetchone()[0])
     if version >= SCHEMA_VERSION:
         return
+    if "source" not in {row[1] for row in db.execute("PRAGMA table_info(touches)")}:
+        db.execute("ALTER TABLE touches ADD COLUMN source TEXT")
     # The read cache's tables are made anew when they are from another version (they are only a cache).
     columns = {
         row[1] for table in ("sync_collections", "sync_items") for row in db.execute(f"PRAGMA table_info({table})")
@@ -218,6 +234,41 @@ class State:
 
     def remember_touches(self, touches: list[tuple[str, str]]) -> None:
         self.db.executemany("INSERT INTO touches (contact_uid, at) VALUES (?, ?) ON CONFLICT DO NOTHING", touches)
+
+    def touch_sources(self) -> dict[tuple[str, str], str]:
+        """(contact uid, instant) -> where that touch came from, for the touches whose source is known."""
+        rows = self.db.execute("SELECT contact_uid, at, source FROM touches WHERE source IS NOT NULL")
+        return {(str(r[0]), str(r[1])): str(r[2]) for r in rows}
+
+    def remember_sourced_touches(self, touches: list[tuple[str, str, str]]) -> None:
+        """(contact uid, instant, source): a touch already known without a source gets this one."""
+        self.db.executemany(
+            "INSERT INTO touches (contact_uid, at, source) VALUES (?, ?, ?) "
+            "ON CONFLICT(contact_uid, at) DO UPDATE SET source = COALESCE(touches.source, excluded.source)",
+            touches,
+        )
+
+    def notes(self) -> dict[str, Note]:
+        """The notes kept, by the UID of the reminder that holds each."""
+        rows = self.db.execute("SELECT reminder_uid, contact_uid, at, text, source FROM notes")
+        out = {}
+        for uid, contact_uid, at, text, source in rows:
+            when = parse_instant(str(at))
+            if when is not None:
+                out[str(uid)] = Note(str(uid), str(contact_uid), when, str(text), str(source))
+        return out
+
+    def remember_notes(self, notes: list[Note]) -> None:
+        self.db.executemany(
+            "INSERT INTO notes (reminder_uid, contact_uid, at, text, source) VALUES (?, ?, ?, ?, ?) "
+            "ON CONFLICT(reminder_uid) DO UPDATE SET contact_uid=excluded.contact_uid, at=excluded.at, "
+            "text=excluded.text, source=excluded.source",
+            [(n.reminder, n.contact_uid, format_instant(n.at), n.text, n.source) for n in notes],
+        )
+
+    def forget_note(self, reminder_uid: str) -> None:
+        """The note a reminder held (its `done --note` was undone)."""
+        self.db.execute("DELETE FROM notes WHERE reminder_uid = ?", (reminder_uid,))
 
     def forget_touch(self, contact_uid: str, at: str) -> None:
         """A touch that was undone (`history --undo` of the write that recorded it)."""

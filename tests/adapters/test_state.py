@@ -59,3 +59,37 @@ def test_an_unusable_state_file_names_state_dir_and_deletes_nothing(tmp_path: Pa
         State(path)
     assert str(caught.value).startswith("state_dir: cannot use") and str(path) in str(caught.value)
     assert (path / "keep").read_text() == "mine"
+
+
+def test_a_version_1_file_gains_touch_sources_and_notes_and_keeps_its_touches(tmp_path: Path) -> None:
+    """A state file of schema version 1 (touches without a source, no notes table) is brought up to date when
+    opened: its touches stay, each without a source until one is recorded."""
+    import sqlite3
+
+    from syncd.core.contacts import parse_instant
+    from syncd.core.notes import Note
+
+    path = tmp_path / "state.sqlite3"
+    db = sqlite3.connect(path)
+    db.executescript(
+        "CREATE TABLE touches (contact_uid TEXT NOT NULL, at TEXT NOT NULL, PRIMARY KEY (contact_uid, at));"
+        "INSERT INTO touches VALUES ('c1', '2026-11-01T10:00:00Z');"
+        "PRAGMA user_version = 1;"
+    )
+    db.close()
+    state = State(path)
+    try:
+        assert state.db.execute("PRAGMA user_version").fetchone()[0] == 2
+        assert state.touches() == [("c1", "2026-11-01T10:00:00Z")]
+        assert state.touch_sources() == {}
+        with state.transaction():
+            state.remember_sourced_touches([("c1", "2026-11-01T10:00:00Z", "meeting")])
+            state.remember_sourced_touches([("c1", "2026-11-01T10:00:00Z", "mail")])  # the first one known stays
+        assert state.touch_sources() == {("c1", "2026-11-01T10:00:00Z"): "meeting"}
+        when = parse_instant("2026-11-02T09:00:00Z")
+        assert when is not None
+        with state.transaction():
+            state.remember_notes([Note("r1", "c1", when, "Lisbon", "reminder")])
+        assert state.notes() == {"r1": Note("r1", "c1", when, "Lisbon", "reminder")}
+    finally:
+        state.close()

@@ -84,3 +84,25 @@ def test_history_times_are_local() -> None:
     out = io.StringIO()
     print_history([entry("3f9c2a71be")], "journal.jsonl", False, out, zone=ZoneInfo("Europe/Berlin"))
     assert out.getvalue().startswith("2026-11-22 10:00  3f9c2a71be  Ada (u)  syncd done\n")
+
+
+def test_show_prints_notes_newest_first_without_control_characters() -> None:
+    """A note is the user's text: an escape sequence in it reaches the terminal as a space, not as a command."""
+    from datetime import UTC, date, datetime
+
+    from syncd.app.output.tables import print_person
+    from syncd.core.notes import Note
+    from syncd.insight.person import Person
+
+    at = datetime(2026, 11, 22, 15, tzinfo=UTC)
+    notes = [
+        Note("r2", "u1", at, "Lisbon\x1b[2J\nthe flat", "manual"),
+        Note("r1", "u1", datetime(2026, 11, 1, tzinfo=UTC), "older", "reminder"),
+    ]
+    person = Person("u1", "Ada", "1", "P14D", at, "manual", date(2026, 12, 6), notes)
+    out = io.StringIO()
+    print_person(person, ZoneInfo("Europe/Berlin"), False, out)
+    text = out.getvalue()
+    assert "\x1b" not in text
+    assert "2026-11-22 (manual): Lisbon [2J\n      the flat\n    2026-11-01 (reminder): older\n" in text
+    assert "Last contact: 2026-11-22 (manual)" in text and "Next due:     2026-12-06" in text

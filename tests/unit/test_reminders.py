@@ -12,10 +12,12 @@ from syncd.core.durations import Duration
 from syncd.core.reminders import (
     build_task,
     complete_text,
+    last_time,
     parse_task,
     reminder_uid,
     reopen_text,
     reschedule_text,
+    user_note,
 )
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -214,3 +216,91 @@ def test_reopen_puts_back_the_open_state_and_keeps_a_move_made_since() -> None:
     again = reopen_text(complete_text(half, closed_at, closed_at), half, now)
     assert "PERCENT-COMPLETE:40" in again and "STATUS:" not in again
     assert parse_task("h", "e", again, BERLIN).open  # type: ignore[union-attr]
+
+
+# The user's note in a reminder's DESCRIPTION ---------------------------------------------------------------
+
+SYNCD_LINES = "Circle 1 · every 2 weeks\nLast contact: 2026-10-01 (52 days ago)\nACME, CTO\nPhone: +49 151\nEmail: a@x"
+
+
+@pytest.mark.parametrize(
+    ("description", "note"),
+    [
+        (SYNCD_LINES, ""),
+        (SYNCD_LINES + "\n\nHer move to Lisbon", "Her move to Lisbon"),
+        ("Her move to Lisbon\n" + SYNCD_LINES, "Her move to Lisbon"),
+        # a phone's rewrite: CR LF or CR line ends, blanks around and inside syncd's lines, a line separator
+        (
+            SYNCD_LINES.replace("\n", "\r\n").replace("Circle 1 ·", " Circle  1 · ") + "\r\n\r\nLisbon\r\nin Jan  ",
+            "Lisbon\nin Jan",
+        ),
+        (SYNCD_LINES.replace("\n", "\r") + "\u2028Lisbon", "Lisbon"),
+        ("", ""),
+    ],
+)
+def test_the_users_note_is_what_syncd_did_not_write(description: str, note: str) -> None:
+    assert user_note(description, SYNCD_LINES) == note
+
+
+def test_without_the_record_of_syncds_lines_they_are_told_by_their_form() -> None:
+    """A reminder without X-SYNCD-DESCRIPTION (made by an older syncd, or a client dropped it): the lines
+    syncd writes are recognised by their form; a work line (title, organisation) cannot be, and stays."""
+    text = SYNCD_LINES + "\nLast time, 12 Nov: the flat\n\nShe found a flat"
+    assert user_note(text, None) == "ACME, CTO\n\nShe found a flat"
+
+
+def test_a_built_reminder_carries_the_latest_note_and_no_note_of_its_own() -> None:
+    contact = Contact(uid="u1", name="Ada Lovelace", phones=["+49 151"], org="ACME")
+    _, text = build_task(
+        contact=contact,
+        circle="1",
+        interval=Duration("P14D"),
+        priority=1,
+        due=date(2026, 12, 7),
+        due_time=time(9, 0),
+        zone=BERLIN,
+        now=datetime(2026, 12, 7, 8, 0, tzinfo=UTC),
+        task_list="http://h/cal/tasks/",
+        last_note=(date(2026, 11, 12), "Her move\nto Lisbon; ask, about it\\"),
+    )
+    task = parse_task("/t.ics", '"e"', text, BERLIN)
+    assert task is not None and task.note == ""
+    assert "Last time, 12 Nov: Her move to Lisbon; ask, about it\\" in str(_description(text))
+    # typed on the phone below syncd's lines, and ticked off
+    edited = text.replace("DESCRIPTION:", "DESCRIPTION:Called\\, all good\\n", 1)
+    done = complete_text(edited, datetime(2026, 12, 8, 10, tzinfo=UTC), datetime(2026, 12, 8, 10, tzinfo=UTC))
+    again = parse_task("/t.ics", '"e"', done, BERLIN)
+    assert again is not None and again.done and again.note == "Called, all good" and again.via == ""
+
+
+def test_done_with_a_note_adds_it_and_says_so() -> None:
+    contact = Contact(uid="u1", name="Ada Lovelace")
+    _, text = build_task(
+        contact=contact,
+        circle="1",
+        interval=Duration("P14D"),
+        priority=1,
+        due=date(2026, 12, 7),
+        due_time=None,
+        zone=BERLIN,
+        now=datetime(2026, 12, 7, 8, 0, tzinfo=UTC),
+        task_list="http://h/cal/tasks/",
+    )
+    done = complete_text(
+        text, datetime(2026, 12, 8, 10, tzinfo=UTC), datetime(2026, 12, 8, 10, tzinfo=UTC), " Lunch ", manual=True
+    )
+    task = parse_task("/t.ics", '"e"', done, BERLIN)
+    assert task is not None and task.done and task.note == "Lunch" and task.via == "manual"
+
+
+def test_last_time_line() -> None:
+    assert last_time(date(2026, 11, 12), "a\n b", date(2026, 12, 7)) == "Last time, 12 Nov: a b"
+    assert last_time(date(2025, 11, 12), "x", date(2026, 1, 7)) == "Last time, 12 Nov 2025: x"
+    assert len(last_time(date(2026, 11, 12), "y" * 1000, date(2026, 12, 7))) < 300
+
+
+def _description(text: str) -> str:
+    from icalendar import Calendar
+
+    todo = next(iter(Calendar.from_ical(text).walk("VTODO")))
+    return str(todo["DESCRIPTION"])

@@ -17,8 +17,10 @@ from syncd.store.journal import CONFLICT, FAILED, GONE, INTERRUPTED, REFUSED, WR
 
 if TYPE_CHECKING:
     from syncd.engine.frm import Imported
+    from syncd.insight.person import Person
 
 
+NOTE_WIDTH = 2000  # display columns of one line of a note in `show` (the --json output has it whole)
 MAX_CELL = 32  # display columns; a longer value is cut with "…" (the --json output has it whole)
 
 
@@ -228,3 +230,50 @@ def print_imported(rows: list[Imported], dry_run: bool, as_json: bool, out: Text
     verb = "would be written (dry run)" if dry_run else "written"
     taken = written if not dry_run else len(rows)
     out.write(f"{counted(len(rows), 'card')} with frm data to take over, {taken} {verb}\n")
+
+
+def _last(person: Person, zone: ZoneInfo) -> str:
+    if person.last_contact is None:
+        return "never"
+    return f"{person.last_contact.astimezone(zone).date().isoformat()} ({person.last_contact_source})"
+
+
+def print_person(person: Person, zone: ZoneInfo, as_json: bool, out: TextIO) -> None:
+    """`syncd show`: the contact's fields, then the notes, newest first."""
+    if as_json:
+        print_json(person.as_json(), out)
+        return
+    rows = [
+        ("Circle", person.circle or "not tracked"),
+        ("Interval", person.interval or "-"),
+        ("Last contact", _last(person, zone)),
+        ("Next due", person.next_due.isoformat() if person.next_due else "-"),
+    ]
+    out.write(cell_text(person.name, 200) + "\n")
+    for label, value in rows:
+        out.write(f"  {label + ':':<14}{value}\n")
+    if not person.notes:
+        out.write("  Notes:        none\n")
+        return
+    out.write("  Notes:\n")
+    for note in person.notes:
+        day = note.at.astimezone(zone).date().isoformat()
+        lines = [cell_text(line, NOTE_WIDTH) for line in note.text.splitlines()] or [""]
+        out.write(f"    {day} ({note.source}): {lines[0]}\n")
+        for line in lines[1:]:
+            out.write(f"      {line}\n")
+
+
+def print_people(people: Sequence[Person], zone: ZoneInfo, as_json: bool, out: TextIO) -> None:
+    """`syncd list`: one row per contact (JSON: the fields of `show` without notes)."""
+    if as_json:
+        print_json([p.as_json(with_notes=False) for p in people], out)
+        return
+    if not people:
+        out.write("No contacts match.\n")
+        return
+    rows = [
+        [p.name, p.circle or "-", p.interval or "-", _last(p, zone), p.next_due.isoformat() if p.next_due else "-"]
+        for p in people
+    ]
+    render_table(["Name", "Circle", "Interval", "Last contact", "Next due"], rows, out)

@@ -96,6 +96,7 @@ def print_week(result: WeekReview, out: TextIO) -> None:
     touches = counted(len(result.reached), "touch", "touches")
     out.write(f"Reached: {counted(people, 'person', 'people')} ({touches})\n")
     if result.reached:
+        out.write("By source: " + ", ".join(f"{source} {n}" for source, n in result.by_source.items()) + "\n")
         render_table(["DAY", "NAME", "CIRCLE", "HOW"], _reached_rows(result.reached), out)
     out.write(f"\nNew in your address book: {len(result.new_contacts)}\n")
     for new in result.new_contacts:
