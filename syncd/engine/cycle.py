@@ -24,7 +24,7 @@ from syncd.engine.actions import PatchCard
 from syncd.engine.quiet import Quiet, Warnings
 from syncd.engine.reading import Reader
 from syncd.engine.session import Session
-from syncd.engine.sources import Meetings, TouchSource, touches
+from syncd.engine.sources import Mail, TouchSource, default_sources, touches
 from syncd.engine.world import Summary, World
 from syncd.engine.writing import Writer
 from syncd.store.copies import Copies
@@ -45,7 +45,7 @@ class Cycle:
         self.settings = session.settings
         self.writer = writer
         self.full = full  # plan even when nothing changed since the last cycle (syncd.engine.quiet)
-        self.sources: Sequence[TouchSource] = sources if sources is not None else [Meetings(session)]
+        self.sources: Sequence[TouchSource] = sources if sources is not None else default_sources(session)
         self.reader = Reader(session)
         self.quiet = Quiet(session, self.reader)
 
@@ -81,6 +81,7 @@ class Cycle:
             touches(self.sources, world, now),
             unreadable=self._unreadable(world, copies),
         )
+        summary.mail_failed = next((s.failure for s in self.sources if isinstance(s, Mail) and s.failure), "")
         for action in plan.note_mirrors(world, self.settings):
             summary.cards_written += self.writer.card(action)
         self._record_contacts(world, recon, plan.contact_updates(world, recon), summary)

@@ -1,0 +1,313 @@
+"""Messages in IMAP folders, read for their header fields only (the standard library's imaplib).
+
+Private by construction: each folder is opened with EXAMINE (read-only), and messages are read with
+`UID FETCH … (UID INTERNALDATE BODY.PEEK[HEADER.FIELDS (DATE FROM TO CC BCC)])`: never a body, and PEEK sets no
+\\Seen flag. Nothing is ever stored, copied, moved or expunged. The connection is TLS (`imaps://`) or STARTTLS
+(`imap://`), which may be left out only on a loopback address.
+
+Incremental: per folder the state keeps UIDVALIDITY and the highest UID read (and HIGHESTMODSEQ where the server
+offers CONDSTORE). A cycle first asks `STATUS (UIDVALIDITY UIDNEXT)`; when neither moved, the folder is not even
+opened. New messages are those above the last UID; a new UIDVALIDITY reads the folder afresh. A first read (or
+a fresh one) asks `UID SEARCH SENTSINCE` (by the Date header, which is what counts) the first day the longest
+interval reaches back to, not the whole folder.
+
+A folder named "Sent" that does not exist by that name is the folder marked `\\Sent` (RFC 6154 SPECIAL-USE),
+when the server marks one. A folder that cannot be found is a warning naming it; the other folders are read.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import imaplib
+import ipaddress
+import logging
+import re
+import ssl
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from urllib.parse import urlsplit
+
+from syncd.config import MailConfig
+from syncd.core import mail
+from syncd.store.state import MailFolder, State
+
+log = logging.getLogger("syncd.imap")
+
+HEADERS = f"BODY.PEEK[HEADER.FIELDS ({' '.join(mail.FIELDS)})]"
+CHUNK = 2000  # UIDs per FETCH: the memory one answer takes stays small
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+class MailError(Exception):
+    """The mail server cannot be reached, refuses the login or answers an error: the mail part of a cycle fails,
+    the rest goes on."""
+
+
+@dataclass
+class Scan:
+    """What one scan did."""
+
+    folders: list[str] = field(default_factory=list)  # the folders read (server names)
+    missing: list[str] = field(default_factory=list)  # configured names not found
+    fetched: int = 0  # messages whose header fields were fetched
+    counted: int = 0  # messages that counted
+    skipped: Counter[str] = field(default_factory=Counter)  # why others were skipped (keys of mail.SKIPS)
+
+
+def account_key(config: MailConfig) -> str:
+    return f"{config.url.rstrip('/')}|{config.username}"
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _context(verify: bool | str) -> ssl.SSLContext:
+    if verify is False:
+        context = ssl.create_default_context()
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+        return context
+    return ssl.create_default_context(cafile=verify if isinstance(verify, str) else None)
+
+
+def connect(config: MailConfig, password: str | None) -> imaplib.IMAP4:
+    """A logged-in connection; MailError saying why not."""
+    parts = urlsplit(config.url)
+    host = parts.hostname or ""
+    secure = parts.scheme == "imaps"
+    try:
+        port = parts.port or (993 if secure else 143)
+    except ValueError as err:
+        raise MailError(f"mail.url: {err}") from err
+    try:
+        if secure:
+            conn: imaplib.IMAP4 = imaplib.IMAP4_SSL(
+                host, port, ssl_context=_context(config.verify_tls), timeout=config.timeout
+            )
+        else:
+            conn = imaplib.IMAP4(host, port, timeout=config.timeout)
+    except (OSError, imaplib.IMAP4.error) as err:
+        raise MailError(f"cannot reach {host}:{port}: {_text(err)}") from err
+    try:
+        if not secure:
+            if "STARTTLS" in conn.capabilities:
+                conn.starttls(_context(config.verify_tls))
+            elif not _loopback(host):
+                raise MailError(f"{host}:{port} offers no STARTTLS; syncd sends a password only over TLS")
+        conn.login(config.username, password or "")
+        typ, data = conn.capability()  # after the login, a server may offer more (CONDSTORE)
+        if typ == "OK" and data and isinstance(data[0], bytes):
+            conn.capabilities = tuple(data[0].decode("ascii", "replace").upper().split())
+    except (OSError, imaplib.IMAP4.error, MailError) as err:
+        with contextlib.suppress(OSError):
+            conn.shutdown()
+        if isinstance(err, MailError):
+            raise
+        raise MailError(f"cannot log in to {host}:{port}: {_text(err)}") from err
+    return conn
+
+
+def _text(err: BaseException) -> str:
+    text = str(err) or type(err).__name__
+    return text[2:-1] if text.startswith("b'") and text.endswith("'") else text
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+_LIST = re.compile(rb'^\((?P<flags>[^)]*)\) (?:"(?:[^"\\]|\\.)*"|NIL) (?P<name>.*)$')
+
+
+def _folders(conn: imaplib.IMAP4) -> dict[str, set[str]]:
+    """Every folder's name -> its flags (lower-cased, with the RFC 6154 special-use ones where offered)."""
+    typ, data = conn.list()
+    if typ != "OK":
+        raise MailError(f"LIST failed: {data!r}")
+    out: dict[str, set[str]] = {}
+    for item in data:
+        if isinstance(item, tuple):  # a name sent as a literal: (b'(flags) "/" {5}', b'name')
+            match = _LIST.match(item[0])
+            name = item[1].decode("utf-8", "replace")
+        elif isinstance(item, bytes):
+            match = _LIST.match(item)
+            name = match.group("name").decode("utf-8", "replace") if match else ""
+            if len(name) >= 2 and name.startswith('"') and name.endswith('"'):
+                name = name[1:-1].replace('\\"', '"').replace("\\\\", "\\")
+        else:
+            continue
+        if match is not None and name:
+            out[name] = {f.lower() for f in match.group("flags").decode("ascii", "replace").split()}
+    return out
+
+
+def resolve_folders(conn: imaplib.IMAP4, names: Iterable[str], scan: Scan) -> list[str]:
+    """The server's folders for the configured names ("Sent" also finds the folder marked \\Sent)."""
+    found = _folders(conn)
+    out: list[str] = []
+    for name in names:
+        if name in found:
+            chosen: str | None = name
+        else:
+            chosen = next((f for f in found if f.lower() == name.lower()), None)
+            if chosen is None and name.lower() == "sent":
+                chosen = next((f for f, flags in found.items() if "\\sent" in flags), None)
+        if chosen is None or "\\noselect" in found.get(chosen, set()):
+            scan.missing.append(name)
+            special = " (and no folder is marked \\Sent)" if name.lower() == "sent" else ""
+            log.warning("mail.folders: no folder %r on the mail server%s; its messages are not counted", name, special)
+            continue
+        if chosen not in out:
+            out.append(chosen)
+    return out
+
+
+def _status(conn: imaplib.IMAP4, folder: str, condstore: bool) -> dict[str, int]:
+    items = "(UIDVALIDITY UIDNEXT HIGHESTMODSEQ)" if condstore else "(UIDVALIDITY UIDNEXT)"
+    typ, data = conn.status(_quote(folder), items)
+    if typ != "OK" or not data or not isinstance(data[0], bytes):
+        raise MailError(f"STATUS {folder!r} failed: {data!r}")
+    return {k.decode().upper(): int(v) for k, v in re.findall(rb"([A-Za-z]+) (\d+)", data[0].rsplit(b"(", 1)[-1])}
+
+
+def _ranges(uids: list[int]) -> Iterator[str]:
+    """UID sets of at most CHUNK UIDs each, runs written as a:b."""
+    for start in range(0, len(uids), CHUNK):
+        chunk = sorted(uids[start : start + CHUNK])
+        parts: list[str] = []
+        first = last = chunk[0]
+        for uid in chunk[1:]:
+            if uid == last + 1:
+                last = uid
+                continue
+            parts.append(f"{first}:{last}" if last > first else str(first))
+            first = last = uid
+        parts.append(f"{first}:{last}" if last > first else str(first))
+        yield ",".join(parts)
+
+
+_FETCHED = re.compile(rb"UID (\d+)")
+_INTERNALDATE = re.compile(rb'INTERNALDATE "([^"]+)"')
+
+
+def _arrival(head: bytes) -> datetime | None:
+    match = _INTERNALDATE.search(head)
+    if match is None:
+        return None
+    try:
+        return datetime.strptime(match.group(1).decode("ascii").strip(), "%d-%b-%Y %H:%M:%S %z")
+    except ValueError:
+        return None
+
+
+def _fetch(conn: imaplib.IMAP4, uid_set: str) -> Iterator[tuple[int, datetime | None, bytes]]:
+    typ, data = conn.uid("FETCH", uid_set, f"(UID INTERNALDATE {HEADERS})")
+    if typ != "OK":
+        raise MailError(f"FETCH failed: {data!r}")
+    for item in data:
+        if not isinstance(item, tuple):
+            continue
+        head, header = item
+        match = _FETCHED.search(head)
+        if match is None:
+            continue
+        yield int(match.group(1)), _arrival(head), header
+
+
+def _since(day: date) -> str:
+    return f"{day.day}-{_MONTHS[day.month - 1]}-{day.year}"
+
+
+def read_folder(
+    conn: imaplib.IMAP4, folder: str, known: MailFolder | None, status: dict[str, int], since: date, now: datetime
+) -> tuple[list[mail.Message], MailFolder, Counter[str], int]:
+    """The messages new in one folder since `known` (all since `since` when unknown or its UIDVALIDITY changed):
+    (messages, the folder's new row, skips, messages fetched)."""
+    typ, data = conn.select(_quote(folder), readonly=True)  # EXAMINE: nothing in the folder can change
+    if typ != "OK":
+        raise MailError(f"EXAMINE {folder!r} failed: {_text(Exception(data[0] if data else ''))}")
+    validity = status["UIDVALIDITY"]
+    if known is None or known.uidvalidity != validity:
+        if known is not None:
+            log.info("mail: %r has a new UIDVALIDITY; reading it afresh", folder)
+        typ, data = conn.uid("SEARCH", "SENTSINCE", _since(since))
+        if typ != "OK":
+            raise MailError(f"SEARCH {folder!r} failed: {data!r}")
+        uids = [int(u) for u in (data[0] or b"").split()]
+        last = 0
+    else:
+        last = known.last_uid
+        typ, data = conn.uid("SEARCH", "UID", f"{last + 1}:*")
+        if typ != "OK":
+            raise MailError(f"SEARCH {folder!r} failed: {data!r}")
+        uids = [int(u) for u in (data[0] or b"").split() if int(u) > last]  # n:* always matches the last one
+    messages: list[mail.Message] = []
+    skipped: Counter[str] = Counter()
+    fetched = 0
+    top = max([last, *uids])
+    for uid_set in _ranges(uids):
+        for uid, arrival, header in _fetch(conn, uid_set):
+            fetched += 1
+            top = max(top, uid)
+            parsed = mail.parse(header, arrival, now)
+            if isinstance(parsed, str):
+                skipped[parsed] += 1
+            else:
+                messages.append(parsed)
+    conn.close()  # CLOSE after EXAMINE expunges nothing
+    # Every UID below the UIDNEXT that STATUS gave was searched: an old message filed later is not read again.
+    row = MailFolder(validity, max(top, status.get("UIDNEXT", 1) - 1), status.get("HIGHESTMODSEQ"))
+    return messages, row, skipped, fetched
+
+
+def scan(config: MailConfig, password: str | None, state: State, since: date, now: datetime) -> Scan:
+    """Read what is new in the configured folders into the state (mail_folders, mail_addresses)."""
+    out = Scan()
+    account = account_key(config)
+    conn = connect(config, password)
+    try:
+        condstore = "CONDSTORE" in conn.capabilities
+        for folder in resolve_folders(conn, config.folders, out):
+            status = _status(conn, folder, condstore)
+            known = state.mail_folder(account, folder)
+            if (
+                known is not None
+                and known.uidvalidity == status.get("UIDVALIDITY")
+                and (status.get("UIDNEXT", 0) <= known.last_uid + 1)
+            ):
+                continue  # nothing new: the folder is not opened
+            messages, row, skipped, fetched = read_folder(conn, folder, known, status, since, now)
+            out.folders.append(folder)
+            out.fetched += fetched
+            out.counted += len(messages)
+            out.skipped.update(skipped)
+            with state.transaction():
+                state.see_mail(account, _seen(messages))
+                state.save_mail_folder(account, folder, row)
+    except (OSError, imaplib.IMAP4.error) as err:
+        raise MailError(f"{urlsplit(config.url).hostname}: {_text(err)}") from err
+    finally:
+        with contextlib.suppress(OSError, imaplib.IMAP4.error):
+            conn.logout()
+    for reason, count in sorted(out.skipped.items()):
+        log.warning("mail: %d message%s %s skipped", count, "" if count == 1 else "s", mail.SKIPS[reason])
+    return out
+
+
+def _seen(messages: Iterable[mail.Message]) -> list[tuple[str, str, str]]:
+    latest: dict[tuple[str, str], datetime] = {}
+    for message in messages:
+        for direction, addresses in (("to", message.recipients), ("from", message.senders)):
+            for address in addresses:
+                key = (address, direction)
+                if key not in latest or message.at > latest[key]:
+                    latest[key] = message.at
+    return [(address, direction, at.isoformat()) for (address, direction), at in latest.items()]
