@@ -4,6 +4,7 @@ every command a client sends (`Recorder.commands`) and can refuse connections (`
 
 from __future__ import annotations
 
+import contextlib
 import grp
 import imaplib
 import os
@@ -216,10 +217,8 @@ class Recorder:
             pass
         finally:
             for s in (source, sink):
-                try:
+                with contextlib.suppress(OSError):
                     s.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
                 s.close()
 
     def commands(self) -> list[str]:

@@ -8,18 +8,19 @@ is compared lower-cased.
 
 from __future__ import annotations
 
+import email.errors
 import email.header
-import email.parser
-import email.policy
 import email.utils
+import functools
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from syncd.core.contacts import Contact
 
-FIELDS = ("DATE", "FROM", "TO", "CC", "BCC")  # the header fields fetched, nothing else
-RECIPIENT_FIELDS = ("To", "Cc", "Bcc")
+RECIPIENTS = ("DATE", "TO", "CC", "BCC")  # the header fields fetched, nothing else
+WITH_SENDERS = ("DATE", "FROM", "TO", "CC", "BCC")  # with `count_received`
 
 # why a message was skipped -> how the count of them reads
 SKIPS = {
@@ -43,19 +44,64 @@ def _decoded(value: str) -> str:
         return value
 
 
+_PLAIN = re.compile(r'^[^"()\\=?;:]*$')  # no quoted name, comment, encoded word or group: split on commas
+_ANGLED = re.compile(r"<([^<>\s]*)>\s*$")
+
+
+def _address(text: str) -> str | None:
+    address = text.strip().strip("<>").lower()
+    local, at, domain = address.rpartition("@")
+    if at and local and domain and " " not in address and "<" not in address and ">" not in address:
+        return address
+    return None
+
+
 def addresses(values: Iterable[str]) -> frozenset[str]:
     """The addresses in some address header fields (display names dropped); what is not an address is ignored."""
-    found: set[str] = set()
+    found: frozenset[str] = frozenset()
     for value in values:
-        for _name, address in email.utils.getaddresses([_decoded(value)]):
-            address = address.strip().strip("<>").lower()
-            local, at, domain = address.rpartition("@")
-            if at and local and domain and " " not in address:
+        found = found | _addresses(value) if found else _addresses(value)
+    return found
+
+
+@functools.lru_cache(maxsize=16384)  # a Sent folder writes to the same people again and again
+def _addresses(value: str) -> frozenset[str]:
+    found: set[str] = set()
+    if value.isascii() and _PLAIN.match(value):  # the common case, without the full RFC 5322 parser
+        for part in value.split(","):
+            angled = _ANGLED.search(part)
+            address = _address(angled.group(1) if angled else part)
+            if address is not None:
                 found.add(address)
+        return frozenset(found)
+    for _name, raw in email.utils.getaddresses([_decoded(value)]):
+        address = _address(raw)
+        if address is not None:
+            found.add(address)
     return frozenset(found)
 
 
+_MONTH = {
+    m: i for i, m in enumerate(("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), 1)
+}
+# What mail clients write (RFC 5322 3.3): "Mon, 1 Mar 2027 10:00:00 +0100"; anything else takes the full parser.
+_COMMON_DATE = re.compile(
+    r"^(?:[A-Za-z]{3},\s*)?(\d{1,2})\s+([A-Za-z]{3})\s+(\d{4})\s+(\d\d):(\d\d)(?::(\d\d))?\s+([+-])(\d\d)(\d\d)\s*$"
+)
+
+
 def _date(value: str) -> datetime | None:
+    common = _COMMON_DATE.match(value)
+    if common is not None and common.group(2).lower() in _MONTH:
+        day, month, year, hour, minute, second, sign, zh, zm = common.groups()
+        try:
+            at = datetime(
+                int(year), _MONTH[month.lower()], int(day), int(hour), int(minute), int(second or 0), tzinfo=UTC
+            )
+        except ValueError:
+            return None
+        offset = timedelta(hours=int(zh), minutes=int(zm))
+        return at - offset if sign == "+" else at + offset
     try:
         parsed = email.utils.parsedate_to_datetime(value.strip())
     except (TypeError, ValueError, IndexError, OverflowError):
@@ -67,22 +113,54 @@ def _date(value: str) -> datetime | None:
     return parsed.astimezone(UTC)
 
 
-def parse(header: bytes, arrival: datetime | None, now: datetime) -> Message | str:
-    """One message's header fields -> the message, or why it is skipped (a key of `SKIPS`)."""
-    fields = email.parser.BytesHeaderParser(policy=email.policy.compat32).parsebytes(header)
-    dates = [str(v) for v in fields.get_all("Date") or []]
-    if not dates or not dates[0].strip():
+def internaldate(text: str) -> datetime | None:
+    """An IMAP INTERNALDATE ("01-Mar-2027 10:00:00 +0000", the day maybe space-padded)."""
+    try:
+        return datetime.strptime(text.strip(), "%d-%b-%Y %H:%M:%S %z").astimezone(UTC)
+    except ValueError:
+        return None
+
+
+_FIELD = re.compile(r"^([A-Za-z-]+)[ \t]*:[ \t]*(.*(?:\r?\n[ \t].*)*)", re.MULTILINE)
+_FOLD = re.compile(r"\r?\n[ \t]+")
+
+
+def fields(header: bytes) -> dict[str, list[str]]:
+    """Header fields by lower-cased name, unfolded; bytes that are not UTF-8 are read as Latin-1."""
+    try:
+        text = header.decode("utf-8")
+    except UnicodeDecodeError:
+        text = header.decode("latin-1")
+    out: dict[str, list[str]] = {}
+    for match in _FIELD.finditer(text):
+        value = match.group(2)
+        if "\n" in value:
+            value = _FOLD.sub(" ", value)
+        out.setdefault(match.group(1).lower(), []).append(value.strip())
+    return out
+
+
+def parse(header: bytes, now: datetime) -> Message | str:
+    """One message's header fields -> the message, or why it is skipped (a key of `SKIPS`). A message whose
+    Date is after `now` is returned with that Date: the caller puts its arrival in its place (`arrived`)."""
+    found = fields(header)
+    dates = found.get("date")
+    if not dates or not dates[0]:
         return "no-date"
     at = _date(dates[0])
     if at is None:
         return "bad-date"
-    if at > now:  # a clock ahead, or a message written to be sent later: it counts when it arrived
-        at = min(arrival, now) if arrival is not None else now
-    recipients = addresses(str(v) for name in RECIPIENT_FIELDS for v in fields.get_all(name) or [])
-    senders = addresses(str(v) for v in fields.get_all("From") or [])
+    recipients = addresses(v for name in ("to", "cc", "bcc") for v in found.get(name, ()))
+    senders = addresses(found.get("from", ()))
     if not recipients and not senders:
         return "no-address"
     return Message(at, recipients, senders)
+
+
+def arrived(message: Message, arrival: datetime | None, now: datetime) -> Message:
+    """A message dated after `now` (a clock ahead, or one written to be sent later) counts when it arrived."""
+    at = min(arrival, now) if arrival is not None else now
+    return Message(at, message.recipients, message.senders)
 
 
 def last_messages(

@@ -1,8 +1,9 @@
 """Messages in IMAP folders, read for their header fields only (the standard library's imaplib).
 
 Private by construction: each folder is opened with EXAMINE (read-only), and messages are read with
-`UID FETCH … (UID INTERNALDATE BODY.PEEK[HEADER.FIELDS (DATE FROM TO CC BCC)])`: never a body, and PEEK sets no
-\\Seen flag. Nothing is ever stored, copied, moved or expunged. The connection is TLS (`imaps://`) or STARTTLS
+`UID FETCH … (BODY.PEEK[HEADER.FIELDS (DATE TO CC BCC)])` (FROM too with `count_received`): never a body, and
+PEEK sets no \\Seen flag (the few messages dated in the future are asked their INTERNALDATE, their arrival, in
+one more FETCH). Nothing is ever stored, copied, moved or expunged. The connection is TLS (`imaps://`) or STARTTLS
 (`imap://`), which may be left out only on a loopback address.
 
 Incremental: per folder the state keeps UIDVALIDITY and the highest UID read (and HIGHESTMODSEQ where the server
@@ -35,7 +36,12 @@ from syncd.store.state import MailFolder, State
 
 log = logging.getLogger("syncd.imap")
 
-HEADERS = f"BODY.PEEK[HEADER.FIELDS ({' '.join(mail.FIELDS)})]"
+
+def headers(count_received: bool) -> str:
+    """The FETCH item: the header fields needed, never a body (PEEK: no \\Seen flag set)."""
+    return f"BODY.PEEK[HEADER.FIELDS ({' '.join(mail.WITH_SENDERS if count_received else mail.RECIPIENTS)})]"
+
+
 CHUNK = 2000  # UIDs per FETCH: the memory one answer takes stays small
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
@@ -57,7 +63,9 @@ class Scan:
 
 
 def account_key(config: MailConfig) -> str:
-    return f"{config.url.rstrip('/')}|{config.username}"
+    """What the state's mail rows belong to: the server, the user, and whether From is read (switching
+    `count_received` on reads the folders afresh, From included; without it From is never fetched)."""
+    return f"{config.url.rstrip('/')}|{config.username}|{'from' if config.count_received else 'to'}"
 
 
 def _loopback(host: str) -> bool:
@@ -102,10 +110,15 @@ def connect(config: MailConfig, password: str | None) -> imaplib.IMAP4:
                 conn.starttls(_context(config.verify_tls))
             elif not _loopback(host):
                 raise MailError(f"{host}:{port} offers no STARTTLS; syncd sends a password only over TLS")
-        conn.login(config.username, password or "")
-        typ, data = conn.capability()  # after the login, a server may offer more (CONDSTORE)
-        if typ == "OK" and data and isinstance(data[0], bytes):
-            conn.capabilities = tuple(data[0].decode("ascii", "replace").upper().split())
+        _typ, data = conn.login(config.username, password or "")
+        # After the login a server may offer more (CONDSTORE): most say so in the answer to LOGIN.
+        said = re.match(rb"\[CAPABILITY ([^\]]*)\]", data[0] if data and isinstance(data[0], bytes) else b"")
+        if said is not None:
+            conn.capabilities = tuple(said.group(1).decode("ascii", "replace").upper().split())
+        else:
+            typ, data = conn.capability()
+            if typ == "OK" and data and isinstance(data[0], bytes):
+                conn.capabilities = tuple(data[0].decode("ascii", "replace").upper().split())
     except (OSError, imaplib.IMAP4.error, MailError) as err:
         with contextlib.suppress(OSError):
             conn.shutdown()
@@ -195,31 +208,37 @@ def _ranges(uids: list[int]) -> Iterator[str]:
 
 
 _FETCHED = re.compile(rb"UID (\d+)")
-_INTERNALDATE = re.compile(rb'INTERNALDATE "([^"]+)"')
+_INTERNALDATE = re.compile(rb'UID (\d+).*INTERNALDATE "([^"]+)"|INTERNALDATE "([^"]+)".*UID (\d+)')
 
 
-def _arrival(head: bytes) -> datetime | None:
-    match = _INTERNALDATE.search(head)
-    if match is None:
-        return None
-    try:
-        return datetime.strptime(match.group(1).decode("ascii").strip(), "%d-%b-%Y %H:%M:%S %z")
-    except ValueError:
-        return None
-
-
-def _fetch(conn: imaplib.IMAP4, uid_set: str) -> Iterator[tuple[int, datetime | None, bytes]]:
-    typ, data = conn.uid("FETCH", uid_set, f"(UID INTERNALDATE {HEADERS})")
+def _fetch(conn: imaplib.IMAP4, uid_set: str, item: str) -> Iterator[tuple[int, bytes]]:
+    typ, data = conn.uid("FETCH", uid_set, f"({item})")
     if typ != "OK":
         raise MailError(f"FETCH failed: {data!r}")
     for item in data:
         if not isinstance(item, tuple):
             continue
-        head, header = item
-        match = _FETCHED.search(head)
-        if match is None:
-            continue
-        yield int(match.group(1)), _arrival(head), header
+        match = _FETCHED.search(item[0])
+        if match is not None:
+            yield int(match.group(1)), item[1]
+
+
+def _arrivals(conn: imaplib.IMAP4, uids: list[int]) -> dict[int, datetime]:
+    """The INTERNALDATE of a few messages (those dated in the future)."""
+    out: dict[int, datetime] = {}
+    for uid_set in _ranges(uids):
+        typ, data = conn.uid("FETCH", uid_set, "(INTERNALDATE)")
+        if typ != "OK":
+            raise MailError(f"FETCH failed: {data!r}")
+        for item in data:
+            match = _INTERNALDATE.search(item if isinstance(item, bytes) else b"")
+            if match is None:
+                continue
+            uid, text = (match.group(1), match.group(2)) if match.group(1) else (match.group(4), match.group(3))
+            when = mail.internaldate(text.decode("ascii", "replace"))
+            if when is not None:
+                out[int(uid)] = when
+    return out
 
 
 def _since(day: date) -> str:
@@ -227,7 +246,13 @@ def _since(day: date) -> str:
 
 
 def read_folder(
-    conn: imaplib.IMAP4, folder: str, known: MailFolder | None, status: dict[str, int], since: date, now: datetime
+    conn: imaplib.IMAP4,
+    folder: str,
+    known: MailFolder | None,
+    status: dict[str, int],
+    since: date,
+    now: datetime,
+    item: str,
 ) -> tuple[list[mail.Message], MailFolder, Counter[str], int]:
     """The messages new in one folder since `known` (all since `since` when unknown or its UIDVALIDITY changed):
     (messages, the folder's new row, skips, messages fetched)."""
@@ -253,15 +278,21 @@ def read_folder(
     skipped: Counter[str] = Counter()
     fetched = 0
     top = max([last, *uids])
+    ahead: dict[int, mail.Message] = {}
     for uid_set in _ranges(uids):
-        for uid, arrival, header in _fetch(conn, uid_set):
+        for uid, header in _fetch(conn, uid_set, item):
             fetched += 1
             top = max(top, uid)
-            parsed = mail.parse(header, arrival, now)
+            parsed = mail.parse(header, now)
             if isinstance(parsed, str):
                 skipped[parsed] += 1
+            elif parsed.at > now:
+                ahead[uid] = parsed
             else:
                 messages.append(parsed)
+    if ahead:
+        arrivals = _arrivals(conn, sorted(ahead))
+        messages.extend(mail.arrived(m, arrivals.get(uid), now) for uid, m in ahead.items())
     conn.close()  # CLOSE after EXAMINE expunges nothing
     # Every UID below the UIDNEXT that STATUS gave was searched: an old message filed later is not read again.
     row = MailFolder(validity, max(top, status.get("UIDNEXT", 1) - 1), status.get("HIGHESTMODSEQ"))
@@ -284,7 +315,9 @@ def scan(config: MailConfig, password: str | None, state: State, since: date, no
                 and (status.get("UIDNEXT", 0) <= known.last_uid + 1)
             ):
                 continue  # nothing new: the folder is not opened
-            messages, row, skipped, fetched = read_folder(conn, folder, known, status, since, now)
+            messages, row, skipped, fetched = read_folder(
+                conn, folder, known, status, since, now, headers(config.count_received)
+            )
             out.folders.append(folder)
             out.fetched += fetched
             out.counted += len(messages)
