@@ -13,8 +13,9 @@ import email.header
 import email.utils
 import functools
 import re
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from syncd.core.contacts import Contact
@@ -56,14 +57,6 @@ def _address(text: str) -> str | None:
     return None
 
 
-def addresses(values: Iterable[str]) -> frozenset[str]:
-    """The addresses in some address header fields (display names dropped); what is not an address is ignored."""
-    found: frozenset[str] = frozenset()
-    for value in values:
-        found = found | _addresses(value) if found else _addresses(value)
-    return found
-
-
 @functools.lru_cache(maxsize=16384)  # a Sent folder writes to the same people again and again
 def _addresses(value: str) -> frozenset[str]:
     found: set[str] = set()
@@ -88,6 +81,33 @@ _MONTH = {
 _COMMON_DATE = re.compile(
     r"^(?:[A-Za-z]{3},\s*)?(\d{1,2})\s+([A-Za-z]{3})\s+(\d{4})\s+(\d\d):(\d\d)(?::(\d\d))?\s+([+-])(\d\d)(\d\d)\s*$"
 )
+
+
+@functools.lru_cache(maxsize=4096)
+def _day(year: int, month: str, day: int) -> int | None:
+    """The start of a day (UTC) in seconds since the epoch; None for no such day."""
+    number = _MONTH.get(month.lower())
+    if number is None:
+        return None
+    try:
+        return int(datetime(year, number, day, tzinfo=UTC).timestamp())
+    except ValueError:
+        return None
+
+
+def _epoch(value: str) -> int | None:
+    """A Date in seconds since the epoch: the common form by arithmetic, any other by the standard library."""
+    common = _COMMON_DATE.match(value)
+    if common is None:
+        at = _date(value)
+        return None if at is None else int(at.timestamp())
+    day, month, year, hour, minute, second, sign, zh, zm = common.groups()
+    start = _day(int(year), month, int(day))
+    h, m, sec = int(hour), int(minute), int(second or 0)
+    if start is None or h > 23 or m > 59 or sec > 60:
+        return None
+    offset = int(zh) * 3600 + int(zm) * 60
+    return start + h * 3600 + m * 60 + sec - (offset if sign == "+" else -offset)
 
 
 def _date(value: str) -> datetime | None:
@@ -121,40 +141,90 @@ def internaldate(text: str) -> datetime | None:
         return None
 
 
-_FIELD = re.compile(r"^([A-Za-z-]+)[ \t]*:[ \t]*(.*(?:\r?\n[ \t].*)*)", re.MULTILINE)
 _FOLD = re.compile(r"\r?\n[ \t]+")
 
 
-def fields(header: bytes) -> dict[str, list[str]]:
-    """Header fields by lower-cased name, unfolded; bytes that are not UTF-8 are read as Latin-1."""
+_WANTED = re.compile(r"^(date|to|cc|bcc|from)[ \t]*:[ \t]*(.*(?:\r?\n[ \t].*)*)", re.IGNORECASE | re.MULTILINE)
+_RECIPIENT = frozenset({"to", "cc", "bcc"})
+
+
+def _read(header: bytes) -> tuple[int | str, frozenset[str], frozenset[str]]:
+    """(the Date in seconds since the epoch, or why the message is skipped; recipients; senders)."""
     try:
         text = header.decode("utf-8")
     except UnicodeDecodeError:
         text = header.decode("latin-1")
-    out: dict[str, list[str]] = {}
-    for match in _FIELD.finditer(text):
-        value = match.group(2)
+    date_value: str | None = None
+    recipients: frozenset[str] = frozenset()
+    senders: frozenset[str] = frozenset()
+    for name, value in _WANTED.findall(text):
         if "\n" in value:
             value = _FOLD.sub(" ", value)
-        out.setdefault(match.group(1).lower(), []).append(value.strip())
-    return out
+        key = name.lower()
+        if key == "date":
+            if date_value is None:
+                date_value = value.strip()
+        elif key in _RECIPIENT:
+            found = _addresses(value.strip())
+            recipients = recipients | found if recipients else found
+        else:
+            found = _addresses(value.strip())
+            senders = senders | found if senders else found
+    if not date_value:
+        return "no-date", recipients, senders
+    at = _epoch(date_value)
+    if at is None:
+        return "bad-date", recipients, senders
+    if not recipients and not senders:
+        return "no-address", recipients, senders
+    return at, recipients, senders
 
 
 def parse(header: bytes, now: datetime) -> Message | str:
     """One message's header fields -> the message, or why it is skipped (a key of `SKIPS`). A message whose
     Date is after `now` is returned with that Date: the caller puts its arrival in its place (`arrived`)."""
-    found = fields(header)
-    dates = found.get("date")
-    if not dates or not dates[0]:
-        return "no-date"
-    at = _date(dates[0])
-    if at is None:
-        return "bad-date"
-    recipients = addresses(v for name in ("to", "cc", "bcc") for v in found.get(name, ()))
-    senders = addresses(found.get("from", ()))
-    if not recipients and not senders:
-        return "no-address"
-    return Message(at, recipients, senders)
+    at, recipients, senders = _read(header)
+    if isinstance(at, str):
+        return at
+    return Message(datetime.fromtimestamp(at, UTC), recipients, senders)
+
+
+@dataclass
+class Tally:
+    """What a run of messages says: per address the latest Date of a message to it (`sent`) and from it
+    (`received`), in seconds since the epoch; the messages skipped, by why; those dated after `now` (`ahead`,
+    by the caller's key), which count at their arrival (`arrive`)."""
+
+    now: datetime
+    sent: dict[str, int] = field(default_factory=dict)
+    received: dict[str, int] = field(default_factory=dict)
+    skipped: Counter[str] = field(default_factory=Counter)
+    counted: int = 0
+    ahead: dict[int, Message] = field(default_factory=dict)
+
+    def add(self, key: int, header: bytes) -> None:
+        at, recipients, senders = _read(header)
+        if isinstance(at, str):
+            self.skipped[at] += 1
+            return
+        if at > self.now.timestamp():
+            self.ahead[key] = Message(datetime.fromtimestamp(at, UTC), recipients, senders)
+            return
+        self._count(at, recipients, senders)
+
+    def arrive(self, arrivals: Mapping[int, datetime]) -> None:
+        """The messages dated in the future, at their arrival (`now` where it is unknown or later)."""
+        for key, message in self.ahead.items():
+            moved = arrived(message, arrivals.get(key), self.now)
+            self._count(int(moved.at.timestamp()), moved.recipients, moved.senders)
+        self.ahead = {}
+
+    def _count(self, at: int, recipients: frozenset[str], senders: frozenset[str]) -> None:
+        self.counted += 1
+        for seen, found in ((self.sent, recipients), (self.received, senders)):
+            for address in found:
+                if seen.get(address, -1 << 62) < at:
+                    seen[address] = at
 
 
 def arrived(message: Message, arrival: datetime | None, now: datetime) -> Message:

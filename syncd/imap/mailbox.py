@@ -27,7 +27,7 @@ import ssl
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from urllib.parse import urlsplit
 
 from syncd.config import MailConfig
@@ -253,9 +253,9 @@ def read_folder(
     since: date,
     now: datetime,
     item: str,
-) -> tuple[list[mail.Message], MailFolder, Counter[str], int]:
+) -> tuple[mail.Tally, MailFolder, int]:
     """The messages new in one folder since `known` (all since `since` when unknown or its UIDVALIDITY changed):
-    (messages, the folder's new row, skips, messages fetched)."""
+    (what they say, the folder's new row, messages fetched)."""
     typ, data = conn.select(_quote(folder), readonly=True)  # EXAMINE: nothing in the folder can change
     if typ != "OK":
         raise MailError(f"EXAMINE {folder!r} failed: {_text(Exception(data[0] if data else ''))}")
@@ -274,29 +274,21 @@ def read_folder(
         if typ != "OK":
             raise MailError(f"SEARCH {folder!r} failed: {data!r}")
         uids = [int(u) for u in (data[0] or b"").split() if int(u) > last]  # n:* always matches the last one
-    messages: list[mail.Message] = []
-    skipped: Counter[str] = Counter()
+    tally = mail.Tally(now)
     fetched = 0
     top = max([last, *uids])
-    ahead: dict[int, mail.Message] = {}
     for uid_set in _ranges(uids):
         for uid, header in _fetch(conn, uid_set, item):
             fetched += 1
-            top = max(top, uid)
-            parsed = mail.parse(header, now)
-            if isinstance(parsed, str):
-                skipped[parsed] += 1
-            elif parsed.at > now:
-                ahead[uid] = parsed
-            else:
-                messages.append(parsed)
-    if ahead:
-        arrivals = _arrivals(conn, sorted(ahead))
-        messages.extend(mail.arrived(m, arrivals.get(uid), now) for uid, m in ahead.items())
+            if uid > top:
+                top = uid
+            tally.add(uid, header)
+    if tally.ahead:
+        tally.arrive(_arrivals(conn, sorted(tally.ahead)))
     conn.close()  # CLOSE after EXAMINE expunges nothing
     # Every UID below the UIDNEXT that STATUS gave was searched: an old message filed later is not read again.
     row = MailFolder(validity, max(top, status.get("UIDNEXT", 1) - 1), status.get("HIGHESTMODSEQ"))
-    return messages, row, skipped, fetched
+    return tally, row, fetched
 
 
 def scan(config: MailConfig, password: str | None, state: State, since: date, now: datetime) -> Scan:
@@ -315,15 +307,13 @@ def scan(config: MailConfig, password: str | None, state: State, since: date, no
                 and (status.get("UIDNEXT", 0) <= known.last_uid + 1)
             ):
                 continue  # nothing new: the folder is not opened
-            messages, row, skipped, fetched = read_folder(
-                conn, folder, known, status, since, now, headers(config.count_received)
-            )
+            tally, row, fetched = read_folder(conn, folder, known, status, since, now, headers(config.count_received))
             out.folders.append(folder)
             out.fetched += fetched
-            out.counted += len(messages)
-            out.skipped.update(skipped)
+            out.counted += tally.counted
+            out.skipped.update(tally.skipped)
             with state.transaction():
-                state.see_mail(account, _seen(messages))
+                state.see_mail(account, _seen(tally))
                 state.save_mail_folder(account, folder, row)
     except (OSError, imaplib.IMAP4.error) as err:
         raise MailError(f"{urlsplit(config.url).hostname}: {_text(err)}") from err
@@ -335,12 +325,10 @@ def scan(config: MailConfig, password: str | None, state: State, since: date, no
     return out
 
 
-def _seen(messages: Iterable[mail.Message]) -> list[tuple[str, str, str]]:
-    latest: dict[tuple[str, str], datetime] = {}
-    for message in messages:
-        for direction, addresses in (("to", message.recipients), ("from", message.senders)):
-            for address in addresses:
-                key = (address, direction)
-                if key not in latest or message.at > latest[key]:
-                    latest[key] = message.at
-    return [(address, direction, at.isoformat()) for (address, direction), at in latest.items()]
+def _seen(tally: mail.Tally) -> list[tuple[str, str, str]]:
+    def iso(at: int) -> str:
+        return datetime.fromtimestamp(at, UTC).isoformat()
+
+    return [(address, "to", iso(at)) for address, at in tally.sent.items()] + [
+        (address, "from", iso(at)) for address, at in tally.received.items()
+    ]
