@@ -13,7 +13,8 @@ a fresh one) asks `UID SEARCH SENTSINCE` (by the Date header, which is what coun
 interval reaches back to, not the whole folder.
 
 A folder named "Sent" that does not exist by that name is the folder marked `\\Sent` (RFC 6154 SPECIAL-USE),
-when the server marks one. A folder that cannot be found is a warning naming it; the other folders are read.
+when the server marks one (found by LIST once; the next scans ask STATUS of the folders found). A folder that
+cannot be found is a warning naming it; the other folders are read.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import imaplib
 import ipaddress
+import json
 import logging
 import re
 import ssl
@@ -42,7 +44,7 @@ def headers(count_received: bool) -> str:
     return f"BODY.PEEK[HEADER.FIELDS ({' '.join(mail.WITH_SENDERS if count_received else mail.RECIPIENTS)})]"
 
 
-CHUNK = 2000  # UIDs per FETCH: the memory one answer takes stays small
+CHUNK = 5000  # UIDs per FETCH: the memory one answer takes stays small
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
@@ -110,11 +112,12 @@ def connect(config: MailConfig, password: str | None) -> imaplib.IMAP4:
                 conn.starttls(_context(config.verify_tls))
             elif not _loopback(host):
                 raise MailError(f"{host}:{port} offers no STARTTLS; syncd sends a password only over TLS")
-        _typ, data = conn.login(config.username, password or "")
-        # After the login a server may offer more (CONDSTORE): most say so in the answer to LOGIN.
-        said = re.match(rb"\[CAPABILITY ([^\]]*)\]", data[0] if data and isinstance(data[0], bytes) else b"")
-        if said is not None:
-            conn.capabilities = tuple(said.group(1).decode("ascii", "replace").upper().split())
+        conn.login(config.username, password or "")
+        # After the login a server may offer more (CONDSTORE): most say so in the answer to LOGIN, which
+        # imaplib keeps as an untagged CAPABILITY.
+        said = conn.untagged_responses.pop("CAPABILITY", None)
+        if said and isinstance(said[-1], bytes):
+            conn.capabilities = tuple(said[-1].decode("ascii", "replace").upper().split())
         else:
             typ, data = conn.capability()
             if typ == "OK" and data and isinstance(data[0], bytes):
@@ -183,12 +186,45 @@ def resolve_folders(conn: imaplib.IMAP4, names: Iterable[str], scan: Scan) -> li
     return out
 
 
-def _status(conn: imaplib.IMAP4, folder: str, condstore: bool) -> dict[str, int]:
+def _status(conn: imaplib.IMAP4, folder: str, condstore: bool) -> dict[str, int] | None:
+    """UIDVALIDITY, UIDNEXT (and HIGHESTMODSEQ) of a folder; None when the server says there is no such folder."""
     items = "(UIDVALIDITY UIDNEXT HIGHESTMODSEQ)" if condstore else "(UIDVALIDITY UIDNEXT)"
     typ, data = conn.status(_quote(folder), items)
+    if typ == "NO":
+        return None
     if typ != "OK" or not data or not isinstance(data[0], bytes):
         raise MailError(f"STATUS {folder!r} failed: {data!r}")
-    return {k.decode().upper(): int(v) for k, v in re.findall(rb"([A-Za-z]+) (\d+)", data[0].rsplit(b"(", 1)[-1])}
+    found = {k.decode().upper(): int(v) for k, v in re.findall(rb"([A-Za-z]+) (\d+)", data[0].rsplit(b"(", 1)[-1])}
+    if "UIDVALIDITY" not in found or "UIDNEXT" not in found:
+        raise MailError(f"STATUS {folder!r}: no UIDVALIDITY or UIDNEXT in {data[0]!r}")
+    return found
+
+
+def _statuses(
+    conn: imaplib.IMAP4, config: MailConfig, state: State, account: str, scan: Scan
+) -> dict[str, dict[str, int]]:
+    """The STATUS of each configured folder. Which server folders the names mean is kept from the last scan
+    that found them all (a cycle with no new mail sends no LIST); a kept folder that is gone is looked for anew."""
+    key = f"mail-folders:{account}:{json.dumps(config.folders)}"
+    condstore = "CONDSTORE" in conn.capabilities
+    kept = state.get_meta(key)
+    if kept is not None:
+        found = {folder: _status(conn, folder, condstore) for folder in json.loads(kept)}
+        if all(status is not None for status in found.values()):
+            return {folder: status for folder, status in found.items() if status is not None}
+        state.delete_meta(key)
+    folders = resolve_folders(conn, config.folders, scan)
+    out: dict[str, dict[str, int]] = {}
+    for folder in folders:
+        status = _status(conn, folder, condstore)
+        if status is None:
+            scan.missing.append(folder)
+            log.warning("mail.folders: %r cannot be read; its messages are not counted", folder)
+            continue
+        out[folder] = status
+    if not scan.missing:
+        state.set_meta(key, json.dumps(list(out)))
+    return out
 
 
 def _ranges(uids: list[int]) -> Iterator[str]:
@@ -297,9 +333,7 @@ def scan(config: MailConfig, password: str | None, state: State, since: date, no
     account = account_key(config)
     conn = connect(config, password)
     try:
-        condstore = "CONDSTORE" in conn.capabilities
-        for folder in resolve_folders(conn, config.folders, out):
-            status = _status(conn, folder, condstore)
+        for folder, status in _statuses(conn, config, state, account, out).items():
             known = state.mail_folder(account, folder)
             if (
                 known is not None

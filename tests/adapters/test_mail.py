@@ -180,6 +180,12 @@ def test_new_uidvalidity_reads_the_folder_afresh(
     dovecot.append(SENT, message("Mon, 1 Mar 2027 10:00:00 +0000", "To: someone@example.org"))
     assert syncd(cfg, "2027-03-02T09:00", "sync") == 0
     assert last(radicale, ab_url, "alice") == "2027-03-01T10:00:00Z"
+    assert any(c.startswith("LIST") for c in recorder.commands())  # "Sent" is the folder marked \\Sent
+    # The next cycle asks STATUS of the folder found, nothing else.
+    recorder.clear()
+    assert syncd(cfg, "2027-03-02T09:05", "sync") == 0
+    sent = [c.split(" ", 1)[0].upper() for c in recorder.commands()]
+    assert sent == ["CAPABILITY", "LOGIN", "STATUS", "LOGOUT"], recorder.commands()
     before = dovecot.uidvalidity(SENT)
     conn = dovecot.connect()
     assert conn.delete(f'"{SENT}"')[0] == "OK"
