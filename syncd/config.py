@@ -251,6 +251,8 @@ class MailConfig(_Section):
     username: str = ""
     password: SecretStr | None = None
     password_file: Path | None = None
+    password_command: list[str] | None = None  # as for [server]
+    password_timeout: float = Field(default=30.0, gt=0, le=600)
     folders: list[str] = Field(default_factory=lambda: ["Sent"])
     count_received: bool = False
     timeout: float = Field(default=30.0, gt=0, le=300)
@@ -267,13 +269,21 @@ class MailConfig(_Section):
             raise ValueError('must be "" (off), "imaps://host[:port]" or "imap://host[:port]" (STARTTLS)')
         return value
 
+    @field_validator("password_command", mode="before")
+    @classmethod
+    def _argv(cls, value: object) -> object:
+        return ServerConfig._argv(value)
+
     def resolve_password(self) -> str | None:
-        """The password from `password`, `password_file`, or systemd's credential `mail_password`."""
+        """The password from the first of `password`, `password_file`, `password_command` (as for [server]), or
+        systemd's credential `mail_password`."""
         if self.password is not None:
             return self.password.get_secret_value()
         path: Path | None = None
         if self.password_file is not None:
             path = self.password_file.expanduser()
+        elif self.password_command is not None:
+            return run_password_command(self.password_command, self.password_timeout, "mail.password_command")
         elif os.environ.get("CREDENTIALS_DIRECTORY"):
             path = Path(os.environ["CREDENTIALS_DIRECTORY"]) / "mail_password"
             if not path.exists():
