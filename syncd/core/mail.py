@@ -16,7 +16,7 @@ import re
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from syncd.core.contacts import Contact
 
@@ -57,7 +57,6 @@ def _address(text: str) -> str | None:
     return None
 
 
-@functools.lru_cache(maxsize=16384)  # a Sent folder writes to the same people again and again
 def _addresses(value: str) -> frozenset[str]:
     found: set[str] = set()
     if value.isascii() and _PLAIN.match(value):  # the common case, without the full RFC 5322 parser
@@ -75,16 +74,19 @@ def _addresses(value: str) -> frozenset[str]:
 
 
 _MONTH = {
-    m: i for i, m in enumerate(("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), 1)
+    m: i
+    for i, m in enumerate(
+        (b"jan", b"feb", b"mar", b"apr", b"may", b"jun", b"jul", b"aug", b"sep", b"oct", b"nov", b"dec"), 1
+    )
 }
 # What mail clients write (RFC 5322 3.3): "Mon, 1 Mar 2027 10:00:00 +0100"; anything else takes the full parser.
 _COMMON_DATE = re.compile(
-    r"^(?:[A-Za-z]{3},\s*)?(\d{1,2})\s+([A-Za-z]{3})\s+(\d{4})\s+(\d\d):(\d\d)(?::(\d\d))?\s+([+-])(\d\d)(\d\d)\s*$"
+    rb"^\s*(?:[A-Za-z]{3},\s*)?(\d{1,2})\s+([A-Za-z]{3})\s+(\d{4})\s+(\d\d):(\d\d)(?::(\d\d))?\s+([+-])(\d\d)(\d\d)\s*$"
 )
 
 
 @functools.lru_cache(maxsize=4096)
-def _day(year: int, month: str, day: int) -> int | None:
+def _day(year: int, month: bytes, day: int) -> int | None:
     """The start of a day (UTC) in seconds since the epoch; None for no such day."""
     number = _MONTH.get(month.lower())
     if number is None:
@@ -95,11 +97,11 @@ def _day(year: int, month: str, day: int) -> int | None:
         return None
 
 
-def _epoch(value: str) -> int | None:
+def _epoch(value: bytes) -> int | None:
     """A Date in seconds since the epoch: the common form by arithmetic, any other by the standard library."""
     common = _COMMON_DATE.match(value)
     if common is None:
-        at = _date(value)
+        at = _date(_text(value))
         return None if at is None else int(at.timestamp())
     day, month, year, hour, minute, second, sign, zh, zm = common.groups()
     start = _day(int(year), month, int(day))
@@ -107,21 +109,11 @@ def _epoch(value: str) -> int | None:
     if start is None or h > 23 or m > 59 or sec > 60:
         return None
     offset = int(zh) * 3600 + int(zm) * 60
-    return start + h * 3600 + m * 60 + sec - (offset if sign == "+" else -offset)
+    return start + h * 3600 + m * 60 + sec - (offset if sign == b"+" else -offset)
 
 
 def _date(value: str) -> datetime | None:
-    common = _COMMON_DATE.match(value)
-    if common is not None and common.group(2).lower() in _MONTH:
-        day, month, year, hour, minute, second, sign, zh, zm = common.groups()
-        try:
-            at = datetime(
-                int(year), _MONTH[month.lower()], int(day), int(hour), int(minute), int(second or 0), tzinfo=UTC
-            )
-        except ValueError:
-            return None
-        offset = timedelta(hours=int(zh), minutes=int(zm))
-        return at - offset if sign == "+" else at + offset
+    """Any Date the standard library reads (the common form is read by `_epoch` before)."""
     try:
         parsed = email.utils.parsedate_to_datetime(value.strip())
     except (TypeError, ValueError, IndexError, OverflowError):
@@ -141,36 +133,45 @@ def internaldate(text: str) -> datetime | None:
         return None
 
 
-_FOLD = re.compile(r"\r?\n[ \t]+")
+_FOLD = re.compile(rb"\r?\n[ \t]+")
+_WANTED = re.compile(
+    rb"^(date|to|cc|bcc|from)[ \t]*:[ \t]*([^\r\n]*(?:\r?\n[ \t][^\r\n]*)*)", re.IGNORECASE | re.MULTILINE
+)
+_NAMES = {b"date": 0, b"to": 1, b"cc": 1, b"bcc": 1, b"from": 2}  # 0 Date, 1 a recipient field, 2 From
 
 
-_WANTED = re.compile(r"^(date|to|cc|bcc|from)[ \t]*:[ \t]*(.*(?:\r?\n[ \t].*)*)", re.IGNORECASE | re.MULTILINE)
-_RECIPIENT = frozenset({"to", "cc", "bcc"})
+def _text(value: bytes) -> str:
+    """A header value as text: UTF-8, or Latin-1 where it is not (8-bit headers from old clients)."""
+    try:
+        return value.decode("utf-8")
+    except UnicodeDecodeError:
+        return value.decode("latin-1")
+
+
+@functools.lru_cache(maxsize=16384)  # a Sent folder writes to the same people again and again
+def _addresses_of(value: bytes) -> frozenset[str]:
+    return _addresses(_text(value).strip())
 
 
 def _read(header: bytes) -> tuple[int | str, frozenset[str], frozenset[str]]:
     """(the Date in seconds since the epoch, or why the message is skipped; recipients; senders)."""
-    try:
-        text = header.decode("utf-8")
-    except UnicodeDecodeError:
-        text = header.decode("latin-1")
-    date_value: str | None = None
+    date_value: bytes | None = None
     recipients: frozenset[str] = frozenset()
     senders: frozenset[str] = frozenset()
-    for name, value in _WANTED.findall(text):
-        if "\n" in value:
-            value = _FOLD.sub(" ", value)
-        key = name.lower()
-        if key == "date":
+    for name, value in _WANTED.findall(header):
+        if b"\n" in value:
+            value = _FOLD.sub(b" ", value)
+        kind = _NAMES.get(name) if name in _NAMES else _NAMES[name.lower()]
+        if kind == 0:
             if date_value is None:
-                date_value = value.strip()
-        elif key in _RECIPIENT:
-            found = _addresses(value.strip())
+                date_value = value
+        elif kind == 1:
+            found = _addresses_of(value)
             recipients = recipients | found if recipients else found
         else:
-            found = _addresses(value.strip())
+            found = _addresses_of(value)
             senders = senders | found if senders else found
-    if not date_value:
+    if date_value is None or not date_value.strip():
         return "no-date", recipients, senders
     at = _epoch(date_value)
     if at is None:
@@ -202,12 +203,15 @@ class Tally:
     counted: int = 0
     ahead: dict[int, Message] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        self._now = int(self.now.timestamp())
+
     def add(self, key: int, header: bytes) -> None:
         at, recipients, senders = _read(header)
         if isinstance(at, str):
             self.skipped[at] += 1
             return
-        if at > self.now.timestamp():
+        if at > self._now:
             self.ahead[key] = Message(datetime.fromtimestamp(at, UTC), recipients, senders)
             return
         self._count(at, recipients, senders)

@@ -248,15 +248,41 @@ _INTERNALDATE = re.compile(rb'UID (\d+).*INTERNALDATE "([^"]+)"|INTERNALDATE "([
 
 
 def _fetch(conn: imaplib.IMAP4, uid_set: str, item: str) -> Iterator[tuple[int, bytes]]:
-    typ, data = conn.uid("FETCH", uid_set, f"({item})")
-    if typ != "OK":
-        raise MailError(f"FETCH failed: {data!r}")
-    for item in data:
-        if not isinstance(item, tuple):
+    """(UID, header fields) of each message of `uid_set`, read off the connection as the answers arrive:
+    imaplib's reader would cost more than the server's answer at tens of thousands of messages, and would hold
+    all of them at once. The command is sent with a tag of its own; every answer up to its tagged completion is
+    read (a literal wherever one is announced), untagged ones that are no FETCH are passed over."""
+    global _TAGS
+    _TAGS += 1
+    tag = b"SY%d" % _TAGS
+    conn.send(tag + b" UID FETCH " + uid_set.encode("ascii") + b" (" + item.encode("ascii") + b")\r\n")
+    while True:
+        line = conn.readline()
+        if not line:
+            raise MailError("the server closed the connection during FETCH")
+        literal: bytes | None = None
+        while line.endswith(b"}\r\n"):  # a literal follows: its bytes, then the rest of the answer
+            start = line.rfind(b"{", 0, -3)
+            size = line[start + 1 : -3].rstrip(b"+")
+            if start < 0 or not size.isdigit():
+                break
+            literal = conn.read(int(size))
+            rest = conn.readline()
+            if not rest:
+                raise MailError("the server closed the connection during FETCH")
+            line = line[:start] + rest
+        if line.startswith(tag + b" "):
+            if line[len(tag) + 1 : len(tag) + 3] != b"OK":
+                raise MailError(f"FETCH failed: {line.decode('utf-8', 'replace').strip()}")
+            return
+        if literal is None or not line.startswith(b"* ") or b" FETCH " not in line:
             continue
-        match = _FETCHED.search(item[0])
+        match = _FETCHED.search(line)
         if match is not None:
-            yield int(match.group(1)), item[1]
+            yield int(match.group(1)), literal
+
+
+_TAGS = 0
 
 
 def _arrivals(conn: imaplib.IMAP4, uids: list[int]) -> dict[int, datetime]:
