@@ -11,7 +11,7 @@ indexes the folder once before anything is measured. Then, each the best of `--r
 - floor: one `EXAMINE` and one raw `UID FETCH 1:* (BODY.PEEK[HEADER.FIELDS (DATE TO CC BCC)])` over the folder
   from plain Python (imaplib: login, fetch, logout), the answer read and not parsed
 - first scan: syncd's scan (`syncd.imap.mailbox.scan`) on a fresh state, in a child process: STATUS, EXAMINE,
-  UID SEARCH SENTSINCE, the header fields in chunks, each message parsed, the addresses kept in the state;
+  UID SEARCH SENTSINCE, the header fields read as they stream in, each message parsed, the addresses kept in the state;
   and that process's peak RSS (the interpreter and syncd's imports included)
 - bare STATUS: login, one `STATUS (UIDVALIDITY UIDNEXT)`, logout, plain imaplib: what asking "anything new?" costs
 - no new mail: syncd's scan again on that state (nothing is fetched: login, STATUS, logout), in the benchmark's

@@ -44,7 +44,7 @@ def headers(count_received: bool) -> str:
     return f"BODY.PEEK[HEADER.FIELDS ({' '.join(mail.WITH_SENDERS if count_received else mail.RECIPIENTS)})]"
 
 
-CHUNK = 5000  # UIDs per FETCH: the memory one answer takes stays small
+RUNS = 500  # runs of UIDs per FETCH command
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
@@ -228,18 +228,24 @@ def _statuses(
 
 
 def _ranges(uids: list[int]) -> Iterator[str]:
-    """UID sets of at most CHUNK UIDs each, runs written as a:b."""
-    for start in range(0, len(uids), CHUNK):
-        chunk = sorted(uids[start : start + CHUNK])
-        parts: list[str] = []
-        first = last = chunk[0]
-        for uid in chunk[1:]:
-            if uid == last + 1:
-                last = uid
-                continue
-            parts.append(f"{first}:{last}" if last > first else str(first))
-            first = last = uid
+    """UID sets, runs written as a:b, of at most RUNS runs each (a command line stays short; the answers are
+    read as they arrive, so one set may hold any number of messages)."""
+    if not uids:
+        return
+    ordered = sorted(set(uids))
+    parts: list[str] = []
+    first = last = ordered[0]
+    for uid in [*ordered[1:], None]:
+        if uid is not None and uid == last + 1:
+            last = uid
+            continue
         parts.append(f"{first}:{last}" if last > first else str(first))
+        if len(parts) == RUNS:
+            yield ",".join(parts)
+            parts = []
+        if uid is not None:
+            first = last = uid
+    if parts:
         yield ",".join(parts)
 
 
