@@ -42,6 +42,15 @@ def _duration(value: object, parse: Callable[[str], Duration] = parse_duration) 
     return parse(value).text  # raises ValueError with a readable message
 
 
+def _verify_tls(value: object) -> object:
+    # The environment gives strings: SYNCD_SERVER__VERIFY_TLS=false must mean False, not a CA path.
+    if isinstance(value, str) and value.strip().lower() in _BOOL_WORDS:
+        return _BOOL_WORDS[value.strip().lower()]
+    if not isinstance(value, bool | str) or value == "":
+        raise ValueError("must be true, false, or the path of a CA bundle file")
+    return value
+
+
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_default=True)
 
@@ -62,12 +71,7 @@ class ServerConfig(_Section):
     @field_validator("verify_tls", mode="before")
     @classmethod
     def _bool_or_path(cls, value: object) -> object:
-        # The environment gives strings: SYNCD_SERVER__VERIFY_TLS=false must mean False, not a CA path.
-        if isinstance(value, str) and value.strip().lower() in _BOOL_WORDS:
-            return _BOOL_WORDS[value.strip().lower()]
-        if not isinstance(value, bool | str) or value == "":
-            raise ValueError("must be true, false, or the path of a CA bundle file")
-        return value
+        return _verify_tls(value)
 
     @field_validator("url", "carddav_url", "caldav_url")
     @classmethod
@@ -249,6 +253,59 @@ class InteractionsConfig(_Section):
     match_names: bool = False  # an event whose SUMMARY names a contact (full name, whole words) counts too
 
 
+class MailConfig(_Section):
+    """`[mail]`: messages in IMAP folders count as contact (syncd.imap reads them; "" = off)."""
+
+    url: str = ""
+    verify_tls: bool | str = True
+    username: str = ""
+    password: SecretStr | None = None
+    password_file: Path | None = None
+    password_command: list[str] | None = None  # as for [server]
+    password_timeout: float = Field(default=30.0, gt=0, le=600)
+    folders: list[str] = Field(default_factory=lambda: ["Sent"])
+    count_received: bool = False
+    timeout: float = Field(default=30.0, gt=0, le=300)
+
+    @field_validator("verify_tls", mode="before")
+    @classmethod
+    def _bool_or_path(cls, value: object) -> object:
+        return _verify_tls(value)
+
+    @field_validator("url")
+    @classmethod
+    def _imap_url(cls, value: str) -> str:
+        if value and not re.match(r"^imaps?://[^/\s]+/?$", value):
+            raise ValueError('must be "" (off), "imaps://host[:port]" or "imap://host[:port]" (STARTTLS)')
+        return value
+
+    @field_validator("password_command", mode="before")
+    @classmethod
+    def _argv(cls, value: object) -> object:
+        return ServerConfig._argv(value)
+
+    def resolve_password(self) -> str | None:
+        """The password from the first of `password`, `password_file`, `password_command` (as for [server]), or
+        systemd's credential `mail_password`."""
+        if self.password is not None:
+            return self.password.get_secret_value()
+        path: Path | None = None
+        if self.password_file is not None:
+            path = self.password_file.expanduser()
+        elif self.password_command is not None:
+            return run_password_command(self.password_command, self.password_timeout, "mail.password_command")
+        elif os.environ.get("CREDENTIALS_DIRECTORY"):
+            path = Path(os.environ["CREDENTIALS_DIRECTORY"]) / "mail_password"
+            if not path.exists():
+                return None
+        if path is None:
+            return None
+        try:
+            return path.read_text(encoding="utf-8").rstrip("\r\n")
+        except OSError as err:
+            raise ConfigError(f"mail.password_file: cannot read {path}: {err.strerror}") from err
+
+
 def _clock(value: str) -> str:
     if value and not re.match(r"^([01]\d|2[0-3]):[0-5]\d$", value):
         raise ValueError('must be "" (none) or a time such as "18:00"')
@@ -369,6 +426,7 @@ class Settings(BaseSettings):
     schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)
     rules: list[RuleConfig] = Field(default_factory=list)
     interactions: InteractionsConfig = Field(default_factory=InteractionsConfig)
+    mail: MailConfig = Field(default_factory=MailConfig)
     events: EventsConfig = Field(default_factory=EventsConfig)
     goals: GoalsConfig = Field(default_factory=GoalsConfig)
 

@@ -24,10 +24,14 @@ PACKAGES: dict[str, tuple[str, ...]] = {
     "systemd-analyze": ("systemd",),  # the units in systemd/ verified
     "openssl": ("openssl",),  # a self-signed certificate for a test https server
     "php": ("php-cli", "php-sabre-dav", "php-sqlite3", "php-xml", "php-mbstring"),  # SabreDAV (tests/sabredav/)
+    "dovecot": ("dovecot-imapd", "dovecot-core"),  # a real IMAP server for [mail]
 }
 
 # other names a program goes by on other distributions
-ALIASES: dict[str, tuple[str, ...]] = {"chromium": ("chromium", "chromium-browser")}
+ALIASES: dict[str, tuple[str, ...]] = {
+    "chromium": ("chromium", "chromium-browser"),
+    "dovecot": ("dovecot", "/usr/sbin/dovecot"),
+}
 
 # files the packages bring besides the program, which must be there too (php alone may be installed)
 FILES: dict[str, tuple[str, ...]] = {"php": ("/usr/share/php/Sabre/autoload.php",)}

@@ -81,6 +81,8 @@ def cmd_sync(ctx: Context) -> int:
         tables.print_plan(writer.planned, sys.stdout)
     if summary.refused:
         raise WriteRefused(f"sync: the server refused {summary.refusals()}; every other write was made")
+    if summary.mail_failed:
+        raise ServerError(f"sync: mail: {summary.mail_failed}; contacts and reminders were synced without it")
     return 0
 
 

@@ -25,7 +25,7 @@ from syncd.engine.actions import PatchCard
 from syncd.engine.quiet import Quiet, Warnings
 from syncd.engine.reading import Reader
 from syncd.engine.session import Session
-from syncd.engine.sources import Meetings, TouchSource, sourced_touches
+from syncd.engine.sources import Mail, TouchSource, default_sources, sourced_touches
 from syncd.engine.world import Summary, World
 from syncd.engine.writing import Writer
 from syncd.store.copies import Copies
@@ -46,7 +46,7 @@ class Cycle:
         self.settings = session.settings
         self.writer = writer
         self.full = full  # plan even when nothing changed since the last cycle (syncd.engine.quiet)
-        self.sources: Sequence[TouchSource] = sources if sources is not None else [Meetings(session)]
+        self.sources: Sequence[TouchSource] = sources if sources is not None else default_sources(session)
         self.reader = Reader(session)
         self.quiet = Quiet(session, self.reader)
 
@@ -86,6 +86,7 @@ class Cycle:
         )
         kept_notes = self.session.state.notes()
         all_notes = notes.merged(kept_notes, notes.from_tasks(world.tasks, now))
+        summary.mail_failed = next((s.failure for s in self.sources if isinstance(s, Mail) and s.failure), "")
         for action in plan.note_mirrors(world, self.settings):
             summary.cards_written += self.writer.card(action)
         self._record_contacts(world, recon, plan.contact_updates(world, recon), summary)

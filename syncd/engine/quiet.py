@@ -17,7 +17,8 @@ Anything else in the inputs means a full cycle: a new day, a changed config, a c
 (on the server, or by syncd's own writes, which give it a new token), a reminders table changed by
 `syncd done`, a card write that failed (nothing was written, but the next cycle must try again), a
 collection without sync support (no token), or a config that reads meetings on each cycle
-(`interactions.calendars`: a meeting counts once it has ended, which depends on the hour, not the date).
+(`interactions.calendars`: a meeting counts once it has ended, which depends on the hour, not the date) or mail
+(`[mail]`: its own check, STATUS per folder, decides whether anything is fetched).
 """
 
 from __future__ import annotations
@@ -51,7 +52,7 @@ VERSION = "1"
 
 def applies(settings: Settings) -> bool:
     """Whether a cycle's inputs are all covered by the digest (see the module docstring)."""
-    return not settings.interactions.calendars
+    return not settings.interactions.calendars and not settings.mail.url
 
 
 def digest(

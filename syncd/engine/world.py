@@ -78,6 +78,7 @@ class Summary:
     writes: int = 0
     warnings: list[str] = field(default_factory=list)
     refused: list[Refusal] = field(default_factory=list)  # writes the server refused; every other was made
+    mail_failed: str = ""  # why the mail server ([mail]) could not be read; "" = it was, or no [mail]
 
     def line(self, dry_run: bool = False) -> str:
         """The cycle in one line; a dry run's says what would be written, as nothing was."""

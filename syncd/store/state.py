@@ -80,9 +80,38 @@ CREATE TABLE IF NOT EXISTS sync_items (
 );
 """
 
+# Mail ([mail], read by syncd.imap): per IMAP folder where the last scan stopped, and per address the latest Date
+# of a message to it (direction "to") and from it ("from"). `account` is the server URL and user name: another
+# account starts afresh.
+MAIL_SCHEMA = """
+CREATE TABLE IF NOT EXISTS mail_folders (
+    account TEXT NOT NULL,
+    folder TEXT NOT NULL,
+    uidvalidity INTEGER NOT NULL,
+    last_uid INTEGER NOT NULL,        -- the highest UID read
+    modseq INTEGER,                   -- HIGHESTMODSEQ when the server offers CONDSTORE
+    PRIMARY KEY (account, folder)
+);
+CREATE TABLE IF NOT EXISTS mail_addresses (
+    account TEXT NOT NULL,
+    address TEXT NOT NULL,            -- lower-cased
+    direction TEXT NOT NULL,          -- to | from
+    at TEXT NOT NULL,                 -- ISO 8601 UTC
+    PRIMARY KEY (account, address, direction)
+);
+"""
 
-# 1: the tables above, the read cache with `generation` and `pending`. 2: `touches.source`, `notes`. A file with
-# a lower version (0: written before syncd recorded one) is brought up to this one when it is opened.
+
+@dataclass(frozen=True, slots=True)
+class MailFolder:
+    uidvalidity: int
+    last_uid: int
+    modseq: int | None
+
+
+# 1: the tables above, the read cache with `generation` and `pending`. 2: `touches.source`, `notes`, the mail
+# tables. A file with a lower version (0: written before syncd recorded one) is brought up to this one when it is
+# opened.
 SCHEMA_VERSION = 2
 
 
@@ -90,6 +119,7 @@ def _schema(db: sqlite3.Connection) -> None:
     """Every table, created when missing; an older file brought up to SCHEMA_VERSION."""
     db.executescript(SCHEMA)
     db.executescript(SYNC_SCHEMA)
+    db.executescript(MAIL_SCHEMA)
     version = int(db.execute("PRAGMA user_version").fetchone()[0])
     if version >= SCHEMA_VERSION:
         return
@@ -273,6 +303,36 @@ class State:
     def forget_touch(self, contact_uid: str, at: str) -> None:
         """A touch that was undone (`history --undo` of the write that recorded it)."""
         self.db.execute("DELETE FROM touches WHERE contact_uid = ? AND at = ?", (contact_uid, at))
+
+    # Mail (see syncd.imap) ---------------------------------------------------------------------------------
+
+    def mail_folder(self, account: str, folder: str) -> MailFolder | None:
+        row = self.db.execute(
+            "SELECT uidvalidity, last_uid, modseq FROM mail_folders WHERE account = ? AND folder = ?", (account, folder)
+        ).fetchone()
+        return None if row is None else MailFolder(int(row[0]), int(row[1]), None if row[2] is None else int(row[2]))
+
+    def save_mail_folder(self, account: str, folder: str, row: MailFolder) -> None:
+        self.db.execute(
+            "INSERT INTO mail_folders (account, folder, uidvalidity, last_uid, modseq) VALUES (?, ?, ?, ?, ?) "
+            "ON CONFLICT(account, folder) DO UPDATE SET uidvalidity = excluded.uidvalidity, "
+            "last_uid = excluded.last_uid, modseq = excluded.modseq",
+            (account, folder, row.uidvalidity, row.last_uid, row.modseq),
+        )
+
+    def mail_addresses(self, account: str, direction: str) -> dict[str, str]:
+        rows = self.db.execute(
+            "SELECT address, at FROM mail_addresses WHERE account = ? AND direction = ?", (account, direction)
+        )
+        return {str(r[0]): str(r[1]) for r in rows}
+
+    def see_mail(self, account: str, seen: list[tuple[str, str, str]]) -> None:
+        """(address, direction, ISO instant) rows: each kept when later than what is known."""
+        self.db.executemany(
+            "INSERT INTO mail_addresses (account, address, direction, at) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT(account, address, direction) DO UPDATE SET at = excluded.at WHERE excluded.at > at",
+            [(account, address, direction, at) for address, direction, at in seen],
+        )
 
     # The read cache (see syncd.store.members) --------------------------------------------------------------
 
