@@ -115,7 +115,3 @@ def default_sources(session: Session) -> list[TouchSource]:
         sources.append(Mail(session))
     return sources
 
-
-def touches(sources: Iterable[TouchSource], world: World, now: datetime) -> dict[str, datetime]:
-    """The latest touch per contact over all sources."""
-    return {uid: when for uid, (when, _name) in sourced_touches(sources, world, now).items()}
