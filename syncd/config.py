@@ -11,7 +11,7 @@ import subprocess
 from collections.abc import Callable
 from datetime import time
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
@@ -96,25 +96,8 @@ class ServerConfig(_Section):
         credential: `password` for `[server]`, `NAME.password` for `[accounts.NAME]`. `key` is the table's
         dotted name (`server`, `accounts.NAME`), in errors too. A command runs once per process
         (`run_password_command`)."""
-        if self.password is not None:
-            return self.password.get_secret_value()
-        candidates: list[Path] = []
-        if self.password_file is not None:
-            candidates.append(self.password_file.expanduser())
-        elif self.password_command is not None:
-            return run_password_command(self.password_command, self.password_timeout, f"{key}.password_command")
-        elif os.environ.get("CREDENTIALS_DIRECTORY"):
-            account = key.removeprefix("accounts.") if key.startswith("accounts.") else ""
-            credential = Path(os.environ["CREDENTIALS_DIRECTORY"]) / (f"{account}.password" if account else "password")
-            if not credential.exists():  # other credentials, but no password: none is needed
-                return None
-            candidates.append(credential)
-        for path in candidates:
-            try:
-                return path.read_text(encoding="utf-8").rstrip("\r\n")
-            except OSError as err:
-                raise ConfigError(f"{key}.password_file: cannot read {path}: {err.strerror}") from err
-        return None
+        account = key.removeprefix("accounts.") if key.startswith("accounts.") else ""
+        return _password(self, key, f"{account}.password" if account else "password")
 
     @property
     def configured(self) -> bool:
@@ -287,23 +270,37 @@ class MailConfig(_Section):
     def resolve_password(self) -> str | None:
         """The password from the first of `password`, `password_file`, `password_command` (as for [server]), or
         systemd's credential `mail_password`."""
-        if self.password is not None:
-            return self.password.get_secret_value()
-        path: Path | None = None
-        if self.password_file is not None:
-            path = self.password_file.expanduser()
-        elif self.password_command is not None:
-            return run_password_command(self.password_command, self.password_timeout, "mail.password_command")
-        elif os.environ.get("CREDENTIALS_DIRECTORY"):
-            path = Path(os.environ["CREDENTIALS_DIRECTORY"]) / "mail_password"
-            if not path.exists():
-                return None
-        if path is None:
+        return _password(self, "mail", "mail_password")
+
+
+class _Secret(Protocol):
+    password: SecretStr | None
+    password_file: Path | None
+    password_command: list[str] | None
+    password_timeout: float
+
+
+def _password(section: _Secret, key: str, credential: str) -> str | None:
+    """The password of a table (`key`: its dotted name, in errors too) from the first of `password`,
+    `password_file`, `password_command` (run once per process: `run_password_command`), or systemd's credential
+    file `credential` in $CREDENTIALS_DIRECTORY (none there: no password is needed)."""
+    if section.password is not None:
+        return section.password.get_secret_value()
+    if section.password_command is not None and section.password_file is None:
+        return run_password_command(section.password_command, section.password_timeout, f"{key}.password_command")
+    path: Path | None = None
+    if section.password_file is not None:
+        path = section.password_file.expanduser()
+    elif os.environ.get("CREDENTIALS_DIRECTORY"):
+        path = Path(os.environ["CREDENTIALS_DIRECTORY"]) / credential
+        if not path.exists():
             return None
-        try:
-            return path.read_text(encoding="utf-8").rstrip("\r\n")
-        except OSError as err:
-            raise ConfigError(f"mail.password_file: cannot read {path}: {err.strerror}") from err
+    if path is None:
+        return None
+    try:
+        return path.read_text(encoding="utf-8").rstrip("\r\n")
+    except OSError as err:
+        raise ConfigError(f"{key}.password_file: cannot read {path}: {err.strerror}") from err
 
 
 def _clock(value: str) -> str:
