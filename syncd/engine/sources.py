@@ -114,4 +114,3 @@ def default_sources(session: Session) -> list[TouchSource]:
     if session.settings.mail.url:
         sources.append(Mail(session))
     return sources
-
