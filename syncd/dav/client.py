@@ -219,7 +219,8 @@ class DavClient:
             if status == 401 and foreign:
                 raise AuthError(
                     f"{_origin(url)} asks for credentials (HTTP 401), but it is another site than the configured "
-                    f"server {_origin(self.servers[0])}: syncd sends them only within the site of the server it was given"
+                    f"server {_origin(self.servers[0])}: syncd sends them only within the site of the server it was "
+                    "given"
                 )
             if status == 401 and not credentials:
                 raise AuthError(

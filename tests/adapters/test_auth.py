@@ -163,9 +163,7 @@ def test_auto_against_a_basic_server_sends_basic_only(radicale: DavServer, count
 
 
 @pytest.mark.parametrize("auth", ["auto", "digest"])
-def test_digest_is_never_answered_to_another_site(
-    sabredav: DavServer, counting_proxy: ProxyFactory, auth: str
-) -> None:
+def test_digest_is_never_answered_to_another_site(sabredav: DavServer, counting_proxy: ProxyFactory, auth: str) -> None:
     """The account's server is one origin; the same Digest server seen as another origin (another port of
     127.0.0.1: another site) challenges too, and gets no Authorization at all, not even a Digest answer."""
     _, ab_url = sabredav.make_addressbook()

@@ -172,7 +172,8 @@ def test_an_href_to_the_other_account_never_gets_this_accounts_credentials(
         icloud.fault, target = homes_at(at_home.origin), at_home
     else:
         at_home.fault, target = homes_at(icloud.origin), icloud
-    cfg = readme_config(tmp_path, radicale, icloud.url, at_home.url, ab_name, task_list=f"Keep in touch {tmp_path.name}")
+    task_list = f"Keep in touch {tmp_path.name}"
+    cfg = readme_config(tmp_path, radicale, icloud.url, at_home.url, ab_name, task_list=task_list)
     assert syncd(cfg, "2026-11-22T09:00", "sync") == 77
     err = capsys.readouterr().err
     assert f"{target.origin} asks for credentials (HTTP 401), but it is another site than the configured server" in err
