@@ -34,6 +34,7 @@ requests, a given number of times.
                                   the client never hears of it; edit=g answers with g(body) instead of body;
                                   strip=("If-Match",) forwards the request without those headers
 
+`homes_at(origin)` is one for a principal whose home sets are absolute hrefs on another host.
 `unique_uids()` is a ready-made fault for a server that keeps iCalendar UIDs unique across all the calendars of
 an account (Cyrus, RFC 6638 scheduling): a PUT of an object whose UID is already stored in another calendar is
 refused with 403 and the CalDAV precondition `unique-scheduling-object-resource`.
@@ -276,6 +277,21 @@ def ignores_if_match() -> Fault:
         return None
 
     return fault
+
+
+_HOME_SET_HREF = re.compile(rb"(-home-set>\s*<(?:[\w-]+:)?href>)\s*/")
+
+
+def homes_at(origin: str) -> Fault:
+    """A server whose principal names its address book and calendar home sets on another host: each
+    path-only href inside a `*-home-set` of a PROPFIND answer becomes `origin` + the path (iCloud names a
+    partition host `pNN-contacts.icloud.com` there; a hostile or misconfigured server may name any host)."""
+    prefix = origin.rstrip("/").encode()
+
+    def edit(body: bytes) -> bytes:
+        return _HOME_SET_HREF.sub(lambda m: m.group(1) + prefix + b"/", body)
+
+    return when(Forward(edit=edit), method="PROPFIND")
 
 
 # The proxy ------------------------------------------------------------------------------------------

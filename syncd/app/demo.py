@@ -210,7 +210,7 @@ def generate_cards(count: int, today: date, seed: int = 7) -> list[str]:
 def upload_addressbook(server: LocalRadicale, name: str, cards: list[str]) -> str:
     """Create the address book with all cards in one request (Radicale accepts a whole .vcf on PUT)."""
     url = f"{server.principal_url}contacts/"
-    with DavClient(username=server.username, password=server.password) as client:
+    with DavClient(username=server.username, password=server.password, servers=(server.url,)) as client:
         client.request(
             "PUT",
             url,

@@ -35,7 +35,7 @@ def make_client(
     settings: Settings, cls: Callable[..., DavClient] = DavClient, *, account: str = "", **extra: Any
 ) -> DavClient:
     """A client for an account's server ("" = `[server]`, else `[accounts.NAME]`); its password, which goes
-    to that server only, is masked in every log line from now on."""
+    to that server's site only (`DavClient.servers`), is masked in every log line from now on."""
     server = settings.server_for(account)
     password = server.resolve_password(f"accounts.{account}" if account else "server")
     logs.add_secret(password)
@@ -45,6 +45,7 @@ def make_client(
         verify=server.verify_tls,
         timeout=server.timeout,
         auth=server.auth,
+        servers=(server.url, server.carddav_url, server.caldav_url),
         **extra,
     )
 

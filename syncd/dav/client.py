@@ -10,9 +10,11 @@ server's reason read from the answer's body (`explain`).
 Authentication (`auth`): "basic" sends Basic credentials with every request; "digest" answers the server's Digest
 challenge; "auto" sends Basic and, the first time a 401 asks for Digest, answers that instead for the rest of the
 client's life (the request is sent once more, body and conditions unchanged).
-Redirects are followed here, at most five hops, with the credentials only where `syncd.dav.redirects` lets
-them go (the same site; never from https to http). Neither the password, the Authorization header nor a URL's
-user:password part is ever logged.
+Credentials go only to the site of the account's server (`servers`: its `url`, `carddav_url`, `caldav_url`),
+by the rule of `syncd.dav.redirects`: a URL a server's answer names (a principal, a home set, a collection or
+member href) on another site is requested without them, and one that would take an https account to plain
+http is not requested at all. Redirects are followed here, at most five hops, by the same rule from hop to
+hop. Neither the password, the Authorization header nor a URL's user:password part is ever logged.
 """
 
 from __future__ import annotations
@@ -125,7 +127,11 @@ class DavClient:
         deadline: float = 25.0,
         retries: int = RETRIES,
         auth: str = "auto",
+        servers: Iterable[str] = (),
     ) -> None:
+        """`servers`: the URLs the account's server was given as (`url`, `carddav_url`, `caldav_url`); the
+        credentials go only where `credentials_follow` lets them go from one of these. None given: wherever
+        the client is sent (a client made for one URL already chosen)."""
         if auth not in AUTH_SCHEMES:
             raise ValueError(f"auth must be one of {', '.join(AUTH_SCHEMES)}, not {auth!r}")
         self.session = requests.Session()
@@ -137,6 +143,7 @@ class DavClient:
             self.session.auth = HTTPDigestAuth(username, self._password) if digest else (username, self._password)
         self.session.verify = verify
         self.username = username
+        self.servers = tuple(without_userinfo(url) for url in servers if url)
         self.timeout = timeout
         self.deadline = deadline
         self.retries = retries
@@ -182,7 +189,9 @@ class DavClient:
         attempt = 0
         hops = 0
         first_url = url
-        credentials = True  # once a redirect leaves the site, no later hop of this request carries them
+        # Only to the account's own site; once a redirect leaves the site, no later hop carries them either.
+        credentials = self._credentials_for(url)
+        foreign = not credentials  # the URL itself (not a redirect) is on another site
         while True:
             attempt += 1
             try:
@@ -207,6 +216,12 @@ class DavClient:
                 if stream:
                     return Response(status, response.headers, b"", url, raw=response)
                 return Response(status, response.headers, response.content, url)
+            if status == 401 and foreign:
+                raise AuthError(
+                    f"{_origin(url)} asks for credentials (HTTP 401), but it is another site than the configured "
+                    f"server {_origin(self.servers[0])}: syncd sends them only within the site of the server it was "
+                    "given"
+                )
             if status == 401 and not credentials:
                 raise AuthError(
                     f"{_origin(first_url)} redirected to {_origin(url)}, another site, which asks for credentials "
@@ -231,6 +246,20 @@ class DavClient:
             if 400 <= status < 500 and method.upper() in WRITE_METHODS:  # 412 here only with a condition
                 raise Refused(method, url, status, body, reason)
             raise HTTPStatusError(method, url, status, body, reason)
+
+    def _credentials_for(self, url: str) -> bool:
+        """Whether a request to `url` carries the credentials: it is on the site of the account's server. A
+        URL that would take an https account to plain http is refused (ServerError), never sent."""
+        if not self.servers or any(credentials_follow(server, url) for server in self.servers):
+            return True
+        scheme = urlsplit(url).scheme.lower()
+        if scheme != "https" and all(urlsplit(s).scheme.lower() == "https" for s in self.servers):
+            raise ServerError(
+                f"{_origin(self.servers[0])} named {_origin(url)} in its answer: syncd never takes an https "
+                "account to plain http"
+            )
+        log.debug("%s is another site than the configured server: no credentials sent there", _origin(url))
+        return False
 
     def _digest_instead(self, response: requests.Response) -> bool:
         """auto: the server refused Basic and asks for Digest: answer Digest from now on (True: send again)."""

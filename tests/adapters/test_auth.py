@@ -160,3 +160,21 @@ def test_auto_against_a_basic_server_sends_basic_only(radicale: DavServer, count
     with client, pytest.raises(AuthError):  # no Digest challenge: a refused Basic stays refused, sent once
         client.propfind(home, ["d:resourcetype"])
     assert [s[1:] for s in schemes(proxy)] == [("basic", 207), ("basic", 401)]
+
+
+@pytest.mark.parametrize("auth", ["auto", "digest"])
+def test_digest_is_never_answered_to_another_site(sabredav: DavServer, counting_proxy: ProxyFactory, auth: str) -> None:
+    """The account's server is one origin; the same Digest server seen as another origin (another port of
+    127.0.0.1: another site) challenges too, and gets no Authorization at all, not even a Digest answer."""
+    _, ab_url = sabredav.make_addressbook()
+    own, other = counting_proxy(sabredav.url), counting_proxy(sabredav.url)
+    book = Collection(url=via(own, ab_url), name="b", kind="addressbook")
+    with DavClient(
+        username=sabredav.username, password=sabredav.password, auth=auth, retries=0, servers=(own.url,)
+    ) as client:
+        assert list_etags(client, book) == {}  # Digest answered at the account's own server
+        assert schemes(own)[-1] == ("PROPFIND", "digest", 207)
+        with pytest.raises(AuthError, match="another site than the configured server") as caught:
+            client.propfind(via(other, ab_url), ["d:displayname"], depth=0)
+    assert f"{other.origin} asks for credentials (HTTP 401)" in str(caught.value)
+    assert schemes(other) == [("PROPFIND", "", 401)]

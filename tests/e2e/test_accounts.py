@@ -20,7 +20,7 @@ from syncd.app.cli import main
 from syncd.app.localserver import LocalRadicale
 from tests.e2e.test_e2e import complete_like_iphone
 from tests.factories import contact_card
-from tests.proxy import CountingProxy, ProxyFactory
+from tests.proxy import CountingProxy, ProxyFactory, homes_at
 from tests.servers import DavServer, to_toml
 from tests.world import card_values, find_list, tasks_by_contact
 
@@ -153,6 +153,36 @@ def test_contacts_in_one_account_reminders_in_another(
     assert syncd(cfg, "2026-11-22T18:30", "sync") == 0
     assert all(r.method != "PROPFIND" or "/.well-known/" not in r.path for r in icloud.snapshot() + at_home.snapshot())
     assert icloud.writes() == [] and at_home.writes() == []
+
+
+@pytest.mark.parametrize("hostile", ["contacts", "home"])
+def test_an_href_to_the_other_account_never_gets_this_accounts_credentials(
+    radicale: DavServer,
+    home: DavServer,
+    counting_proxy: ProxyFactory,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    hostile: str,
+) -> None:
+    """One server's principal names its home sets on the other account's server: the client of the first
+    account asks there without its credentials, so each server still only ever sees its own account's."""
+    ab_name, _ = radicale.make_addressbook()
+    icloud, at_home = counting_proxy(radicale.url), counting_proxy(home.url)
+    if hostile == "contacts":
+        icloud.fault, target = homes_at(at_home.origin), at_home
+    else:
+        at_home.fault, target = homes_at(icloud.origin), icloud
+    task_list = f"Keep in touch {tmp_path.name}"
+    cfg = readme_config(tmp_path, radicale, icloud.url, at_home.url, ab_name, task_list=task_list)
+    assert syncd(cfg, "2026-11-22T09:00", "sync") == 77
+    err = capsys.readouterr().err
+    assert f"{target.origin} asks for credentials (HTTP 401), but it is another site than the configured server" in err
+    assert "syncd sends them only within the site of the server it was given" in err
+    assert radicale.password not in err and HOME_PASSWORD not in err
+    # The other account's server was asked, without any Authorization header.
+    assert [r for r in target.snapshot() if not any(k.lower() == "authorization" for k in r.headers)]
+    assert authorizations(icloud) <= {basic(radicale.username, radicale.password)}
+    assert authorizations(at_home) <= {basic(HOME_USER, HOME_PASSWORD)}
 
 
 def test_check_lists_each_account(

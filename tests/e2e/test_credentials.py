@@ -1,6 +1,7 @@
 """Credentials end to end, against a real Radicale: the password from `server.password_command`, and where a
-redirect may take it (the same site only; never from https to http). Host names that do not resolve here are
-served through a forward proxy (`tests/sites.py`) that records the Authorization header each name received."""
+redirect, or an absolute href in a server's answer, may take it (the same site only; never from https to http).
+Host names that do not resolve here are served through a forward proxy (`tests/sites.py`) that records the
+Authorization header each name received."""
 
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ from pathlib import Path
 import certifi
 import pytest
 
+from syncd.app.localserver import LocalRadicale
+from tests.proxy import ProxyFactory, homes_at
 from tests.servers import DavServer
 from tests.sites import Hit, Redirect, Sites, Upstream, self_signed
 from tests.system_packages import need
@@ -176,6 +179,86 @@ def test_https_to_http_redirect_is_refused(radicale: DavServer, tmp_path: Path, 
     assert result.returncode == 69, result.stderr
     assert f"https://localhost:{tls.port} redirected to http://localhost:{plain.port}" in result.stderr
     assert "from https to http is never followed" in result.stderr
+
+
+# Absolute hrefs in a server's answer ------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def elsewhere(radicale: DavServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalRadicale]:
+    """A second real Radicale that would accept the account's user and password, were they sent to it."""
+    server = LocalRadicale(
+        tmp_path_factory.mktemp("elsewhere"), username=radicale.username, password=radicale.password or ""
+    ).start()
+    yield server
+    server.stop()
+
+
+def test_home_set_on_another_site_never_gets_the_credentials(
+    radicale: DavServer,
+    elsewhere: LocalRadicale,
+    counting_proxy: ProxyFactory,
+    tmp_path: Path,
+    sites: list[Sites],
+) -> None:
+    """The principal names its home sets on another site (a hostile or misconfigured server): syncd asks
+    there without the credentials, and the 401 it meets says why, naming both hosts."""
+    hostile = counting_proxy(radicale.url, homes_at("http://elsewhere.example.org"))
+    proxy = Sites(
+        {"contacts.example.test": Upstream(hostile.url), "elsewhere.example.org": Upstream(elsewhere.url)}
+    ).start()
+    sites.append(proxy)
+    cfg = radicale.config(tmp_path, server={"url": "http://contacts.example.test/"})
+    result = run_cli("--config", str(cfg), "--verbose", "check", env={"HTTP_PROXY": proxy.url})
+    assert result.returncode == 77, result.stderr
+    assert proxy.hits_at("elsewhere.example.org"), "the home set was asked for"
+    assert authorized(proxy.hits_at("elsewhere.example.org")) == []
+    assert authorized(proxy.hits_at("contacts.example.test"))  # the server it was given had them
+    last = result.stderr.strip().splitlines()[-1]
+    assert (
+        "http://elsewhere.example.org asks for credentials (HTTP 401), but it is another site than the configured "
+        "server http://contacts.example.test: syncd sends them only within the site of the server it was given"
+    ) in last
+    assert radicale.password not in result.stdout + result.stderr
+
+
+def test_home_set_on_a_partition_host_of_the_site_keeps_the_credentials(
+    radicale: DavServer, counting_proxy: ProxyFactory, tmp_path: Path, sites: list[Sites]
+) -> None:
+    """iCloud's case: the principal at `contacts.…` names its home sets on `p42-contacts.…`, the same site."""
+    partitioned = counting_proxy(radicale.url, homes_at("http://p42-contacts.example.test"))
+    proxy = Sites(
+        {"contacts.example.test": Upstream(partitioned.url), "p42-contacts.example.test": Upstream(radicale.url)}
+    ).start()
+    sites.append(proxy)
+    cfg = radicale.config(tmp_path, server={"url": "http://contacts.example.test/"})
+    result = run_cli("--config", str(cfg), "check", env={"HTTP_PROXY": proxy.url})
+    assert result.returncode == 0, result.stderr
+    partition = proxy.hits_at("p42-contacts.example.test")
+    assert partition and authorized(partition) == partition
+    sent = {base64.b64decode(hit.authorization.split()[1]).decode() for hit in partition if hit.authorization}
+    assert sent == {f"{radicale.username}:{radicale.password}"}
+
+
+def test_https_account_never_follows_an_href_to_http(
+    radicale: DavServer, counting_proxy: ProxyFactory, tmp_path: Path, sites: list[Sites]
+) -> None:
+    """The https server names its home sets on plain http (the same host name): nothing is sent there."""
+    need("openssl")
+    plain = Sites({"localhost": Upstream(radicale.url)}).start()
+    sites.append(plain)
+    downgrading = counting_proxy(radicale.url, homes_at(f"http://localhost:{plain.port}"))
+    tls = Sites({"localhost": Upstream(downgrading.url)}, tls=self_signed(tmp_path)).start()
+    sites.append(tls)
+    cfg = radicale.config(
+        tmp_path, server={"url": f"https://localhost:{tls.port}/", "verify_tls": str(tmp_path / "cert.pem")}
+    )
+    result = run_cli("--config", str(cfg), "check")
+    assert tls.hits_at("localhost"), result.stderr
+    assert plain.hits == []
+    assert result.returncode == 69, result.stderr
+    assert f"https://localhost:{tls.port} named http://localhost:{plain.port} in its answer" in result.stderr
+    assert "never takes an https account to plain http" in result.stderr
 
 
 def test_verify_tls_path_wins_over_a_ca_bundle_in_the_environment(
