@@ -45,6 +45,7 @@ def headers(count_received: bool) -> str:
 
 
 RUNS = 500  # runs of UIDs per FETCH command
+BATCH = 1000  # messages read before they are parsed (a few hundred KB at most)
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
@@ -253,8 +254,9 @@ _FETCHED = re.compile(rb"UID (\d+)")
 _INTERNALDATE = re.compile(rb'UID (\d+).*INTERNALDATE "([^"]+)"|INTERNALDATE "([^"]+)".*UID (\d+)')
 
 
-def _fetch(conn: imaplib.IMAP4, uid_set: str, item: str) -> Iterator[tuple[int, bytes]]:
-    """(UID, header fields) of each message of `uid_set`, read off the connection as the answers arrive:
+def _fetch(conn: imaplib.IMAP4, uid_set: str, item: str) -> Iterator[list[tuple[int, bytes]]]:
+    """(UID, header fields) of each message of `uid_set`, in batches of up to BATCH, read off the connection as
+    the answers arrive:
     imaplib's reader would cost more than the server's answer at tens of thousands of messages, and would hold
     all of them at once. The command is sent with a tag of its own; every answer up to its tagged completion is
     read (a literal wherever one is announced), untagged ones that are no FETCH are passed over."""
@@ -262,6 +264,7 @@ def _fetch(conn: imaplib.IMAP4, uid_set: str, item: str) -> Iterator[tuple[int, 
     _TAGS += 1
     tag = b"SY%d" % _TAGS
     conn.send(tag + b" UID FETCH " + uid_set.encode("ascii") + b" (" + item.encode("ascii") + b")\r\n")
+    batch: list[tuple[int, bytes]] = []
     while True:
         line = conn.readline()
         if not line:
@@ -280,12 +283,17 @@ def _fetch(conn: imaplib.IMAP4, uid_set: str, item: str) -> Iterator[tuple[int, 
         if line.startswith(tag + b" "):
             if line[len(tag) + 1 : len(tag) + 3] != b"OK":
                 raise MailError(f"FETCH failed: {line.decode('utf-8', 'replace').strip()}")
+            if batch:
+                yield batch
             return
         if literal is None or not line.startswith(b"* ") or b" FETCH " not in line:
             continue
         match = _FETCHED.search(line)
         if match is not None:
-            yield int(match.group(1)), literal
+            batch.append((int(match.group(1)), literal))
+            if len(batch) == BATCH:
+                yield batch
+                batch = []
 
 
 _TAGS = 0
@@ -346,11 +354,10 @@ def read_folder(
     fetched = 0
     top = max([last, *uids])
     for uid_set in _ranges(uids):
-        for uid, header in _fetch(conn, uid_set, item):
-            fetched += 1
-            if uid > top:
-                top = uid
-            tally.add(uid, header)
+        for batch in _fetch(conn, uid_set, item):
+            fetched += len(batch)
+            top = max(top, max(uid for uid, _header in batch))
+            tally.add_all(batch)
     if tally.ahead:
         tally.arrive(_arrivals(conn, sorted(tally.ahead)))
     conn.close()  # CLOSE after EXAMINE expunges nothing
