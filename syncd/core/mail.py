@@ -217,10 +217,20 @@ def _base(day: bytes, zone: bytes) -> int | None:
     return start - offset if zone[:1] == b"+" else start + offset
 
 
-@functools.lru_cache(maxsize=16384)  # the same people again and again, in the same fields
+@functools.lru_cache(maxsize=16384)  # the same people again and again
+def _field(line: bytes) -> tuple[frozenset[str], frozenset[str]]:
+    """(recipients, senders) of one whole address field line (CRLF ended), as `_read` reads it."""
+    _at, recipients, senders = _read(line + b"\r\n")
+    return recipients, senders
+
+
 def _fields(lines: bytes) -> tuple[frozenset[str], frozenset[str]]:
-    """(recipients, senders) of whole address field lines, as `_read` reads them."""
-    _at, recipients, senders = _read(lines + b"\r\n")
+    """(recipients, senders) of address field lines, each one line (CRLF ended)."""
+    recipients: frozenset[str] = frozenset()
+    senders: frozenset[str] = frozenset()
+    for line in lines.split(b"\r\n")[:-1]:
+        to, by = _field(line + b"\r\n")
+        recipients, senders = recipients | to, senders | by
     return recipients, senders
 
 
@@ -246,7 +256,8 @@ class Tally:
     def add_all(self, messages: Iterable[tuple[int, bytes]]) -> None:
         """Each message's header fields, by the caller's key (`add` for each; this is the loop of a whole folder,
         so the common message takes one match and a few lookups)."""
-        fast, base_of, fields, sent, received, now = _FAST.fullmatch, _base, _fields, self.sent, self.received, self._now
+        fast, base_of, field_of = _FAST.fullmatch, _base, _field
+        sent, received, now = self.sent, self.received, self._now
         for key, header in messages:
             found = fast(header)
             base = None if found is None else base_of(found[2], found[6])
@@ -256,8 +267,11 @@ class Tally:
                     self.skipped[at] += 1
                     continue
             else:
-                before, after = found[1], found[7]
-                recipients, senders = fields(before + after) if before or after else _NONE
+                lines = found[1] + found[7]
+                if lines.count(b"\n") == 1:  # one address field (To), the common case
+                    recipients, senders = field_of(lines)
+                else:
+                    recipients, senders = _fields(lines) if lines else _NONE
                 if not recipients and not senders:
                     self.skipped["no-address"] += 1
                     continue
