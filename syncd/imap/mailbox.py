@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import imaplib
+import io
 import ipaddress
 import json
 import logging
@@ -251,21 +252,41 @@ def _ranges(uids: list[int]) -> Iterator[str]:
 
 
 _FETCHED = re.compile(rb"UID (\d+)")
+_COMMON = re.compile(rb"\* \d+ FETCH \(UID (\d+) BODY\[HEADER\.FIELDS \([A-Z ]*\)\] \{(\d+)\}\r\n")
 _INTERNALDATE = re.compile(rb'UID (\d+).*INTERNALDATE "([^"]+)"|INTERNALDATE "([^"]+)".*UID (\d+)')
 
 
 def _fetch(conn: imaplib.IMAP4, uid_set: str, item: str) -> Iterator[list[tuple[int, bytes]]]:
-    """(UID, header fields) of each message of `uid_set`, in batches of up to BATCH, read off the connection as
-    the answers arrive:
-    imaplib's reader would cost more than the server's answer at tens of thousands of messages, and would hold
-    all of them at once. The command is sent with a tag of its own; every answer up to its tagged completion is
-    read (a literal wherever one is announced), untagged ones that are no FETCH are passed over."""
+    """(UID, header fields) of each message of `uid_set`, in batches of about BATCH, read off the connection as
+    the answers arrive: imaplib's reader would cost more than the server's answer at tens of thousands of
+    messages, and would hold all of them at once. The command is sent with a tag of its own; every answer up to
+    its tagged completion is read (a literal wherever one is announced), untagged ones that are no FETCH are
+    passed over. The answers of the common form (`* n FETCH (UID u BODY[...] {size}` and the literal) are read
+    whole out of what the connection has buffered, by one match each; any other, and one cut by the end of the
+    buffer, line by line. Nothing past the tagged completion is read."""
     global _TAGS
     _TAGS += 1
     tag = b"SY%d" % _TAGS
     conn.send(tag + b" UID FETCH " + uid_set.encode("ascii") + b" (" + item.encode("ascii") + b")\r\n")
     batch: list[tuple[int, bytes]] = []
+    reader = conn.file if isinstance(conn.file, io.BufferedReader) else None
+    common = _COMMON.match
     while True:
+        if reader is not None:
+            buffered = reader.peek(1)  # what has arrived (waits for some when nothing has)
+            at = 0
+            while (found := common(buffered, at)) is not None:
+                end = found.end() + int(found[2])
+                if buffered[end : end + 3] != b")\r\n":
+                    break
+                batch.append((int(found[1]), buffered[found.end() : end]))
+                at = end + 3
+            if at:
+                reader.read(at)  # exactly the answers read
+                if len(batch) >= BATCH:
+                    yield batch
+                    batch = []
+                continue
         line = conn.readline()
         if not line:
             raise MailError("the server closed the connection during FETCH")
@@ -291,7 +312,7 @@ def _fetch(conn: imaplib.IMAP4, uid_set: str, item: str) -> Iterator[list[tuple[
         match = _FETCHED.search(line)
         if match is not None:
             batch.append((int(match.group(1)), literal))
-            if len(batch) == BATCH:
+            if len(batch) >= BATCH:
                 yield batch
                 batch = []
 

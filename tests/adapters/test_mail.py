@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from syncd.app.cli import main
+from syncd.config import MailConfig
+from syncd.imap import mailbox
+from syncd.store.state import State
 from tests.factories import vcard
 from tests.mailserver import PASSWORD, USER, Dovecot, Recorder, start_dovecot
 from tests.servers import DavServer
@@ -242,3 +245,55 @@ def test_server_without_special_use(radicale: DavServer, tmp_path: Path, capsys:
         assert last(radicale, ab_url, "alice") == "2027-03-01T10:00:00Z"
     finally:
         server.stop()
+
+
+def test_a_folder_of_hundreds_reads_every_message_exactly(dovecot: Dovecot, recorder: Recorder, tmp_path: Path) -> None:
+    """Hundreds of answers, many cut by the end of what the connection has buffered, common and odd forms mixed,
+    one dated in the future (its INTERNALDATE is asked after the FETCH: the FETCH was read to its end, no
+    further): every message is read, as each says."""
+    conn = dovecot.connect()
+    conn.create(f'"{SENT}"')
+    expected: dict[str, str] = {}
+    for i in range(400):
+        to = f"person{i % 37}.with.a.rather.long.name@example.org"
+        day = 1 + i % 27
+        zone = ["+0000", "+0100", "-0230", "+1400"][i % 4]
+        if i % 5 == 0:  # folded, and an encoded word: the full reader
+            headers = [
+                f"Date: Mon, {day} Feb 2027 10:00:00 {zone}",
+                f"To: =?utf-8?q?P=C3=A9r?= <{to}>,",
+                "\tx@example.org",
+            ]
+        elif i % 5 == 1:  # To before Date, a Cc
+            headers = [f"To: P <{to}>", f"Date: {day} Feb 2027 10:00:00 {zone}", "CC: x@example.org"]
+        else:
+            headers = [f"Date: Mon, {day} Feb 2027 10:00:00 {zone}", f"To: {to}"]
+        typ, data = conn.append(f'"{SENT}"', None, '"01-Mar-2027 10:00:00 +0000"', message(None, *headers))
+        assert typ == "OK", data
+        offset = (int(zone[1:3]) * 60 + int(zone[3:])) * (1 if zone[0] == "+" else -1)
+        at = datetime(2027, 2, day, 10, tzinfo=UTC) - timedelta(minutes=offset)
+        for address in (to, "x@example.org") if i % 5 in (0, 1) else (to,):
+            expected[address] = max(expected.get(address, ""), at.isoformat())
+    typ, data = conn.append(
+        f'"{SENT}"',
+        None,
+        '"01-Mar-2027 12:00:00 +0000"',
+        message("Sat, 1 Jan 2033 10:00:00 +0000", "To: z@example.org"),
+    )
+    assert typ == "OK", data
+    conn.logout()
+    expected["z@example.org"] = dovecot.arrivals(SENT)[-1].isoformat()  # what Dovecot kept as its arrival
+    config = MailConfig(url=recorder.url, username=USER, password=PASSWORD)
+    state = State.in_dir(tmp_path)
+    try:
+        now = datetime(2027, 3, 2, 9, tzinfo=UTC)
+        found = mailbox.scan(config, PASSWORD, state, date(2027, 1, 1), now)
+        assert (found.fetched, found.counted, found.skipped) == (401, 401, {})
+        assert state.mail_addresses(mailbox.account_key(config), "to") == expected
+    finally:
+        state.close()
+    assert [c.split(" ", 3)[3] for c in recorder.commands() if c.startswith("UID FETCH")] == [
+        "(BODY.PEEK[HEADER.FIELDS (DATE TO CC BCC)])",
+        "(INTERNALDATE)",
+    ]
+    assert_private(recorder)
