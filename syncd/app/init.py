@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import copy
 import getpass
 import json
 import os
@@ -21,14 +22,18 @@ from pathlib import Path
 from typing import Any, TextIO
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from pydantic import ValidationError
+
 from syncd.app import wiring
 from syncd.app.config_file import find_config, user_config
 from syncd.config import RemindersConfig, Settings
 from syncd.core.account import Account, Collection
 from syncd.core.words import counted
-from syncd.dav.discovery import select_addressbooks
+from syncd.dav.discovery import discover, select_addressbooks
 from syncd.engine import check
 from syncd.errors import CantCreate, ConfigError, UsageError
+
+ACCOUNT_NAME = re.compile(r"^[A-Za-z0-9_-]+$")  # as the config requires of an [accounts] key
 
 PASSWORD_FILE = "password"  # beside the config, when the password was typed
 ZONEINFO = "/zoneinfo/"
@@ -111,8 +116,11 @@ class Asker:
             raise UsageError(f"init: no answer to {question!r}; nothing was written") from None
 
 
-def gather(args: argparse.Namespace, asker: Asker) -> Answers:
-    """Everything but the address books: from the flags, the environment, or the terminal."""
+def gather(
+    args: argparse.Namespace, asker: Asker, password_env: str = "SYNCD_SERVER__PASSWORD", zone_too: bool = True
+) -> Answers:
+    """Everything but the address books: from the flags, the environment (`password_env`), or the terminal;
+    the time zone only when `zone_too`."""
     url = args.url or ""
     if url and not _is_url(url):
         raise UsageError(f"--url: {url!r} is not an http:// or https:// URL")
@@ -143,10 +151,12 @@ def gather(args: argparse.Namespace, asker: Asker) -> Answers:
             answers.password = answers.password_file.read_text(encoding="utf-8").rstrip("\r\n")
         except OSError as err:
             raise UsageError(f"--password-file: cannot read {answers.password_file}: {err.strerror}") from err
-    elif os.environ.get("SYNCD_SERVER__PASSWORD"):
-        answers.password = os.environ["SYNCD_SERVER__PASSWORD"]
+    elif os.environ.get(password_env):
+        answers.password = os.environ[password_env]
     elif answers.username and asker.interactive:
         answers.password = asker.secret(f"Password for {answers.username}")
+    if not zone_too:
+        return answers
     zone = args.timezone
     if zone and not _is_zone(zone):
         raise UsageError(f"--timezone: {zone!r} is not an IANA time zone such as Europe/Berlin")
@@ -205,6 +215,17 @@ def toml_string(value: str) -> str:
     return json.dumps(value, ensure_ascii=False).replace("\x7f", "\\u007f")
 
 
+def credential_lines(answers: Answers, password_file: Path | None) -> list[str]:
+    """A server table's user name and where its password comes from."""
+    lines = [f"username = {toml_string(answers.username)}"] if answers.username else []
+    if password_file is not None:
+        lines.append(f"password_file = {toml_string(str(password_file))}")
+    elif answers.password_command is not None:
+        argv = ", ".join(toml_string(arg) for arg in answers.password_command)
+        lines.append(f"password_command = [{argv}]")
+    return lines
+
+
 def config_text(answers: Answers, password_file: Path | None) -> str:
     books = ", ".join(toml_string(name) for name in answers.addressbooks)
     lines = [
@@ -213,13 +234,7 @@ def config_text(answers: Answers, password_file: Path | None) -> str:
         "[server]",
         f"url = {toml_string(answers.url)}",
     ]
-    if answers.username:
-        lines.append(f"username = {toml_string(answers.username)}")
-    if password_file is not None:
-        lines.append(f"password_file = {toml_string(str(password_file))}")
-    elif answers.password_command is not None:
-        argv = ", ".join(toml_string(arg) for arg in answers.password_command)
-        lines.append(f"password_command = [{argv}]")
+    lines += credential_lines(answers, password_file)
     lines += [
         "",
         "[contacts]",
@@ -274,6 +289,8 @@ def _reach(answers: Answers) -> Account:
 def run(args: argparse.Namespace, out: TextIO, *, interactive: bool | None = None) -> Path:
     """Ask, reach the server, choose, write. Returns the config's path."""
     target = target_path(args.config)
+    if getattr(args, "account", None):
+        return add_account(args, out, Asker(out, sys.stdin.isatty() if interactive is None else interactive), target)
     password_path = target.with_name(PASSWORD_FILE)
     if target.exists() and not args.force:
         raise CantCreate(f"init: {target} exists; --force replaces it")
@@ -297,4 +314,150 @@ def run(args: argparse.Namespace, out: TextIO, *, interactive: bool | None = Non
         _write_private(password_path, (answers.password or "") + "\n")
     _write_private(target, text)
     out.write(f"Wrote {target}" + (f" and {password_path} (mode 0600)" if typed else " (mode 0600)") + "\n")
+    return target
+
+
+def _with_newline(text: str) -> str:
+    return text if not text or text.endswith("\n") else text + "\n"
+
+
+def _table_lines(lines: list[str], table: str) -> tuple[int, int] | None:
+    """Where `[table]` starts (its header line) and ends (the next header, or the end), if it has a header."""
+    parts = r"\s*\.\s*".join(rf'(?:{re.escape(p)}|"{re.escape(p)}")' for p in table.split("."))
+    header = re.compile(rf"^\s*\[\s*{parts}\s*\]\s*(?:#.*)?$")
+    start = next((i for i, line in enumerate(lines) if header.match(line.rstrip("\r\n"))), None)
+    if start is None:
+        return None
+    end = next((i for i in range(start + 1, len(lines)) if lines[i].lstrip().startswith("[")), len(lines))
+    return start, end
+
+
+def set_key(text: str, table: str, key: str, value: str) -> str:
+    """`text` with `key = value` in `[table]`: the line that sets the key there replaced, else a line added under
+    the table's header, else the table appended. Every other line stays as it was."""
+    lines = text.splitlines(keepends=True)
+    found = _table_lines(lines, table)
+    if found is None:
+        return _with_newline(text) + f"\n[{table}]\n{key} = {value}\n"
+    start, end = found
+    setting = re.compile(rf'^\s*(?:{re.escape(key)}|"{re.escape(key)}")\s*=')
+    for i in range(start + 1, end):
+        if setting.match(lines[i]):
+            ending = lines[i][len(lines[i].rstrip("\r\n")) :] or "\n"
+            lines[i] = f"{key} = {value}{ending}"
+            return "".join(lines)
+    lines[start] = _with_newline(lines[start])
+    lines.insert(start + 1, f"{key} = {value}\n")
+    return "".join(lines)
+
+
+def without_table(text: str, table: str) -> str:
+    """`text` without the lines of `[table]` (its header to the next one), when it has a header."""
+    lines = text.splitlines(keepends=True)
+    found = _table_lines(lines, table)
+    return text if found is None else "".join(lines[: found[0]] + lines[found[1] :])
+
+
+def _environment_key(name: str) -> str:
+    """The variable of the environment that sets `name` (matched as the config matches: case aside)."""
+    return next((key for key in os.environ if key.upper() == name.upper()), name)
+
+
+def _reach_account(answers: Answers, name: str, role: str) -> Account:
+    """Discover what `role` needs of account `name` (for the reminders: the calendar home; for the contacts:
+    the address books) with these answers' credentials; raises (AuthError, ServerError) when it cannot."""
+    server: dict[str, Any] = {"url": answers.url, "username": answers.username}
+    if answers.password is not None:
+        server["password"] = answers.password
+    elif answers.password_command is not None:
+        server["password_command"] = answers.password_command
+    data: dict[str, Any] = {"accounts": {name: server}}
+    settings = Settings(**data)
+    client = wiring.make_client(settings, account=name, retries=0)
+    try:
+        cards = role == "contacts"
+        return discover(client, settings.accounts[name], cards=cards, calendars=not cards, key=f"accounts.{name}")
+    finally:
+        client.close()
+
+
+def add_account(args: argparse.Namespace, out: TextIO, asker: Asker, target: Path) -> Path:
+    """The second run, for a split setup: reach the server of account `--account`, then append its
+    `[accounts.NAME]` table to the existing config and point `--role`'s `account` key at it; nothing else of
+    the file changes. Returns the config's path."""
+    name, role = str(args.account), str(getattr(args, "role", None) or "reminders")
+    if not ACCOUNT_NAME.match(name):
+        raise UsageError(f"--account: {name!r} must be letters, digits, - or _")
+    try:
+        original = target.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise UsageError(f"init --account: {target} does not exist; `syncd init` without --account writes it") from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise ConfigError(f"{target}: cannot read the config file: {err}") from err
+    try:
+        data = tomllib.loads(original)
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError(f"{target}: not valid TOML: {err}") from err
+    if name in data.get("accounts", {}) and not args.force:
+        raise CantCreate(f"init: [accounts.{name}] is already in {target}; --force replaces it")
+    password_path = target.with_name(f"{name}.password")
+    answers = gather(args, asker, _environment_key(f"SYNCD_ACCOUNTS__{name}__PASSWORD"), zone_too=False)
+    typed = answers.password is not None and answers.password_file is None and answers.password_command is None
+    if typed and password_path.exists() and not args.force:
+        raise CantCreate(f"init: {password_path} exists; --force replaces it")
+    account = _reach_account(answers, name, role)
+    if role == "contacts":
+        out.write(f"Reached {answers.url}: {counted(len(account.addressbooks), 'address book')}\n")
+    else:
+        out.write(f"Reached {answers.url}: calendar home {account.calendar_home}\n")
+
+    password_file = password_path.absolute() if typed else answers.password_file
+    block = [
+        f"[accounts.{name}]",
+        f"# {role}.account names it: the {role} are here",
+        f"url = {toml_string(answers.url)}",
+    ]
+    block += credential_lines(answers, password_file)
+    table: dict[str, Any] = {"url": answers.url}
+    if answers.username:
+        table["username"] = answers.username
+    if password_file is not None:
+        table["password_file"] = str(password_file)
+    elif answers.password_command is not None:
+        table["password_command"] = answers.password_command
+    expected = copy.deepcopy(data)
+    expected.setdefault("accounts", {})[name] = table
+    settings: dict[str, Any] = {"account": name}
+    if role == "contacts":
+        settings["addressbooks"] = choose_addressbooks(args, account, asker)
+    elif args.task_list:
+        settings["task_list"] = str(args.task_list)
+    expected.setdefault(role, {}).update(settings)
+
+    text = _with_newline(without_table(original, f"accounts.{name}")) + "\n" + "\n".join(block) + "\n"
+    for key, value in settings.items():
+        shown = toml_string(value) if isinstance(value, str) else f"[{', '.join(toml_string(v) for v in value)}]"
+        text = set_key(text, role, key, shown)
+    try:
+        same = tomllib.loads(text) == expected
+    except tomllib.TOMLDecodeError:
+        same = False
+    if not same:  # the file is laid out in a way these few line edits cannot follow: the user edits it
+        lines = "\n".join(block)
+        keys = "\n".join(f"  {role}.{key} = {value!r}" for key, value in settings.items())
+        raise ConfigError(
+            f"init: cannot add [accounts.{name}] to {target} without rewriting it; nothing was written. "
+            f"Add this table yourself:\n{lines}\nand set:\n{keys}"
+        )
+    try:
+        Settings(**expected)  # what is written is what `check` and `sync` read
+    except ValidationError as err:
+        first = err.errors()[0]
+        key = ".".join(str(part) for part in first["loc"])
+        raise ConfigError(f"init: the config would not be valid: {key}: {first['msg']}; nothing was written") from err
+    if typed:
+        _write_private(password_path, (answers.password or "") + "\n")
+    _write_private(target, text)
+    wrote = f"Added [accounts.{name}] to {target} ({role}.account = {toml_string(name)})"
+    out.write(wrote + (f"; its password is in {password_path} (mode 0600)" if typed else "") + "\n")
     return target

@@ -155,7 +155,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     init.add_argument("--task-list", metavar="NAME", help='the task list for the reminders (default "Keep in touch")')
     init.add_argument("--timezone", metavar="ZONE", help="IANA time zone (default: the machine's own)")
-    init.add_argument("--force", action="store_true", help="replace an existing config (and password file)")
+    init.add_argument(
+        "--account",
+        metavar="NAME",
+        help="a second account, for a split setup: adds [accounts.NAME] to the existing config (its typed password "
+        "into NAME.password beside it, or from $SYNCD_ACCOUNTS__NAME__PASSWORD) and points --role at it",
+    )
+    init.add_argument(
+        "--role",
+        choices=("reminders", "contacts"),
+        default="reminders",
+        help="with --account: what moves to that account (default reminders: the task list and events calendar)",
+    )
+    init.add_argument(
+        "--force", action="store_true", help="replace an existing config (and password file), or --account's table"
+    )
 
     history = sub.add_parser(
         "history",
