@@ -133,7 +133,8 @@ def test_reminders_table_absent_or_key_set_elsewhere(
 
     cfg = clean / "b" / "config.toml"
     cfg.parent.mkdir()
-    before = f'[server]\nurl = "{home.url}"\nusername = "{HOME_USER}"\n[reminders]\naccount = "old"  # was\ndaily_limit = 3\n[accounts.old]\nurl = "{home.url}"\n'
+    before = f'[server]\nurl = "{home.url}"\nusername = "{HOME_USER}"\n'
+    before += f'[reminders]\naccount = "old"  # was\ndaily_limit = 3\n[accounts.old]\nurl = "{home.url}"\n'
     cfg.write_text(before)
     assert main(["--config", str(cfg), *add]) == 0
     after = cfg.read_text()
@@ -146,3 +147,43 @@ def test_reminders_table_absent_or_key_set_elsewhere(
     assert main(["--config", str(cfg), *add]) == 78
     assert "[accounts.home]" in capsys.readouterr().err
     assert cfg.read_text() == inline and not (cfg.parent / "home.password").exists()
+
+
+def test_role_contacts_moves_the_address_books_to_the_new_account(
+    radicale: DavServer,
+    home: DavServer,
+    clean: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The other way round: the reminders stay on [server] (home), the contacts move to `--account icloud`,
+    with the address book chosen there."""
+    ab_name, ab_url = radicale.make_addressbook()
+    radicale.make_addressbook()  # not chosen
+    uid = f"role-{uuid.uuid4().hex[:6]}"
+    radicale.put(ab_url + f"{uid}.vcf", contact_card(uid, "Ada Lovelace", "1", None))
+    task_list = f"Touch {uuid.uuid4().hex[:8]}"
+    cfg = clean / "config.toml"
+    monkeypatch.setenv("SYNCD_SERVER__PASSWORD", HOME_PASSWORD)
+    assert main(["--config", str(cfg), "init", "--url", home.url, "--username", HOME_USER,
+                 "--task-list", task_list, "--timezone", "UTC"]) == 0  # fmt: skip
+    monkeypatch.delenv("SYNCD_SERVER__PASSWORD")
+    first = cfg.read_bytes()
+    secret = clean / "icloud secret"
+    secret.write_text(radicale.password + "\n")
+    icloud = ["--account", "icloud", "--role", "contacts", "--url", radicale.url, "--username", radicale.username]
+    icloud += ["--password-file", str(secret), "--addressbook", ab_name]
+    assert main(["--config", str(cfg), "init", *icloud]) == 0
+    assert "Reached" in capsys.readouterr().out
+    written = cfg.read_text()
+    data = tomllib.loads(written)
+    assert data["contacts"] == {"addressbooks": [ab_name], "account": "icloud"}
+    assert "account" not in data["reminders"]
+    assert data["accounts"]["icloud"]["password_file"] == str(secret)
+    assert not (clean / "icloud.password").exists()
+    restored = written.replace('account = "icloud"\n', "", 1).replace(
+        f'addressbooks = ["{ab_name}"]', "addressbooks = []"
+    )
+    assert restored.startswith(first.decode())
+    assert main(["--config", str(cfg), "sync"]) == 0
+    assert sorted(tasks_by_contact(home, find_list(home, task_list))) == [uid]

@@ -9,7 +9,7 @@ from pathlib import Path
 from hypothesis import given
 from hypothesis import strategies as st
 
-from syncd.app.init import Answers, config_text, machine_zone, toml_string
+from syncd.app.init import Answers, config_text, machine_zone, set_key, toml_string, without_table
 from syncd.config import Settings
 
 
@@ -46,3 +46,23 @@ def test_the_machine_zone(tmp_path: Path) -> None:
     (tmp_path / "timezone").write_text("Europe/Oslo\n")
     assert machine_zone({}, tmp_path / "no-link", tmp_path / "timezone") == "Europe/Oslo"
     assert machine_zone({}, tmp_path / "no-link", nothing) == "UTC"
+
+
+def test_set_key_edits_one_line_of_the_table_and_nothing_else() -> None:
+    text = '# mine\r\n[contacts]\r\naccount = "a"  # old\r\n\r\n[reminders]\r\ntask_list = "L"\r\n[schedule]\r\n'
+    replaced = set_key(text, "contacts", "account", '"home"')
+    assert replaced == text.replace('account = "a"  # old', 'account = "home"')
+    added = set_key(text, "reminders", "account", '"home"')
+    assert added == text.replace("[reminders]\r\n", '[reminders]\r\naccount = "home"\n')
+    assert tomllib.loads(added)["reminders"] == {"account": "home", "task_list": "L"}
+    appended = set_key("[server]\nurl = 'x'", "reminders", "account", '"home"')
+    assert appended == "[server]\nurl = 'x'\n\n[reminders]\naccount = \"home\"\n"
+    assert (
+        set_key('[ "reminders" ]  # here', "reminders", "account", '"h"') == '[ "reminders" ]  # here\naccount = "h"\n'
+    )
+
+
+def test_without_table_takes_out_its_lines_only() -> None:
+    text = '[server]\nurl = "x"\n[accounts."home"]\nurl = "y"\n\n[accounts.homes]\nurl = "z"\n'
+    assert without_table(text, "accounts.home") == '[server]\nurl = "x"\n[accounts.homes]\nurl = "z"\n'
+    assert without_table(text, "accounts.away") == text
