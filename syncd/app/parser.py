@@ -134,7 +134,9 @@ def build_parser() -> argparse.ArgumentParser:
         "task list and the machine's time zone, and writes the config (mode 0600) to --config, $SYNCD_CONFIG or "
         "~/.config/syncd/config.toml; a typed password goes into a 0600 file `password` beside it. Then runs "
         "`syncd check`. Without a terminal nothing is asked: --url is required. An existing config is replaced "
-        "only with --force (else exit 73). --example prints the documented example config instead.",
+        "only with --force (else exit 73). --example prints the documented example config instead. A second run "
+        "with --account NAME adds that account to the existing config (split setups: contacts here, reminders "
+        "there).",
     )
     init.add_argument("--example", action="store_true", help="print the example config to standard output")
     init.add_argument("--url", metavar="URL", help="the CardDAV/CalDAV server (e.g. https://dav.example.com/)")
