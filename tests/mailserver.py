@@ -178,6 +178,7 @@ class Recorder:
     down: bool = False  # refuse every connection (a mail server that is not there)
     sent: list[bytes] = field(default_factory=list)
     _server: socket.socket | None = None
+    _thread: threading.Thread | None = None
 
     def start(self) -> Recorder:
         server = socket.socket()
@@ -186,7 +187,8 @@ class Recorder:
         server.listen(16)
         self.port = int(server.getsockname()[1])
         self._server = server
-        threading.Thread(target=self._accept, daemon=True).start()
+        self._thread = threading.Thread(target=self._accept, daemon=True, name="mail-recorder")
+        self._thread.start()
         return self
 
     @property
@@ -203,7 +205,11 @@ class Recorder:
             if self.down:
                 client.close()
                 continue
-            upstream = socket.create_connection(("127.0.0.1", self.upstream))
+            try:
+                upstream = socket.create_connection(("127.0.0.1", self.upstream))
+            except OSError:
+                client.close()
+                continue
             threading.Thread(target=self._pump, args=(client, upstream, True), daemon=True).start()
             threading.Thread(target=self._pump, args=(upstream, client, False), daemon=True).start()
 
@@ -235,5 +241,12 @@ class Recorder:
         self.sent.clear()
 
     def stop(self) -> None:
+        """Stop accepting, and wait until the accepting thread has ended: closing alone does not wake a thread
+        blocked in accept(), which could then take a connection meant for a later listener given the same
+        descriptor number."""
         if self._server is not None:
+            with contextlib.suppress(OSError):
+                self._server.shutdown(socket.SHUT_RDWR)  # wakes accept() with an error
             self._server.close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
