@@ -18,11 +18,20 @@ import pytest
 
 from syncd.app.localserver import LocalRadicale
 from tests.proxy import ProxyFactory, homes_at
-from tests.servers import DavServer
+from tests.servers import DavServer, radicale_server
 from tests.sites import Hit, Redirect, Sites, Upstream, self_signed
 from tests.system_packages import need
 
 SECRET_MARK = "never-shown"
+
+
+@pytest.fixture(scope="module")
+def radicale(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DavServer]:
+    """A Radicale of this module's own: `check` (run here in a subprocess for each test) lists every collection
+    of the account, and the session's shared server holds those of the whole suite by now."""
+    process, server = radicale_server(tmp_path_factory.mktemp("radicale-credentials"))
+    yield server
+    process.stop()
 
 
 def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
