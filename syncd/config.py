@@ -11,7 +11,7 @@ import subprocess
 from collections.abc import Callable
 from datetime import time
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
@@ -55,30 +55,20 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_default=True)
 
 
-class ServerConfig(_Section):
-    url: str = ""
+class _Login(_Section):
+    """What a server table needs to log in: `[server]`, `[accounts.NAME]` and `[mail]` alike."""
+
     username: str = ""
     password: SecretStr | None = None
     password_file: Path | None = None
     password_command: list[str] | None = None  # argv, no shell; the first line of its stdout is the password
     password_timeout: float = Field(default=30.0, gt=0, le=600)  # seconds password_command may take
-    carddav_url: str = ""
-    caldav_url: str = ""
     verify_tls: bool | str = True
-    timeout: float = Field(default=10.0, gt=0, le=120)
-    auth: Literal["auto", "basic", "digest"] = "auto"  # "auto": Basic, or Digest when the server asks for it
 
     @field_validator("verify_tls", mode="before")
     @classmethod
     def _bool_or_path(cls, value: object) -> object:
         return _verify_tls(value)
-
-    @field_validator("url", "carddav_url", "caldav_url")
-    @classmethod
-    def _http_url(cls, value: str) -> str:
-        if value and not re.match(r"^https?://[^/\s]+", value):
-            raise ValueError("must be an http:// or https:// URL")
-        return value
 
     @field_validator("password_command", mode="before")
     @classmethod
@@ -91,13 +81,50 @@ class ServerConfig(_Section):
             )
         return value
 
+    def _password(self, key: str, credential: str) -> str | None:
+        """The password of this table (`key`: its dotted name, in errors too) from the first of `password`,
+        `password_file`, `password_command` (run once per process: `run_password_command`), or systemd's
+        credential file `credential` in $CREDENTIALS_DIRECTORY (none there: no password is needed)."""
+        if self.password is not None:
+            return self.password.get_secret_value()
+        if self.password_command is not None and self.password_file is None:
+            return run_password_command(self.password_command, self.password_timeout, f"{key}.password_command")
+        path: Path | None = None
+        if self.password_file is not None:
+            path = self.password_file.expanduser()
+        elif os.environ.get("CREDENTIALS_DIRECTORY"):
+            path = Path(os.environ["CREDENTIALS_DIRECTORY"]) / credential
+            if not path.exists():
+                return None
+        if path is None:
+            return None
+        try:
+            return path.read_text(encoding="utf-8").rstrip("\r\n")
+        except OSError as err:
+            raise ConfigError(f"{key}.password_file: cannot read {path}: {err.strerror}") from err
+
+
+class ServerConfig(_Login):
+    url: str = ""
+    carddav_url: str = ""
+    caldav_url: str = ""
+    timeout: float = Field(default=10.0, gt=0, le=120)
+    auth: Literal["auto", "basic", "digest"] = "auto"  # "auto": Basic, or Digest when the server asks for it
+
+    @field_validator("url", "carddav_url", "caldav_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if value and not re.match(r"^https?://[^/\s]+", value):
+            raise ValueError("must be an http:// or https:// URL")
+        return value
+
     def resolve_password(self, key: str = "server") -> str | None:
         """The password from the first of `password`, `password_file`, `password_command`, or systemd's
         credential: `password` for `[server]`, `NAME.password` for `[accounts.NAME]`. `key` is the table's
         dotted name (`server`, `accounts.NAME`), in errors too. A command runs once per process
         (`run_password_command`)."""
         account = key.removeprefix("accounts.") if key.startswith("accounts.") else ""
-        return _password(self, key, f"{account}.password" if account else "password")
+        return self._password(key, f"{account}.password" if account else "password")
 
     @property
     def configured(self) -> bool:
@@ -236,24 +263,13 @@ class InteractionsConfig(_Section):
     match_names: bool = False  # an event whose SUMMARY names a contact (full name, whole words) counts too
 
 
-class MailConfig(_Section):
+class MailConfig(_Login):
     """`[mail]`: messages in IMAP folders count as contact (syncd.imap reads them; "" = off)."""
 
     url: str = ""
-    verify_tls: bool | str = True
-    username: str = ""
-    password: SecretStr | None = None
-    password_file: Path | None = None
-    password_command: list[str] | None = None  # as for [server]
-    password_timeout: float = Field(default=30.0, gt=0, le=600)
     folders: list[str] = Field(default_factory=lambda: ["Sent"])
     count_received: bool = False
     timeout: float = Field(default=30.0, gt=0, le=300)
-
-    @field_validator("verify_tls", mode="before")
-    @classmethod
-    def _bool_or_path(cls, value: object) -> object:
-        return _verify_tls(value)
 
     @field_validator("url")
     @classmethod
@@ -262,45 +278,10 @@ class MailConfig(_Section):
             raise ValueError('must be "" (off), "imaps://host[:port]" or "imap://host[:port]" (STARTTLS)')
         return value
 
-    @field_validator("password_command", mode="before")
-    @classmethod
-    def _argv(cls, value: object) -> object:
-        return ServerConfig._argv(value)
-
     def resolve_password(self) -> str | None:
         """The password from the first of `password`, `password_file`, `password_command` (as for [server]), or
         systemd's credential `mail_password`."""
-        return _password(self, "mail", "mail_password")
-
-
-class _Secret(Protocol):
-    password: SecretStr | None
-    password_file: Path | None
-    password_command: list[str] | None
-    password_timeout: float
-
-
-def _password(section: _Secret, key: str, credential: str) -> str | None:
-    """The password of a table (`key`: its dotted name, in errors too) from the first of `password`,
-    `password_file`, `password_command` (run once per process: `run_password_command`), or systemd's credential
-    file `credential` in $CREDENTIALS_DIRECTORY (none there: no password is needed)."""
-    if section.password is not None:
-        return section.password.get_secret_value()
-    if section.password_command is not None and section.password_file is None:
-        return run_password_command(section.password_command, section.password_timeout, f"{key}.password_command")
-    path: Path | None = None
-    if section.password_file is not None:
-        path = section.password_file.expanduser()
-    elif os.environ.get("CREDENTIALS_DIRECTORY"):
-        path = Path(os.environ["CREDENTIALS_DIRECTORY"]) / credential
-        if not path.exists():
-            return None
-    if path is None:
-        return None
-    try:
-        return path.read_text(encoding="utf-8").rstrip("\r\n")
-    except OSError as err:
-        raise ConfigError(f"{key}.password_file: cannot read {path}: {err.strerror}") from err
+        return self._password("mail", "mail_password")
 
 
 def _clock(value: str) -> str:
