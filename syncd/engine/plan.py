@@ -122,7 +122,7 @@ def releases(world: World, settings: Settings, now: datetime) -> list[WithdrawTa
     give_way = set(over_limit(open_reminders(world, today), limit, now, zone))
     out = []
     for task in world.tasks:
-        if task.open and task.contact_uid in give_way and not moved(world, task):
+        if task.open and task.contact_uid in give_way and not users(world, task):
             give_way.discard(task.contact_uid)
             if snoozed(world, task):
                 why = f"snoozed until {task.due}, and the {limit} reminders due today fill the daily limit; it waits"
@@ -158,9 +158,15 @@ def moved(world: World, task: Task) -> bool:
     return task.created is None or task.due is None or task.due != task.created
 
 
+def users(world: World, task: Task) -> bool:
+    """Whether an open reminder is the user's to keep, never withdrawn to make room: its DUE was moved on the
+    phone, or it holds a note typed there (a withdrawal would lose it)."""
+    return moved(world, task) or bool(task.note)
+
+
 def open_reminders(world: World, today: date) -> list[OpenReminder]:
     return [
-        OpenReminder(t.contact_uid, t.due or today, snoozed(world, t), moved(world, t))
+        OpenReminder(t.contact_uid, t.due or today, snoozed(world, t) and not t.note, users(world, t))
         for t in [*world.tasks, *world.elsewhere]
         if t.open
     ]

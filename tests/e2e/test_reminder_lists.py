@@ -10,10 +10,11 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
+from icalendar import Calendar
 
 from syncd.app.cli import main
 from tests.proxy import Forward, ProxyFactory, unique_uids, when
-from tests.servers import DavServer
+from tests.servers import ICAL, DavServer
 from tests.world import NOW, Book, TaskView, complete, duplicates, make_book, move_due, people
 
 
@@ -209,3 +210,31 @@ def test_a_due_date_moved_on_the_phone_is_kept_and_the_limit_holds(dav: DavServe
         if day >= moved_to:
             assert chosen.uid in {t.uid for t in due}
     assert all("X-SYNCD-SNOOZE" not in values for values in book.all_values().values())
+
+
+def test_a_reminder_holding_a_note_typed_on_the_phone_never_makes_room(dav: DavServer, tmp_path: Path) -> None:
+    """The user moves one reminder's DUE ahead and types a note into each of the others, not yet ticked off.
+    On the moved date the day is over the limit, but no reminder is withdrawn to make room: withdrawing one of
+    the noted reminders would lose what the user wrote (only syncd's own, untouched reminders give way)."""
+    book = make_book(dav, tmp_path, people(6, "nt"))
+    start = date(2026, 11, 22)
+    assert book.sync(NOW) == 0
+    chosen = book.tasks()[0]
+    moved_to = start + timedelta(days=1)
+    assert move_due(dav, chosen, moved_to.strftime("%Y%m%d"))
+    assert book.sync(f"{start.isoformat()}T09:00") == 0  # the freed slot is filled
+    for task in book.tasks():
+        if task.uid != chosen.uid and not task.done:
+            cal = Calendar.from_ical(task.text)
+            todo = next(iter(cal.walk("VTODO")))
+            typed = f"{todo['DESCRIPTION']}\n\nasked about the move to Lisbon"
+            todo.pop("DESCRIPTION")
+            todo.add("DESCRIPTION", typed)
+            r = dav.http("PUT", task.href, cal.to_ical().decode(), **{"Content-Type": ICAL, "If-Match": task.etag})
+            assert r.status_code in (200, 201, 204)
+    noted = {t.uid for t in book.tasks() if t.uid != chosen.uid and not t.done}
+    assert len(noted) == 3
+    assert book.sync(f"{moved_to.isoformat()}T09:00") == 0
+    still = {t.uid for t in open_due(book.tasks(), moved_to)}
+    assert noted | {chosen.uid} == still
+    assert all("lisbon" in t.text.lower() for t in book.tasks() if t.uid in noted)
